@@ -1,0 +1,41 @@
+// cli.h — how a `normlab <command>` registers itself.
+//
+// Each command lives in one file under src/cli/ and registers a setup function that
+// adds its options to a CLI11 subcommand and returns the function that runs it
+// (returning the process exit code). main.cpp knows none of them by name.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nl {
+
+// An error the user can fix (bad config, missing file, corrupt checkpoint, NaN loss).
+// main prints "normlab: error: <what>" on one line and exits with `code`.
+struct UserError : std::runtime_error {
+  int code;
+  explicit UserError(const std::string& what, int code = 1) : std::runtime_error(what), code(code) {}
+};
+
+using CommandRun = std::function<int()>;
+using CommandSetup = std::function<CommandRun(CLI::App& sub)>;
+
+struct Command {
+  std::string name;
+  std::string help;
+  CommandSetup setup;
+  int order;  // position in --help
+};
+std::vector<Command>& command_registry();
+struct CommandRegistrar {
+  CommandRegistrar(const std::string& name, const std::string& help, CommandSetup setup, int order);
+};
+#define NL_CLI_CAT2(a, b) a##b
+#define NL_CLI_CAT(a, b) NL_CLI_CAT2(a, b)
+// NL_COMMAND("gradcheck", "Run every gradient check", 90, [](CLI::App& sub) { ...; return run; });
+#define NL_COMMAND(name, help, order, ...) \
+  static ::nl::CommandRegistrar NL_CLI_CAT(nl_command_, __COUNTER__)(name, help, __VA_ARGS__, order)
+
+}  // namespace nl

@@ -1,0 +1,102 @@
+// config.h — the run configuration: JSON maps one-to-one onto these structs.
+//
+// What it is: plain structs with defaults. Every JSON key is a field here with the
+// same name; `configs/README.md` documents each one. Parsing and validation live in
+// src/train/config.cpp: an unknown key, a wrong type or an out-of-range value is a
+// UserError naming the key path ("model.norm.type: 'batchnrom' is not one of ...")
+// and exit code 2.
+// What it is not: a place for derived values (vocab size and class count come from
+// the task at run time, not from the config).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace nl {
+
+struct NormConfig {
+  std::string type = "layernorm";  // layernorm | layernorm_simple | detachnorm | rmsnorm |
+                                   // adanorm | batchnorm | batchnorm_padded | none | (registry)
+  std::string position = "post";   // post | pre
+  float eps = -1.0f;               // < 0: the type's default (1e-5; rmsnorm 1e-6)
+  float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention)
+  float adanorm_C = 1.0f;
+  float adanorm_k = 0.1f;
+};
+
+struct ModelConfig {
+  int d_model = 64;                // D
+  int heads = 4;                   // H (D % H == 0)
+  int d_ff = 256;                  // F
+  int layers = 2;
+  std::string positions = "learned";  // learned | sinusoidal | none
+  int max_len = 256;               // longest sequence the position table covers
+  std::string activation = "gelu"; // gelu | relu
+  std::string pool = "mean";       // classify head: mean (over real tokens) | first
+  bool causal = false;             // causal attention mask (always on for the lm head)
+  float dropout = 0.0f;
+  float init_std = 0.02f;          // normal init of weights; biases start at 0
+  NormConfig norm;
+};
+
+struct LengthRange {
+  int min = 1;
+  int max = 1;
+};
+
+struct TaskConfig {
+  std::string name = "majority";   // majority | histogram | sort | reverse | parity | dyck |
+                                   // text_classify | char_lm | wordlang
+  LengthRange train_lengths{4, 16};
+  std::vector<LengthRange> eval_lengths{{4, 16}, {17, 32}};
+  int train_size = 2000;           // examples generated for training
+  int eval_size = 256;             // examples per evaluation range
+  int symbols = 8;                 // alphabet size of generated tasks
+  std::string path;                // file tasks: training file (TSV/JSONL or text)
+  std::string eval_path;           // file tasks: optional evaluation file
+  uint64_t data_seed = 0;          // 0: use train.seed
+};
+
+struct OptimConfig {
+  std::string type = "adamw";      // sgd | adam | adamw
+  float lr = 1e-3f;
+  float momentum = 0.9f;           // sgd
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0.01f;      // adamw (decoupled); adam adds it to the gradient
+  bool decay_norm_and_bias = false;// by default norm gains/biases and all biases are not decayed
+  std::string schedule = "constant";  // constant | cosine | linear (decay after warmup)
+  int warmup_steps = 0;
+  float min_lr_ratio = 0.0f;       // floor of the decay, as a fraction of lr
+  float clip_grad_norm = 1.0f;     // <= 0: no clipping
+};
+
+struct TrainConfig {
+  int steps = 500;
+  int batch_size = 32;
+  bool bucket_by_length = false;   // batches of similar lengths: fewer pads
+  uint64_t seed = 1;
+  int threads = 0;                 // 0: the machine's cores
+  std::string kernels = "fast";    // fast | reference
+  int log_every = 10;
+  int eval_every = 100;            // 0: only at the end
+  int checkpoint_every = 0;        // 0: only at the end
+  std::string out_dir = "runs/default";
+};
+
+struct Config {
+  ModelConfig model;
+  TaskConfig task;
+  OptimConfig optim;
+  TrainConfig train;
+};
+
+// Parse and validate. `source` names the file in errors. Throws UserError(code 2).
+Config config_from_json(const nlohmann::json& j, const std::string& source = "config");
+Config load_config(const std::string& path);
+// Apply "key.path=value" overrides (value parsed as JSON, else as a string).
+void apply_overrides(nlohmann::json& j, const std::vector<std::string>& overrides);
+nlohmann::json config_to_json(const Config& c);  // every key, resolved
+
+}  // namespace nl

@@ -1,0 +1,44 @@
+// nn/norm.h — one interface for every normalization layer, chosen by name.
+//
+// What it is: Norm::forward(x [B,T,D], keep [B,T]) -> [B,T,D]. `keep` is 1 for a real
+// token and 0 for padding; every norm takes it, even those that do not need it, so the
+// encoder never knows which norm it holds. make_norm(cfg, D) looks the type up in the
+// registry (src/nn/norms/registry.cpp): adding a norm is one new file plus one line there.
+// What it is not: the math. The kernels (forward keeps mean/rstd for backward) live in
+// include/normlab/kernels/norm.h; each norm file links its paper.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "normlab/config.h"
+#include "normlab/nn/module.h"
+
+namespace nl {
+
+// BatchNorm diagnostics (Shen et al. 2020, PowerNorm, Sec. 3): the batch statistics of
+// the last training forward next to the running ones, per feature.
+struct BatchNormStats {
+  std::vector<float> batch_mean, batch_var;      // of the last training forward (biased var)
+  std::vector<float> running_mean, running_var;  // after that forward's update
+  // drift_mean = ||mu_B - rm||_2 / D ; drift_var = ||var_B - rv||_2 / D
+  float drift_mean() const;
+  float drift_var() const;
+};
+
+class Norm : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x, const Tensor& keep) = 0;
+  virtual std::string type() const = 0;
+  // Only BatchNorm-like layers have these; others return nullptr.
+  virtual const BatchNormStats* batch_stats() const { return nullptr; }
+};
+
+using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D)>;
+
+// Throws std::invalid_argument naming the unknown type and listing the known ones.
+std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D);
+std::vector<std::string> norm_types();  // every registered name
+
+}  // namespace nl

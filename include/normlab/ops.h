@@ -1,0 +1,83 @@
+// ops.h — every differentiable op: forward now, backward recorded on the tape.
+//
+// What it is: the autograd layer. Each op checks shapes (errors start with the op
+// name and show the shapes: "matmul: a is [32,64] but b is [65,16]"), calls a kernel
+// from kernels/ to compute the output, and records the closure that differentiates
+// it. Forward and backward of one op sit together in one .cpp under src/ops/.
+// What it is not: the kernels themselves (plain functions over float*, in
+// include/normlab/kernels/) nor layers with parameters (nn/).
+//
+// Conventions: shapes are row-major; `axis` may be negative; broadcasting follows
+// NumPy (align trailing axes, size-1 axes stretch). Errors are std::invalid_argument.
+#pragma once
+#include <vector>
+
+#include "normlab/rng.h"
+#include "normlab/tensor.h"
+
+namespace nl {
+
+// ---- linear algebra ---------------------------------------------------------------
+// C = op(A) @ op(B), op = transpose if the flag is set (on the last two axes).
+//  - 2-D: a [M,K], b [K,N] -> [M,N]
+//  - batched: a [...,M,K], b [...,K,N] with equal leading axes -> [...,M,N]
+//  - a [...,M,K] with 2-D b [K,N]: leading axes fold into M (one big sgemm).
+// Fast kernels call OpenBLAS sgemm; reference kernels are a naive triple loop.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// y = x @ W^T + b, PyTorch layout: x [..., In], W [Out, In], b [Out] (b may be undefined).
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b);
+
+// ---- element-wise, broadcasting --------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add_scalar(const Tensor& a, float s);
+Tensor mul_scalar(const Tensor& a, float s);
+Tensor neg(const Tensor& a);
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, float s) { return add_scalar(a, s); }
+inline Tensor operator*(const Tensor& a, float s) { return mul_scalar(a, s); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---- unary -------------------------------------------------------------------------
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor pow(const Tensor& x, float p);
+Tensor relu(const Tensor& x);
+Tensor gelu(const Tensor& x);   // exact: 0.5 x (1 + erf(x / sqrt 2))
+Tensor tanh(const Tensor& x);
+
+// ---- reductions -----------------------------------------------------------------------
+Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim = false);
+Tensor mean(const Tensor& x, std::vector<int> axes, bool keepdim = false);
+Tensor sum_all(const Tensor& x);    // -> [1]
+Tensor mean_all(const Tensor& x);   // -> [1]
+
+// ---- shape -----------------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);  // one axis may be -1; shares storage
+Tensor transpose(const Tensor& x, int axis0, int axis1);
+Tensor permute(const Tensor& x, const std::vector<int>& perm);
+Tensor slice(const Tensor& x, int axis, int start, int end);   // [start, end)
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+
+// ---- softmax and losses --------------------------------------------------------------
+Tensor softmax(const Tensor& x, int axis = -1);       // max-subtracted, stable
+Tensor log_softmax(const Tensor& x, int axis = -1);   // x - max - log(sum exp(x - max))
+// Mean over the rows whose target is not ignore_index of -log softmax(logits)[target].
+// logits [N,C], targets N ints. All rows ignored -> loss 0 and zero gradient.
+Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets, int ignore_index = -1);
+
+// ---- lookup, masks, dropout ---------------------------------------------------------
+// weight [V,D], ids any count -> [ids_shape..., D]; backward scatter-adds rows.
+Tensor embedding(const Tensor& weight, const std::vector<int>& ids, const Shape& ids_shape);
+// out = mask != 0 ? value : x; mask broadcasts to x and gets no gradient.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);
+// Inverted dropout: keep with prob 1-p, scale by 1/(1-p). Identity if !training or p == 0.
+Tensor dropout(const Tensor& x, float p, Rng& rng, bool training);
+
+}  // namespace nl

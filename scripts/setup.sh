@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# setup.sh — install the Debian packages normlab needs, only those missing, then
+# configure and build a preset. Sourced by run.sh and test.sh; safe to run twice
+# (the second run checks with dpkg -s and installs nothing).
+#   usage: scripts/setup.sh [preset]      (default: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NORMLAB_PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-dev libcli11-dev
+                  nlohmann-json3-dev catch2 python3 python3-matplotlib)
+
+missing=()
+for p in "${NORMLAB_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install ${missing[*]} (run as root, or install them yourself)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+preset="${1:-release}"
+if [ ! -f "build/$preset/build.ninja" ]; then
+  cmake --preset "$preset" >/dev/null
+fi
+cmake --build --preset "$preset" -- -j"$(nproc)"

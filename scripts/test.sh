@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# test.sh — build normlab and run the whole test suite (Catch2 through CTest).
+# On a fresh Debian machine, as root, it installs what is missing first.
+#   usage: ./scripts/test.sh            release build, every test
+#          ./scripts/test.sh asan       the same suite under ASan + UBSan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+start=$(date +%s)
+./scripts/setup.sh "$preset"
+ctest --preset "$preset" -j"$(nproc)"
+echo "test.sh: done in $(( $(date +%s) - start ))s"

@@ -1,0 +1,50 @@
+// main.cpp — `normlab`: parse the command line, run one registered command.
+//
+// Global options (--threads, --kernels) apply to every command. Errors the user can
+// fix are one line on stderr and a non-zero exit, never a crash or a stack trace.
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include "normlab/cli.h"
+#include "normlab/runtime.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"normlab: a minimal Transformer training framework where every normalization "
+               "layer is one config key"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every command");
+  int threads = 0;
+  std::string kernels = "fast";
+  app.add_option("--threads", threads, "Worker threads for OpenMP and OpenBLAS (default: all cores)");
+  app.add_option("--kernels", kernels, "Kernel set: fast (default) or reference (plain loops, for learners)")
+      ->check(CLI::IsMember({"fast", "reference"}));
+
+  auto& registry = nl::command_registry();
+  std::sort(registry.begin(), registry.end(),
+            [](const nl::Command& a, const nl::Command& b) { return a.order < b.order; });
+  std::map<CLI::App*, nl::CommandRun> runs;
+  for (auto& cmd : registry) {
+    CLI::App* sub = app.add_subcommand(cmd.name, cmd.help);
+    runs[sub] = cmd.setup(*sub);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    nl::set_num_threads(threads);
+    nl::set_kernel_set(nl::parse_kernel_set(kernels));
+    for (auto& [sub, run] : runs)
+      if (sub->parsed()) return run();
+  } catch (const nl::UserError& e) {
+    std::fprintf(stderr, "normlab: error: %s\n", e.what());
+    return e.code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "normlab: error: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}

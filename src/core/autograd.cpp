@@ -1,0 +1,101 @@
+// autograd.cpp — the tape walk: topological sort, then each node's closure in reverse.
+//
+// What it is: micrograd's backward() for tensors. Leaves (parameters) accumulate
+// gradients across backward calls until zero_grad(); intermediate tensors get fresh
+// zeroed gradients on every walk, so walking the same graph twice adds the same
+// amount to the leaves twice, as in PyTorch with retain_graph=True.
+// What it is not: a graph optimiser or a scheduler; the walk is single-threaded and
+// the kernels it calls parallelise themselves.
+#include "normlab/autograd.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace nl {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGrad::NoGrad() : prev_(g_grad_enabled) { g_grad_enabled = false; }
+NoGrad::~NoGrad() { g_grad_enabled = prev_; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
+            std::function<void(TensorImpl& out)> backward) {
+  if (!g_grad_enabled) return;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return;
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  for (const Tensor& t : inputs)
+    if (t.defined()) node->inputs.push_back(t.impl_ptr());
+  node->backward = std::move(backward);
+  out.impl()->node = std::move(node);
+  out.impl()->requires_grad = true;
+}
+
+std::vector<TensorImpl*> topological_order(const Tensor& root) {
+  // Iterative post-order DFS (a deep model must not overflow the C++ stack).
+  std::vector<TensorImpl*> order;
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<std::pair<TensorImpl*, size_t>> stack;
+  stack.push_back({root.impl(), 0});
+  seen.insert(root.impl());
+  while (!stack.empty()) {
+    auto& [t, next] = stack.back();
+    const size_t n_inputs = t->node ? t->node->inputs.size() : 0;
+    if (next < n_inputs) {
+      TensorImpl* in = t->node->inputs[next++].get();
+      if (in->requires_grad && !seen.count(in)) {
+        seen.insert(in);
+        stack.push_back({in, 0});
+      }
+    } else {
+      order.push_back(t);
+      stack.pop_back();
+    }
+  }
+  return order;  // inputs before the tensors computed from them
+}
+
+void Tensor::backward() {
+  if (!defined()) throw std::logic_error("backward: undefined tensor");
+  if (numel() != 1)
+    throw std::invalid_argument("backward: needs a one-element loss, got " + shape_str());
+  backward(Tensor::full(shape(), 1.0f));  // dL/dL = 1
+}
+
+void Tensor::backward(const Tensor& seed) {
+  if (!defined()) throw std::logic_error("backward: undefined tensor");
+  if (seed.shape() != shape())
+    throw std::invalid_argument("backward: seed is " + seed.shape_str() + " but the tensor is " + shape_str());
+  if (!requires_grad())
+    throw std::invalid_argument("backward: the loss does not require grad (made under NoGrad, or from constants only?)");
+  std::vector<TensorImpl*> order = topological_order(*this);
+  // Fresh gradients for every intermediate tensor; leaves keep accumulating.
+  for (TensorImpl* t : order) {
+    if (!t->node) continue;
+    const size_t n = (size_t)numel_of(t->shape);
+    if (!t->grad) t->grad = std::make_shared<Buffer>(n);
+    std::memset(t->grad->ptr, 0, n * sizeof(float));
+  }
+  float* g = grad();
+  const float* s = seed.data();
+  for (int64_t i = 0; i < numel(); ++i) g[i] += s[i];
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* t = *it;
+    if (t->node && t->node->backward) t->node->backward(*t);
+  }
+}
+
+}  // namespace nl

@@ -1,0 +1,43 @@
+// kernels/matmul.cpp — GEMM: OpenBLAS for speed, a triple loop to read.
+#include "normlab/kernels/matmul.h"
+
+#include <cblas.h>
+
+#include "normlab/runtime.h"
+
+namespace nl::kernels {
+
+void sgemm_blas(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+                const float* B, float beta, float* C) {
+  if (M == 0 || N == 0) return;
+  const int lda = trans_a ? M : K;
+  const int ldb = trans_b ? K : N;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+}
+
+// The plain twin: C[m,n] = alpha * sum_k opA[m,k] * opB[k,n] + beta * C[m,n].
+void sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                     const float* A, const float* B, float beta, float* C) {
+  for (int m = 0; m < M; ++m) {
+    for (int n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) {
+        const float a_mk = trans_a ? A[k * M + m] : A[m * K + k];
+        const float b_kn = trans_b ? B[n * K + k] : B[k * N + n];
+        acc += a_mk * b_kn;
+      }
+      C[m * N + n] = alpha * acc + (beta == 0.0f ? 0.0f : beta * C[m * N + n]);
+    }
+  }
+}
+
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+           const float* B, float beta, float* C) {
+  if (use_reference_kernels())
+    sgemm_reference(trans_a, trans_b, M, N, K, alpha, A, B, beta, C);
+  else
+    sgemm_blas(trans_a, trans_b, M, N, K, alpha, A, B, beta, C);
+}
+
+}  // namespace nl::kernels
