@@ -1,0 +1,34 @@
+// train/checkpoint.h — safetensors files: read, and write atomically.
+//
+// Format (https://github.com/huggingface/safetensors): 8-byte little-endian header
+// length N, then N bytes of JSON {"name": {"dtype":"F32","shape":[...],
+// "data_offsets":[begin,end]}, ..., "__metadata__": {string: string}}, then the raw
+// little-endian float32 data. Python's `safetensors` and a 20-line reader can open it.
+// Writes go to "<path>.tmp", fsync, rename: a kill at any moment leaves the previous
+// file whole. Reads check every offset and size: a truncated or corrupt file is a
+// UserError naming the file and what is wrong.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "normlab/nn/module.h"
+
+namespace nl {
+
+struct SafetensorsFile {
+  std::map<std::string, Tensor> tensors;         // F32 only
+  std::map<std::string, std::string> metadata;   // __metadata__
+};
+
+void save_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                      const std::map<std::string, std::string>& metadata);
+SafetensorsFile load_safetensors(const std::string& path);
+
+// Copy values from `file` into `dst` by name; every dst name must exist with the same
+// shape (else UserError: "checkpoint X: layers.0.norm1.weight is [64] in the file but
+// [128] in the model").
+void copy_into(const SafetensorsFile& file, const std::vector<NamedTensor>& dst,
+               const std::string& path_for_errors);
+
+}  // namespace nl

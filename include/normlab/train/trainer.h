@@ -1,0 +1,56 @@
+// train/trainer.h — `normlab train` and `normlab eval` as functions.
+//
+// What it is: the training loop (batches -> forward -> loss -> backward -> clip ->
+// optimizer step), periodic evaluation per length bucket, metrics.csv, checkpoints
+// that resume bit-identically, and the stop on a NaN/Inf loss or gradient.
+// A run folder holds:
+//   config.json              the resolved config
+//   metrics.csv              one row per logged step (columns below)
+//   checkpoint.safetensors   weights, BatchNorm buffers, optimizer state, RNG, data position
+//   result.json              written last: the run finished (compare skips such runs)
+// metrics.csv columns, in order: step, loss, lr, grad_norm, tokens_per_s, then for each
+// eval split S: eval_loss/S, eval_acc/S (empty on steps without evaluation), then for
+// each batchnorm layer L: drift_mean/L, drift_var/L, then for each layer group G
+// (embed, layers.0, ..., head): grad_norm/G.
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "normlab/config.h"
+#include "normlab/data/task.h"
+#include "normlab/nn/encoder.h"
+
+namespace nl {
+
+struct EvalResult {
+  std::string split;
+  LengthRange lengths;
+  bool seen_in_training = false;
+  double loss = 0;
+  double accuracy = 0;
+  int count = 0;             // examples (classify) or real tokens (tag, lm)
+};
+
+struct TrainOptions {
+  std::string out_dir;       // overrides cfg.train.out_dir when not empty
+  bool resume = false;       // continue from out_dir/checkpoint.safetensors
+  int stop_after = -1;       // stop (with a checkpoint) after this many steps, for tests
+  bool quiet = false;        // no progress output
+};
+
+struct TrainResult {
+  int steps = 0;
+  double final_train_loss = 0;   // mean training loss over the last log window
+  std::vector<EvalResult> evals; // at the end
+  double seconds = 0;
+  std::string out_dir;
+};
+
+TrainResult train(const Config& cfg, const TrainOptions& opt);
+
+// Loss and accuracy per evaluation split, in eval mode (BatchNorm uses running stats).
+std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
+                                 int batch_size);
+
+}  // namespace nl
