@@ -10,14 +10,19 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Log-sum-exp of one row of C values at stride s; -inf if every value is -inf.
-inline float row_lse(const float* x, int C, int64_t s) {
+// One row of C values at stride s: its max m and sum_c exp(x[c] - m). Callers use
+// x - m (exact for nearby values) rather than x - lse, which would round at large |x|.
+// A row that is all -inf has m = -inf and gets sum 0.
+inline float row_max(const float* x, int C, int64_t s) {
   float m = kNegInf;
   for (int c = 0; c < C; ++c) m = x[c * s] > m ? x[c * s] : m;
-  if (m == kNegInf) return kNegInf;
+  return m;
+}
+inline float row_sum_exp(const float* x, int C, int64_t s, float m) {
+  if (m == kNegInf) return 0.0f;
   float sum = 0.0f;
   for (int c = 0; c < C; ++c) sum += std::exp(x[c * s] - m);
-  return m + std::log(sum);
+  return sum;
 }
 
 }  // namespace
@@ -28,9 +33,10 @@ void softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t i
     const int64_t o = row / inner, i = row % inner;
     const float* x_r = x + o * C * inner + i;
     float* out_r = out + o * C * inner + i;
-    const float lse = row_lse(x_r, C, inner);
-    for (int c = 0; c < C; ++c)
-      out_r[c * inner] = lse == kNegInf ? 0.0f : std::exp(x_r[c * inner] - lse);
+    const float m = row_max(x_r, C, inner);
+    const float sum = row_sum_exp(x_r, C, inner, m);
+    for (int c = 0; c < C; ++c)  // exp(x - m) / sum = exp(x - lse)
+      out_r[c * inner] = m == kNegInf ? 0.0f : std::exp(x_r[c * inner] - m) / sum;
   }
 }
 
@@ -52,10 +58,11 @@ void log_softmax_forward(float* out, const float* x, int64_t outer, int C, int64
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < outer * inner; ++row) {
     const int64_t base = (row / inner) * C * inner + row % inner;
-    const float lse = row_lse(x + base, C, inner);
-    for (int c = 0; c < C; ++c) {
+    const float m = row_max(x + base, C, inner);
+    const float log_sum = std::log(row_sum_exp(x + base, C, inner, m));
+    for (int c = 0; c < C; ++c) {  // (x - m) - log sum = x - lse
       const int64_t k = base + c * inner;
-      out[k] = lse == kNegInf ? kNegInf : x[k] - lse;
+      out[k] = m == kNegInf ? kNegInf : (x[k] - m) - log_sum;
     }
   }
 }
@@ -84,8 +91,10 @@ float cross_entropy_forward(float* row_loss, float* lse, int* count, const float
       lse[n] = 0.0f;
       continue;
     }
-    lse[n] = row_lse(x_n, C, 1);
-    row_loss[n] = lse[n] - x_n[targets[n]];  // -log softmax(x_n)[t_n]
+    const float m = row_max(x_n, C, 1);
+    const float log_sum = std::log(row_sum_exp(x_n, C, 1, m));
+    lse[n] = m + log_sum;
+    row_loss[n] = log_sum - (x_n[targets[n]] - m);  // -log softmax(x_n)[t_n]
   }
   // The mean, summed in row order on one thread (deterministic).
   float total = 0.0f;

@@ -12,13 +12,13 @@
 
 namespace nl::kernels {
 
-// out = exp(x - lse)
+// out = exp(x - m) / sum_c exp(x_c - m)  (= exp(x - lse))
 void softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t inner);
 // forward: y = softmax(x)  =>  dx += y * (dy - sum_c dy * y)
 void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int C,
                       int64_t inner);
 
-// out = x - lse
+// out = (x - m) - log sum_c exp(x_c - m)  (= x - lse)
 void log_softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t inner);
 // forward: y = x - lse(x)  =>  dx += dy - exp(y) * sum_c dy
 void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int C,
