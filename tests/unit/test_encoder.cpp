@@ -2,6 +2,7 @@
 // causality, initialisation shared across norms, parameter names and counts, losses.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
