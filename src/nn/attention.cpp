@@ -102,9 +102,11 @@ static GradcheckResult check_attention(const std::string& name, bool causal) {
   mha->parameters("attn", params);
   for (const NamedTensor& p : params) inputs.push_back(p.tensor);
   auto rng = std::make_shared<Rng>(1);
+  GradcheckOptions opt;
+  opt.h = 3e-3f;  // weights of std 0.5 make softmax curved: keep the O(h^2) error small
   return gradcheck(name, [mha, mask, rng](const std::vector<Tensor>& in) {
     return mha->forward(in[0], mask, *rng);   // in[1..] are mha's own parameter tensors
-  }, inputs);
+  }, inputs, opt);
 }
 
 NL_GRADCHECK_CASE("attention/padded", [] { return check_attention("attention/padded", false); });

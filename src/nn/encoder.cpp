@@ -108,6 +108,10 @@ Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int
   if (m.pre) m.final_norm = make_norm(cfg.norm, D);
   m.head = std::make_unique<Linear>(D, n_out);
   m.head->init("head", seed, cfg.init_std);
+
+  // Tensors carry their full dotted name (the norms named theirs "weight", "bias", ...).
+  for (NamedTensor& p : named_parameters()) p.tensor.set_name(p.name);
+  for (NamedTensor& b : named_buffers()) b.tensor.set_name(b.name);
 }
 
 Encoder::~Encoder() = default;

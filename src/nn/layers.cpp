@@ -4,8 +4,10 @@
 // What it is not: math kernels. Every forward here is a few ops from ops.h, whose
 // backward closures give the gradients.
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
+#include "normlab/gradcheck.h"
 #include "normlab/nn/layers.h"
 
 namespace nl {
@@ -81,5 +83,24 @@ Tensor sinusoidal_positions(int T, int D) {
   }
   return pe;
 }
+
+// ---- gradient checks: the FFN block with each activation ------------------------------
+static GradcheckResult check_ffn(const std::string& name, const std::string& act) {
+  const int D = 4, F = 6;
+  auto ffn = std::make_shared<FeedForward>(D, F, act, 0.0f);
+  ffn->init("ffn", 5, 0.7f);
+  std::vector<Tensor> inputs = {randn({2, 3, D}, 21)};
+  std::vector<NamedTensor> params;
+  ffn->parameters("ffn", params);
+  for (const NamedTensor& p : params) inputs.push_back(p.tensor);
+  auto rng = std::make_shared<Rng>(1);
+  GradcheckOptions opt;
+  opt.h = 1e-3f;  // small, so no ReLU input (all |z| > ~0.05 here) crosses its kink
+  return gradcheck(name, [ffn, rng](const std::vector<Tensor>& in) { return ffn->forward(in[0], *rng); },
+                   inputs, opt);
+}
+
+NL_GRADCHECK_CASE("ffn/gelu", [] { return check_ffn("ffn/gelu", "gelu"); });
+NL_GRADCHECK_CASE("ffn/relu", [] { return check_ffn("ffn/relu", "relu"); });
 
 }  // namespace nl

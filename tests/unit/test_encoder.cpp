@@ -14,6 +14,7 @@
 #include "normlab/gradcheck.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/layers.h"
+#include "normlab/runtime.h"
 
 using namespace nl;
 
@@ -78,6 +79,13 @@ std::map<std::string, std::vector<float>> values(const Encoder& m) {
   return v;
 }
 
+// Tiny models only pay for thread start-up: run their many forwards on one thread.
+struct OneThread {
+  int prev = num_threads();
+  OneThread() { set_num_threads(1); }
+  ~OneThread() { set_num_threads(prev); }
+};
+
 const std::vector<std::string> kNorms = {"layernorm", "layernorm_simple", "detachnorm", "rmsnorm",
                                          "adanorm",   "batchnorm",        "batchnorm_padded", "none"};
 
@@ -86,13 +94,15 @@ const std::vector<std::string> kNorms = {"layernorm", "layernorm_simple", "detac
 TEST_CASE("whole-model and attention gradient checks pass", "[encoder]") {
   int n = 0;
   for (const GradcheckCase& c : gradcheck_registry()) {
-    if (c.name.rfind("model/", 0) != 0 && c.name.rfind("attention/", 0) != 0) continue;
+    const bool ours = c.name.rfind("model/", 0) == 0 || c.name.rfind("attention/", 0) == 0 ||
+                      c.name.rfind("ffn/", 0) == 0;
+    if (!ours) continue;
     ++n;
     GradcheckResult r = c.run();
     INFO(c.name << ": max abs " << r.max_abs_err << ", max rel " << r.max_rel_err << " " << r.detail);
     CHECK(r.ok);
   }
-  CHECK(n == 3 * (int)kNorms.size() + 1 + 2);  // 3 heads x every norm, classify_first, 2 attention
+  CHECK(n == 3 * (int)kNorms.size() + 1 + 2 + 2);  // 3 heads x every norm, classify_first, attention, ffn
 }
 
 TEST_CASE("the whole-model check can fail: detachnorm's backward is not its forward's derivative", "[encoder]") {
@@ -109,6 +119,7 @@ TEST_CASE("the whole-model check can fail: detachnorm's backward is not its forw
   std::vector<Tensor> inputs;
   for (const NamedTensor& p : model->named_parameters())
     if (p.name.rfind("layers.0.attn.v.", 0) == 0) inputs.push_back(p.tensor);
+  OneThread one;
   GradcheckResult r = gradcheck("detachnorm_through", [&](const std::vector<Tensor>&) {
     return model->loss(model->forward(b), b);
   }, inputs);
