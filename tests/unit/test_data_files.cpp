@@ -1,6 +1,9 @@
 // File tasks: text_classify (TSV, JSONL), char_lm, wordlang; malformed files; export.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -259,5 +262,45 @@ TEST_CASE("export: one TSV per split, readable back as text_classify", "[data]")
   std::string line = nl::export_line(lm, lm.train.examples[0]);
   CHECK(line.find('\n') == std::string::npos);
   CHECK(line.find("\\n") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("normlab data export CONFIG writes every split and prints the paths", "[data]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "normlab_test_cli_export";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string cfg = (dir / "cfg.json").string();
+  std::ofstream(cfg) << R"({"task": {"name": "parity", "train_size": 10, "eval_size": 3,
+                           "eval_lengths": [{"min": 2, "max": 3}, {"min": 40, "max": 50}]}})";
+  auto run = [&](const std::string& args) {
+    std::string cmd = std::string(NORMLAB_BINARY) + " data export " + args + " > " + (dir / "out.txt").string() +
+                      " 2> " + (dir / "err.txt").string();
+    int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  const std::string out = (dir / "export").string();
+  REQUIRE(run(cfg + " --out " + out) == 0);
+  std::vector<std::string> printed = lines_of((dir / "out.txt").string());
+  REQUIRE(printed == std::vector<std::string>{out + "/train.tsv", out + "/eval_len_2_3.tsv", out + "/eval_len_40_50.tsv"});
+  CHECK(lines_of(printed[0]).size() == 10);
+  CHECK(lines_of(printed[2]).size() == 3);
+  // the exported lines are the task's examples (same config, same seed 1)
+  nl::TaskConfig tc;
+  tc.name = "parity";
+  tc.train_size = 10;
+  tc.eval_size = 3;
+  tc.eval_lengths = {{2, 3}, {40, 50}};
+  TaskData td = nl::make_task(tc, 1);
+  CHECK(lines_of(printed[1])[0] == nl::export_line(td, td.evals[0].data.examples[0]));
+  // --set reaches the task; a bad value is a one-line error, exit 2, nothing written
+  REQUIRE(run(cfg + " --out " + out + "2 --set task.name=wordlang --set task.train_size=4 "
+                 "--set 'task.eval_lengths=[{\"min\": 8, \"max\": 20}]'") == 0);
+  CHECK(lines_of(out + "2/train.tsv").size() == 4);
+  CHECK(run(cfg + " --out " + out + "3 --set task.name=parityy") == 2);
+  std::vector<std::string> err = lines_of((dir / "err.txt").string());
+  REQUIRE(err.size() == 1);
+  CHECK_THAT(err[0], Catch::StartsWith("normlab: error: ") && Catch::Contains("task.name"));
+  CHECK_FALSE(fs::exists(out + "3"));
   fs::remove_all(dir);
 }
