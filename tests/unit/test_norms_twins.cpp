@@ -20,7 +20,7 @@ struct Result {
 // then one forward + backward.
 Result run_path(const std::string& type, bool reference, bool padded, bool training) {
   KernelSetGuard guard(reference ? nl::KernelSet::reference : nl::KernelSet::fast);
-  const int B = 3, T = 6, D = 10;
+  const int B = 3, T = 6, D = 40;  // more than one feature tile, the last one partial
   auto norm = make(type, D);
   uint64_t seed = 50;
   for (auto& p : norm->named_parameters()) {
