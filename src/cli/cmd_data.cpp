@@ -1,6 +1,7 @@
 // cmd_data.cpp — `normlab data export CONFIG [--out DIR] [--set key=value]...`: write the
 // config's task, training set and every evaluation split, as TSV files (data/export.h),
 // so the data can be read by people and by other tools. Prints the paths written.
+// What it is not: a converter between formats; the files are always TSV.
 #include <cstdio>
 
 #include "normlab/cli.h"

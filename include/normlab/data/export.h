@@ -6,7 +6,8 @@
 //     (text_classify, wordlang, char_lm) the characters themselves, no spaces;
 //   - label: the class name (classify), or the class names of every position joined like
 //     the text (tag; lm: the next characters).
-//   A tab, newline or carriage return inside a text or label is written as \t, \n, \r.
+//   A tab, newline or carriage return inside a text or label is written as \t, \n, \r;
+//   a character outside the training vocabulary is written as <unk>.
 // What it is not: a dump of ids or a reversible binary format.
 #pragma once
 #include <string>
