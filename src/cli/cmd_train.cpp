@@ -26,7 +26,11 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
     throw UserError(path + ": malformed JSON: " + what.substr(what.find(']') + 2), 2);
   }
   apply_overrides(j, overrides);
-  return config_from_json(j, path);
+  Config cfg = config_from_json(j, path);
+  // Command-line --threads / --kernels win over the config.
+  if (global_options().threads > 0) cfg.train.threads = global_options().threads;
+  if (!global_options().kernels.empty()) cfg.train.kernels = global_options().kernels;
+  return cfg;
 }
 
 static void print_evals(const std::vector<EvalResult>& evals) {
