@@ -148,7 +148,7 @@ TEST_CASE("the boundaries of ranges are where they say", "[config]") {
   CHECK(ok(short_len));
 }
 
-TEST_CASE("--set overrides any key, parses JSON values, rejects unknown paths", "[config]") {
+TEST_CASE("set overrides (--set) any key, parses JSON values, rejects unknown paths", "[config]") {
   json j = {{"model", {{"d_model", 32}}}};
   nl::apply_overrides(j, {"model.norm.type=batchnorm", "model.d_model=64", "optim.lr=1e-2",
                           "model.causal=true", "train.out_dir=runs/x y",
