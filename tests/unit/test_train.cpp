@@ -1,0 +1,164 @@
+// End-to-end training: it learns, resume is bit-identical, a NaN stops it cleanly.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "normlab/cli.h"
+#include "normlab/config.h"
+#include "normlab/train/checkpoint.h"
+#include "normlab/train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nl::Config tiny_config(const std::string& norm) {
+  nl::Config c = nl::load_config(std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json");
+  c.model.norm.type = norm;
+  c.train.threads = 1;
+  c.train.log_every = 10;
+  c.train.eval_every = 50;
+  return c;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("normlab_test_train_" + name);
+  fs::remove_all(d);
+  return d;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// metrics.csv without the tokens_per_s column (wall-clock, never reproducible).
+std::vector<std::string> metrics_without_speed(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    if (cells.size() > 4) cells.erase(cells.begin() + 4);
+    std::string joined;
+    for (auto& c : cells) joined += c + ",";
+    rows.push_back(joined);
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("tiny config learns majority well above chance", "[train]") {
+  nl::Config c = tiny_config("layernorm");
+  nl::TrainOptions opt;
+  opt.out_dir = fresh_dir("learns").string();
+  opt.quiet = true;
+  nl::TrainResult r = nl::train(c, opt);
+  REQUIRE(r.steps == c.train.steps);
+  REQUIRE(r.evals.size() == 2);
+  // 4 symbols: chance is ~0.25-0.4 (majority class); a learned model is near 1.
+  for (const nl::EvalResult& e : r.evals) {
+    INFO(e.split << " accuracy " << e.accuracy);
+    CHECK(e.accuracy > 0.9);
+  }
+  CHECK(fs::exists(fs::path(opt.out_dir) / "result.json"));
+  CHECK(fs::exists(fs::path(opt.out_dir) / "config.json"));
+  CHECK(fs::exists(fs::path(opt.out_dir) / "checkpoint.safetensors"));
+}
+
+TEST_CASE("resume is bit-identical: 200 straight == 100 + resume + 100", "[train]") {
+  // BatchNorm (running buffers) and dropout (RNG) make this a real test of the state.
+  nl::Config c = tiny_config("batchnorm");
+  c.train.steps = 200;
+  c.model.dropout = 0.1f;
+  c.train.checkpoint_every = 0;
+
+  nl::TrainOptions straight;
+  straight.out_dir = fresh_dir("straight").string();
+  straight.quiet = true;
+  nl::train(c, straight);
+
+  nl::TrainOptions first;
+  first.out_dir = fresh_dir("resumed").string();
+  first.quiet = true;
+  first.stop_after = 100;
+  nl::TrainResult half = nl::train(c, first);
+  REQUIRE(half.steps == 100);
+  CHECK_FALSE(fs::exists(fs::path(first.out_dir) / "result.json"));
+  nl::TrainOptions second = first;
+  second.stop_after = -1;
+  second.resume = true;
+  nl::train(c, second);
+
+  nl::SafetensorsFile a = nl::load_safetensors(straight.out_dir + "/checkpoint.safetensors");
+  nl::SafetensorsFile b = nl::load_safetensors(first.out_dir + "/checkpoint.safetensors");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  int compared = 0;
+  for (auto& [name, t] : a.tensors) {
+    REQUIRE(b.tensors.count(name));
+    const nl::Tensor& u = b.tensors.at(name);
+    REQUIRE(u.shape() == t.shape());
+    INFO(name);
+    CHECK(std::memcmp(t.data(), u.data(), t.numel() * sizeof(float)) == 0);
+    ++compared;
+  }
+  CHECK(compared > 10);
+  CHECK(a.tensors.count("layers.0.norm1.running_mean") == 1);
+  CHECK(metrics_without_speed(fs::path(straight.out_dir) / "metrics.csv") ==
+        metrics_without_speed(fs::path(first.out_dir) / "metrics.csv"));
+}
+
+TEST_CASE("a NaN loss stops training, names the step, keeps the last checkpoint", "[train]") {
+  nl::Config c = tiny_config("layernorm");
+  c.train.steps = 40;
+  c.train.checkpoint_every = 20;
+  nl::TrainOptions opt;
+  opt.out_dir = fresh_dir("nan").string();
+  opt.quiet = true;
+  opt.stop_after = 20;
+  nl::train(c, opt);
+  const fs::path ckpt = fs::path(opt.out_dir) / "checkpoint.safetensors";
+  const std::string before = slurp(ckpt);
+
+  // Resume with a learning rate that blows the weights up.
+  c.optim.type = "sgd";
+  c.optim.lr = 1e30f;
+  c.optim.clip_grad_norm = 0;
+  opt.stop_after = -1;
+  opt.resume = true;
+  try {
+    nl::train(c, opt);
+    FAIL("training went on through a non-finite loss");
+  } catch (const nl::UserError& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("step 2") == 0);
+    CHECK((what.find("nan") != std::string::npos || what.find("inf") != std::string::npos));
+    CHECK(what.find("step 20) is intact") != std::string::npos);
+    CHECK(e.code != 0);
+  }
+  CHECK(slurp(ckpt) == before);
+  nl::SafetensorsFile f = nl::load_safetensors(ckpt.string());
+  CHECK(f.metadata.at("step") == "20");
+}
+
+TEST_CASE("resume refuses a checkpoint of another model shape", "[train]") {
+  nl::Config c = tiny_config("layernorm");
+  c.train.steps = 10;
+  nl::TrainOptions opt;
+  opt.out_dir = fresh_dir("shape").string();
+  opt.quiet = true;
+  nl::train(c, opt);
+  c.model.d_model = 48;
+  c.train.steps = 20;
+  opt.resume = true;
+  CHECK_THROWS_AS(nl::train(c, opt), nl::UserError);
+}
