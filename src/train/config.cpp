@@ -28,14 +28,6 @@ namespace nl {
 
 using nlohmann::json;
 
-// The norm registry lives in src/nn/norms/registry.cpp (branch `norms`). Until it is
-// linked, this weak fallback lists the SPEC's types; the registry's strong definition
-// replaces it at link time, so a newly registered norm is accepted here with no edit.
-__attribute__((weak)) std::vector<std::string> norm_types() {
-  return {"layernorm", "layernorm_simple", "detachnorm", "rmsnorm",
-          "adanorm",   "batchnorm",        "batchnorm_padded", "none"};
-}
-
 namespace {
 
 [[noreturn]] void fail(const std::string& source, const std::string& path, const std::string& msg) {
@@ -212,7 +204,7 @@ void read_range(Reader& parent, const char* key, LengthRange& r) {
 }
 
 void read_norm(Reader r, NormConfig& c) {
-  r.get_one_of("type", c.type, norm_types());
+  r.get_one_of("type", c.type, norm_types());  // the registry: a new norm is accepted with no edit here
   r.get_one_of("position", c.position, {"post", "pre"});
   r.get("eps", c.eps, "< 0 for the type's default, or > 0", [](float f) { return f != 0; });
   r.get("momentum", c.momentum, "0..1", unit_closed);
