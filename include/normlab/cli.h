@@ -27,6 +27,11 @@ struct GlobalOptions {
 };
 GlobalOptions& global_options();
 
+// Read a config file, apply --set overrides, validate, then let --threads / --kernels
+// from the command line win. Every error is a UserError with code 2.
+struct Config;
+Config resolve_config(const std::string& path, const std::vector<std::string>& overrides);
+
 using CommandRun = std::function<int()>;
 using CommandSetup = std::function<CommandRun(CLI::App& sub)>;
 

@@ -95,6 +95,9 @@ struct Config {
 // Parse and validate. `source` names the file in errors. Throws UserError(code 2).
 Config config_from_json(const nlohmann::json& j, const std::string& source = "config");
 Config load_config(const std::string& path);
+// The file's JSON, before validation (to apply --set overrides first). UserError code 2
+// for a missing file, malformed JSON (with line and column) or a duplicate key.
+nlohmann::json read_config_json(const std::string& path);
 // Apply "key.path=value" overrides (value parsed as JSON, else as a string).
 void apply_overrides(nlohmann::json& j, const std::vector<std::string>& overrides);
 nlohmann::json config_to_json(const Config& c);  // every key, resolved

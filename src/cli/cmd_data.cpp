@@ -25,12 +25,7 @@ NL_COMMAND("data", "Inspect a config's task: `data export CONFIG` writes its spl
   exp->add_option("--out", a->out, "Output folder (default: <train.out_dir>/data)");
   exp->add_option("--set", a->overrides, "Override a config key: key.path=value (repeatable)");
   return [a]() {
-    Config cfg = load_config(a->config);
-    if (!a->overrides.empty()) {
-      nlohmann::json j = config_to_json(cfg);
-      apply_overrides(j, a->overrides);
-      cfg = config_from_json(j, a->config);
-    }
+    Config cfg = resolve_config(a->config, a->overrides);
     const uint64_t seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
     TaskData td = make_task(cfg.task, seed);
     const std::string out = a->out.empty() ? cfg.train.out_dir + "/data" : a->out;

@@ -6,6 +6,7 @@
 
 #include "normlab/cli.h"
 #include "normlab/config.h"
+#include "normlab/data/export.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
@@ -13,25 +14,6 @@
 namespace fs = std::filesystem;
 
 namespace nl {
-
-// Read CONFIG, apply --set overrides, validate. Every error is a UserError with code 2.
-Config resolve_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot open config file", 2);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    throw UserError(path + ": malformed JSON: " + what.substr(what.find(']') + 2), 2);
-  }
-  apply_overrides(j, overrides);
-  Config cfg = config_from_json(j, path);
-  // Command-line --threads / --kernels win over the config.
-  if (global_options().threads > 0) cfg.train.threads = global_options().threads;
-  if (!global_options().kernels.empty()) cfg.train.kernels = global_options().kernels;
-  return cfg;
-}
 
 static void print_evals(const std::vector<EvalResult>& evals) {
   std::printf("%-14s %-9s %-7s %10s %10s %8s\n", "split", "lengths", "seen", "loss", "accuracy", "count");
@@ -76,13 +58,14 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
 
 NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket", 20, [](CLI::App& sub) -> CommandRun {
   struct Args {
-    std::string config, checkpoint, json_out;
+    std::string config, checkpoint, json_out, data;
     std::vector<std::string> overrides;
   };
   auto a = std::make_shared<Args>();
   sub.add_option("config", a->config, "The config the checkpoint was trained with")->required();
   sub.add_option("--checkpoint", a->checkpoint, "checkpoint.safetensors to evaluate")->required();
   sub.add_option("--set", a->overrides, "Override a key (e.g. task.eval_lengths)");
+  sub.add_option("--data", a->data, "Evaluate on this TSV (the `normlab data export` format) instead");
   sub.add_option("--json", a->json_out, "Also write the results as JSON to this file ('-' for stdout)");
   return [a]() {
     Config cfg = resolve_config(a->config, a->overrides);
@@ -94,7 +77,9 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
     for (const NamedTensor& b : model.named_buffers()) tensors.push_back(b);
     SafetensorsFile f = load_safetensors(a->checkpoint);
     copy_into(f, tensors, a->checkpoint);
-    std::vector<EvalResult> evals = evaluate(model, task.evals, cfg.train.batch_size);
+    std::vector<EvalSplit> splits = task.evals;
+    if (!a->data.empty()) splits = {import_split(task, a->data, cfg.task.train_lengths)};
+    std::vector<EvalResult> evals = evaluate(model, splits, cfg.train.batch_size);
     print_evals(evals);
     if (!a->json_out.empty()) {
       nlohmann::json j = nlohmann::json::array();

@@ -1,5 +1,7 @@
-// registry.cpp — the list of `normlab` commands, filled by NL_COMMAND in each file.
+// registry.cpp — the list of `normlab` commands (filled by NL_COMMAND in each file), the
+// global options, and the config loading every command that takes a CONFIG shares.
 #include "normlab/cli.h"
+#include "normlab/config.h"
 
 namespace nl {
 
@@ -16,6 +18,16 @@ std::vector<Command>& command_registry() {
 CommandRegistrar::CommandRegistrar(const std::string& name, const std::string& help,
                                    CommandSetup setup, int order) {
   command_registry().push_back({name, help, std::move(setup), order});
+}
+
+Config resolve_config(const std::string& path, const std::vector<std::string>& overrides) {
+  nlohmann::json j = read_config_json(path);
+  apply_overrides(j, overrides);
+  Config cfg = config_from_json(j, path);
+  // Command-line --threads / --kernels win over the config.
+  if (global_options().threads > 0) cfg.train.threads = global_options().threads;
+  if (!global_options().kernels.empty()) cfg.train.kernels = global_options().kernels;
+  return cfg;
 }
 
 }  // namespace nl

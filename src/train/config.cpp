@@ -377,7 +377,7 @@ struct DuplicateKeyCheck {
 
 }  // namespace
 
-Config load_config(const std::string& path) {
+json read_config_json(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot open config: " + std::strerror(errno), 2);
   std::stringstream ss;
@@ -395,8 +395,10 @@ Config load_config(const std::string& path) {
       if (ch == '\n' || ch == '\r') ch = ' ';
     throw UserError(path + ": malformed JSON: " + msg, 2);
   }
-  return config_from_json(j, path);
+  return j;
 }
+
+Config load_config(const std::string& path) { return config_from_json(read_config_json(path), path); }
 
 void apply_overrides(json& j, const std::vector<std::string>& overrides) {
   const json schema = config_to_json(Config{});  // every known key, at its place

@@ -23,4 +23,12 @@ std::string export_line(const TaskData& task, const Example& e);
 // returns the paths written, train first. UserError if DIR cannot be written.
 std::vector<std::string> export_task(const TaskData& task, const std::string& dir);
 
+// The inverse, for `normlab eval --data FILE`: read a TSV in the format above into an
+// evaluation split of `task` (tokens and labels mapped back through the task's names;
+// an unknown character of a text task becomes <unk>). The split is named after the
+// file, its range is the file's shortest..longest text, and it counts as seen in
+// training when that range lies inside `train_lengths`. UserError on a malformed line
+// or, for generated tasks, an unknown token or label (with the line number).
+EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths);
+
 }  // namespace nl

@@ -1,0 +1,108 @@
+// import.cpp — read an exported TSV back as an evaluation split (see data/export.h).
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "normlab/cli.h"
+#include "normlab/data/export.h"
+#include "task_parts.h"
+
+namespace nl {
+
+namespace {
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 't' || s[i + 1] == 'n' || s[i + 1] == 'r')) {
+      out += s[i + 1] == 't' ? '\t' : s[i + 1] == 'n' ? '\n' : '\r';
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Text tasks: characters ("<unk>" is one token); generated tasks: space-separated names.
+std::vector<std::string> pieces(const std::string& s, bool text) {
+  std::vector<std::string> out;
+  if (text) {
+    std::vector<std::string> chars = data::utf8_chars(s);
+    for (size_t i = 0; i < chars.size(); ++i) {
+      if (chars[i] == "<") {
+        std::string joined;
+        size_t j = i;
+        while (j < chars.size() && joined.size() < 5) joined += chars[j++];
+        if (joined == "<unk>") {
+          out.push_back(joined);
+          i = j - 1;
+          continue;
+        }
+      }
+      out.push_back(chars[i]);
+    }
+  } else {
+    size_t b = 0;
+    while (b <= s.size()) {
+      size_t e = s.find(' ', b);
+      if (e == std::string::npos) e = s.size();
+      if (e > b) out.push_back(s.substr(b, e - b));
+      b = e + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError("--data " + path + ": cannot open");
+  const bool text = data::is_text_task(task.task);
+  std::map<std::string, int> token_id, class_id;
+  for (size_t i = 0; i < task.token_names.size(); ++i) token_id[task.token_names[i]] = (int)i;
+  for (size_t i = 0; i < task.class_names.size(); ++i) class_id[task.class_names[i]] = (int)i;
+  auto lookup = [&](const std::map<std::string, int>& ids, const std::string& name, int line,
+                    const char* what) {
+    auto it = ids.find(name);
+    if (it != ids.end()) return it->second;
+    if (text && what[0] == 't') return 1;  // <unk>
+    throw UserError("--data " + path + ":" + std::to_string(line) + ": unknown " + what + " '" + name + "'");
+  };
+
+  EvalSplit split;
+  split.name = std::filesystem::path(path).stem().string();
+  split.lengths = {1 << 30, 0};
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const size_t tab = line.find('\t');
+    if (tab == std::string::npos)
+      throw UserError("--data " + path + ":" + std::to_string(n) + ": expected text<TAB>label");
+    Example e;
+    for (const std::string& p : pieces(unescape(line.substr(0, tab)), text))
+      e.tokens.push_back(lookup(token_id, p, n, "token"));
+    const std::string label = unescape(line.substr(tab + 1));
+    if (task.head == "classify") {
+      e.labels.push_back(lookup(class_id, label, n, "label"));
+    } else {
+      for (const std::string& p : pieces(label, text)) e.labels.push_back(lookup(class_id, p, n, "label"));
+      if (e.labels.size() != e.tokens.size())
+        throw UserError("--data " + path + ":" + std::to_string(n) + ": " + std::to_string(e.labels.size()) +
+                        " labels for " + std::to_string(e.tokens.size()) + " tokens");
+    }
+    if (e.tokens.empty()) throw UserError("--data " + path + ":" + std::to_string(n) + ": empty text");
+    split.lengths.min = std::min(split.lengths.min, (int)e.tokens.size());
+    split.lengths.max = std::max(split.lengths.max, (int)e.tokens.size());
+    split.data.examples.push_back(std::move(e));
+  }
+  if (split.data.examples.empty()) throw UserError("--data " + path + ": no examples");
+  split.seen_in_training = data::range_inside(split.lengths, train_lengths);
+  return split;
+}
+
+}  // namespace nl
