@@ -7,6 +7,7 @@
 // OpenMP runs over features for the statistics and the backward (one owner per column sum)
 // and over rows for the element-wise normalisation.
 // What it is not: the running-statistics policy (train/eval) or autograd: src/nn/norms/batchnorm.cpp.
+#include <algorithm>
 #include <cmath>
 
 #include "normlab/kernels/norm.h"
@@ -51,33 +52,46 @@ void batchnorm_forward(float* out, const float* x, const float* keep, const floa
 void batchnorm_backward(float* dx, float* dg, float* db, const float* dout, const float* x,
                         const float* keep, const float* mean, const float* rstd, const float* g,
                         int N, int D, bool through_stats) {
+  // One tile of features per iteration (see affine_backward): every column sum has one owner
+  // and adds rows in order, and each row's tile is read contiguously.
 #pragma omp parallel for schedule(static)
-  for (int d = 0; d < D; ++d) {
+  for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
+    const int nd = std::min(kFeatureTile, D - d0);
     // forward: out = g * xhat + b  =>  dg += sum dout * xhat, db += sum dout, dxhat = dout * g
     // (sums over real rows only: pad outputs are the constant 0)
-    double sum_dout = 0, sum_dout_xhat = 0;
+    double sum_dout[kFeatureTile] = {}, sum_dout_xhat[kFeatureTile] = {};
     int count = 0;
     for (int n = 0; n < N; ++n) {
       if (keep && keep[n] == 0.0f) continue;
-      const long i = (long)n * D + d;
-      sum_dout += dout[i];
-      sum_dout_xhat += dout[i] * ((x[i] - mean[d]) * rstd[d]);
+      const long i = (long)n * D + d0;
+      for (int j = 0; j < nd; ++j) {
+        sum_dout[j] += dout[i + j];
+        sum_dout_xhat[j] += dout[i + j] * ((x[i + j] - mean[d0 + j]) * rstd[d0 + j]);
+      }
       ++count;
     }
-    if (dg) dg[d] += (float)sum_dout_xhat;
-    if (db) db[d] += (float)sum_dout;
+    for (int j = 0; j < nd; ++j) {
+      if (dg) dg[d0 + j] += (float)sum_dout_xhat[j];
+      if (db) db[d0 + j] += (float)sum_dout[j];
+    }
     if (!dx || count == 0) continue;
     // forward: xhat = (x - mean_d) * rstd_d, mean_d and var_d over the real rows
     //   =>  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (LayerNorm's formula
     //       down the column); in eval mode the stats are constants and both means drop out.
-    const float gd = g ? g[d] : 1.0f;
-    const float mean_dxhat = through_stats ? (float)(gd * sum_dout / count) : 0.0f;
-    const float mean_dxhat_xhat = through_stats ? (float)(gd * sum_dout_xhat / count) : 0.0f;
+    float mean_dxhat[kFeatureTile], mean_dxhat_xhat[kFeatureTile];
+    for (int j = 0; j < nd; ++j) {
+      const float gd = g ? g[d0 + j] : 1.0f;
+      mean_dxhat[j] = through_stats ? (float)(gd * sum_dout[j] / count) : 0.0f;
+      mean_dxhat_xhat[j] = through_stats ? (float)(gd * sum_dout_xhat[j] / count) : 0.0f;
+    }
     for (int n = 0; n < N; ++n) {
       if (keep && keep[n] == 0.0f) continue;   // pads: dx stays 0
-      const long i = (long)n * D + d;
-      const float xhat = (x[i] - mean[d]) * rstd[d];
-      dx[i] += rstd[d] * (gd * dout[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+      const long i = (long)n * D + d0;
+      for (int j = 0; j < nd; ++j) {
+        const int d = d0 + j;
+        const float xhat = (x[i + j] - mean[d]) * rstd[d];
+        dx[i + j] += rstd[d] * ((g ? g[d] : 1.0f) * dout[i + j] - mean_dxhat[j] - xhat * mean_dxhat_xhat[j]);
+      }
     }
   }
 }

@@ -48,6 +48,10 @@ inline Moments moments(const float* x, int n, long stride, const float* keep) {
   return m;
 }
 
+// Column-wise sums (BatchNorm, parameter gradients) take features in tiles of this many:
+// one thread owns a tile and walks the rows in order, reading each row's tile contiguously.
+constexpr int kFeatureTile = 32;
+
 // Parameter gradients of out = g * xhat + b with xhat[n,d] = (x[n,d] - mean[n]) * rstd[n]
 // (mean may be null: 0, as in RMSNorm). Sums over all N rows; OpenMP over features.
 void affine_backward(float* dg, float* db, const float* dout, const float* x, const float* mean,

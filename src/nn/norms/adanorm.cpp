@@ -6,6 +6,9 @@
 // The factor (1 - k*y) replaces LayerNorm's learnable gain with one computed from the input
 // itself; it is detached, so the gradient flows through mean and s inside y only.
 // C [1.0], k [0.1] come from model.norm.adanorm_C / adanorm_k; eps [1e-5]. Needs D >= 2.
+// `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel
+// set is `reference` (tests/unit/test_norms_twins.cpp checks they agree). The twin's sqrt
+// has no derivative at s = 0 (a constant row): there it gives NaN where the kernel gives 0.
 // What it is not: the math, which is kernels::adanorm_forward / adanorm_backward.
 #include <stdexcept>
 #include <vector>
@@ -13,6 +16,8 @@
 #include "common.h"
 #include "normlab/autograd.h"
 #include "normlab/kernels/norm.h"
+#include "normlab/ops.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -27,7 +32,7 @@ class AdaNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input("adanorm", x, keep, D_);
-    return fused(x, N);
+    return use_reference_kernels() ? composed(x) : fused(x, N);
   }
 
   std::string type() const override { return "adanorm"; }
@@ -45,6 +50,14 @@ class AdaNorm final : public Norm {
                                 std.data(), N, D, eps, C, k);
     });
     return out;
+  }
+
+  // The plain twin from ops; detach() is the sg() of SPEC.
+  Tensor composed(const Tensor& x) const {
+    Tensor xc = x - mean(x, {-1}, true);                            // x - mean
+    Tensor s = sqrt(sum(xc * xc, {-1}, true) * (1.0f / (D_ - 1)));  // unbiased std
+    Tensor y = xc / (s + eps_);                                     // eps added to the std
+    return y * (y.detach() * (-k_) + 1.0f) * C_;                    // C * (1 - k*sg(y)) * y
   }
 
   int D_;

@@ -13,13 +13,18 @@
 // (batchnorm_padded.cpp) is this layer with count_pads = true: statistics over all B*T
 // positions, pads included, which is what nn.BatchNorm1d does to a padded batch.
 // Running statistics are buffers (running_mean, running_var), so checkpoints save them.
+// `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel set
+// is `reference` (tests/unit/test_norms_twins.cpp checks they agree).
 // What it is not: the math, which is kernels::batchnorm_* (src/kernels/norm_batch.cpp).
+#include <algorithm>
 #include <cmath>
 
 #include "common.h"
 #include "normlab/autograd.h"
 #include "normlab/cli.h"
 #include "normlab/kernels/norm.h"
+#include "normlab/ops.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -59,7 +64,7 @@ class BatchNorm final : public Norm {
     const int N = norms::check_input(type_, x, keep, D_);
     // The rows that count: keep's real tokens, or every row for batchnorm_padded.
     const Tensor rows = count_pads_ ? Tensor() : keep;
-    return fused(x, rows, N);
+    return use_reference_kernels() ? composed(x, rows, N) : fused(x, rows, N);
   }
 
   std::string type() const override { return type_; }
@@ -101,6 +106,27 @@ class BatchNorm final : public Norm {
                                   N, D, through_stats);
     });
     return out;
+  }
+
+  // The plain twin from ops. m [N,1] is 1 for a counted row, 0 for a pad; multiplying by it
+  // removes pads from the sums and zeroes their outputs (so they get no gradient).
+  Tensor composed(const Tensor& x, const Tensor& rows, int N) {
+    const Tensor x2 = reshape(x, {N, D_});
+    const Tensor m = rows.defined() ? reshape(rows, {N, 1}) : Tensor::full({N, 1}, 1.0f);
+    Tensor y;
+    if (training_) {
+      int count = 0;
+      for (int n = 0; n < N; ++n) count += m.data()[n] != 0.0f ? 1 : 0;
+      const float inv_count = 1.0f / (float)std::max(count, 1);
+      Tensor mu = sum(x2 * m, {0}, true) * inv_count;              // mean over counted rows [1,D]
+      Tensor xc = (x2 - mu) * m;                                   // pads -> 0
+      Tensor var = sum(xc * xc, {0}, true) * inv_count;            // biased variance [1,D]
+      update_running(mu.data(), var.data(), count);
+      y = xc / sqrt(var + eps_);
+    } else {
+      y = (x2 - running_mean_.clone()) / sqrt(running_var_.clone() + eps_);
+    }
+    return reshape((y * g_ + b_) * m, x.shape());
   }
 
   // The running-statistics update of a training forward, and the diagnostics snapshot.

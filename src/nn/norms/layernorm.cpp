@@ -8,10 +8,15 @@
 //   detachnorm        without g, b, mean and std detached  (detachnorm.cpp)
 // Per-token norms ignore `keep`: a pad row is normalised like any other and changes nothing
 // for the real rows.
+// Two paths (STYLE: every fast path has a plain twin): `fused` calls the kernels, `composed`
+// builds the same function from autograd primitives (ops.h) and runs when the kernel set
+// is `reference`; tests/unit/test_norms_twins.cpp checks that the two agree.
 // What it is not: the math, which is kernels::layernorm_forward / layernorm_backward.
 #include "common.h"
 #include "normlab/autograd.h"
 #include "normlab/kernels/norm.h"
+#include "normlab/ops.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -29,7 +34,7 @@ class LayerNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input(type_, x, keep, D_);
-    return fused(x, N);
+    return use_reference_kernels() ? composed(x) : fused(x, N);
   }
 
   std::string type() const override { return type_; }
@@ -54,6 +59,19 @@ class LayerNorm final : public Norm {
                                   rstd.data(), norms::data_or_null(g), N, D, through_stats);
     });
     return out;
+  }
+
+  // The plain twin: the same function from ops, each with its own backward.
+  Tensor composed(const Tensor& x) const {
+    Tensor mu = mean(x, {-1}, true);                  // mean_D x, [..., 1]
+    Tensor var = mean((x - mu) * (x - mu), {-1}, true);  // biased variance
+    Tensor sigma = sqrt(var + eps_);                  // sqrt(var + eps)
+    if (detach_stats_) {                              // DetachNorm: sg(mu), sg(sigma)
+      mu = mu.detach();
+      sigma = sigma.detach();
+    }
+    Tensor y = (x - mu) / sigma;
+    return g_.defined() ? y * g_ + b_ : y;
   }
 
   const char* type_;

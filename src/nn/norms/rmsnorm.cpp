@@ -2,10 +2,14 @@
 //
 // What it is: per token, y = g * x / sqrt(mean_D x^2 + eps): LayerNorm without the centring
 // and without a bias. eps defaults to 1e-6. Ignores `keep` like every per-token norm.
+// `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel
+// set is `reference` (tests/unit/test_norms_twins.cpp checks they agree).
 // What it is not: the math, which is kernels::rmsnorm_forward / rmsnorm_backward.
 #include "common.h"
 #include "normlab/autograd.h"
 #include "normlab/kernels/norm.h"
+#include "normlab/ops.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -17,7 +21,7 @@ class RMSNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input("rmsnorm", x, keep, D_);
-    return fused(x, N);
+    return use_reference_kernels() ? composed(x) : fused(x, N);
   }
 
   std::string type() const override { return "rmsnorm"; }
@@ -38,6 +42,11 @@ class RMSNorm final : public Norm {
                                 x.data(), rstd.data(), g.data(), N, D);
     });
     return out;
+  }
+
+  // The plain twin from ops: y = g * x / sqrt(mean_D x^2 + eps).
+  Tensor composed(const Tensor& x) const {
+    return x / sqrt(mean(x * x, {-1}, true) + eps_) * g_;
   }
 
   int D_;
