@@ -33,7 +33,7 @@ namespace nl {
 namespace {
 
 // A padded batch built by hand (what make_batch does, without depending on data/).
-Batch tiny_batch(const std::string& head, int vocab, int n_classes) {
+Batch tiny_batch(const std::string& head, int n_classes) {
   const std::vector<std::vector<int>> seqs = {{1, 4, 2, 5, 3}, {3, 1, 4}};
   Batch b;
   b.B = 2;
@@ -52,7 +52,6 @@ Batch tiny_batch(const std::string& head, int vocab, int n_classes) {
       // lm: the next token; the last real token predicts token 1 ("end", say).
       if (head == "lm") b.targets[r] = t + 1 < seqs[i].size() ? seqs[i][t + 1] : 1;
     }
-  (void)vocab;
   b.keep = Tensor::from(keep, {b.B, b.T});
   return b;
 }
@@ -78,7 +77,7 @@ GradcheckResult check_model(const std::string& name, const Layout& l, const std:
   if (norm == "adanorm") cfg.norm.adanorm_k = 0.0f;
   const int V = 6, n_out = l.head == "lm" ? V : 3;
   auto model = std::make_shared<Encoder>(cfg, l.head, V, n_out, 3);
-  auto batch = std::make_shared<Batch>(tiny_batch(l.head, V, n_out));
+  auto batch = std::make_shared<Batch>(tiny_batch(l.head, n_out));
 
   // The inputs are the model's own parameter tensors: gradcheck perturbs them in place.
   std::vector<Tensor> inputs;

@@ -43,7 +43,11 @@ std::vector<float> run_model(const Tensor& a, const Tensor& b) {
   a.zero_grad();
   b.zero_grad();
   Tensor h = matmul(a, b, false, true);             // [B,T,T]
-  Tensor s = softmax(h * 0.5f + sum(a, {2}, true), -1);
+  // A key-padding-like mask [T] broadcast over [B,T,T]: the last two keys masked.
+  std::vector<float> pad(h.dim(-1), 0.0f);
+  pad[pad.size() - 1] = pad[pad.size() - 2] = 1.0f;
+  Tensor scores = masked_fill(h * 0.5f + sum(a, {2}, true), Tensor::from(pad, {h.dim(-1)}), -1e9f);
+  Tensor s = softmax(scores, -1);
   Tensor m = mean(gelu(s) * h - h / (exp(s) + 1.0f), {0, 1});
   Tensor loss = sum_all(m * m) + mean_all(tanh(a));
   loss.backward();
