@@ -141,10 +141,11 @@ def main():
         labels.append("%s\n(%s)" % (sp["name"], tag))
     ax.set_xticks(range(len(splits)))
     ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.22)  # room for the legend above the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("accuracy")
     ax.set_title("Final evaluation accuracy by length (hatched = unseen lengths)")
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=min(6, len(variants)), loc="upper center")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(os.path.join(plots, "eval_acc.png"), dpi=DPI)

@@ -555,8 +555,11 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
         "(sqrt(std_a² + std_b²)); with " << n_seeds << " seeds that is a rule of thumb, not a significance test.\n\n";
   if (!R || R->at("stats")["finished"].get<int>() == 0) {
     md << "The reference variant `" << ref << "` has no finished run, so nothing is compared.\n\n";
-  } else if (has_q("length_generalization")) {
-    for (const auto& sp : S["splits"]) {
+  } else {
+    // Accuracy sentences only when the comparison asks about lengths.
+    static const ojson kNoSplits = ojson::array();
+    const ojson& length_splits = has_q("length_generalization") ? S["splits"] : kNoSplits;
+    for (const auto& sp : length_splits) {
       const std::string s = sp["name"];
       std::string label = seen_label(sp) == "unseen" ? "lengths never seen in training"
                           : seen_label(sp) == "seen" ? "lengths seen in training" : "lengths";
@@ -579,9 +582,23 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
          << contrast_words(c, Fmt::loss, "higher", "lower") << ".";
     }
     md << "\n";
-    // Where the gap between seen and unseen lengths is larger than for the reference.
+    const ojson& rt = R->at("stats")["steps_to_target"];
+    md << "- Steps to reach training loss <= " << sig(meta["target_loss"].get<double>()) << ": `" << ref << "` "
+       << pm(rt, Fmt::steps) << " (" << rt["reached"] << "/" << rt["of"] << " seeds).";
+    for (const auto& v : S["variants"]) {
+      if (v["name"] == ref || v["stats"]["finished"].get<int>() == 0) continue;
+      const ojson& vt = v["stats"]["steps_to_target"];
+      md << " `" << v["name"].get<std::string>() << "` " << pm(vt, Fmt::steps) << " (" << vt["reached"] << "/"
+         << vt["of"] << ")";
+      // Means over the seeds that reached the target compare only when all of them did.
+      if (vt["reached"] == vt["of"] && rt["reached"] == rt["of"] && vt["of"].get<int>() > 0)
+        md << ": " << contrast_words(contrast(vt, rt, Fmt::steps), Fmt::steps, "more", "fewer");
+      md << ".";
+    }
+    md << "\n";
+    // How much accuracy each variant loses from seen to unseen lengths.
     std::vector<std::string> seen_s, unseen_s;
-    for (const auto& sp : S["splits"]) {
+    for (const auto& sp : length_splits) {
       if (seen_label(sp) == "seen") seen_s.push_back(sp["name"]);
       if (seen_label(sp) == "unseen") unseen_s.push_back(sp["name"]);
     }
