@@ -19,6 +19,14 @@ struct UserError : std::runtime_error {
   explicit UserError(const std::string& what, int code = 1) : std::runtime_error(what), code(code) {}
 };
 
+// The options every command takes (`normlab --threads 1 train ...`). 0 / empty: not
+// given, so the config's train.threads / train.kernels (or the default) apply.
+struct GlobalOptions {
+  int threads = 0;
+  std::string kernels;
+};
+GlobalOptions& global_options();
+
 using CommandRun = std::function<int()>;
 using CommandSetup = std::function<CommandRun(CLI::App& sub)>;
 

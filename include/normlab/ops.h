@@ -80,4 +80,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);
 // Inverted dropout: keep with prob 1-p, scale by 1/(1-p). Identity if !training or p == 0.
 Tensor dropout(const Tensor& x, float p, Rng& rng, bool training);
 
+// ---- helpers ---------------------------------------------------------------------------
+// The NumPy broadcast of two shapes; throws "<op>: cannot broadcast a [..] with b [..]".
+Shape broadcast_shape(const Shape& a, const Shape& b, const char* op = "broadcast");
+
 }  // namespace nl

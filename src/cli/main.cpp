@@ -2,6 +2,7 @@
 //
 // Global options (--threads, --kernels) apply to every command. Errors the user can
 // fix are one line on stderr and a non-zero exit, never a crash or a stack trace.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -14,10 +15,11 @@ int main(int argc, char** argv) {
                "layer is one config key"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every command");
-  int threads = 0;
-  std::string kernels = "fast";
-  app.add_option("--threads", threads, "Worker threads for OpenMP and OpenBLAS (default: all cores)");
-  app.add_option("--kernels", kernels, "Kernel set: fast (default) or reference (plain loops, for learners)")
+  nl::GlobalOptions& global = nl::global_options();
+  app.add_option("--threads", global.threads,
+                 "Worker threads for OpenMP and OpenBLAS (default: train.threads, else all cores)");
+  app.add_option("--kernels", global.kernels,
+                 "Kernel set: fast or reference (plain loops, for learners); default: train.kernels, else fast")
       ->check(CLI::IsMember({"fast", "reference"}));
 
   auto& registry = nl::command_registry();
@@ -35,8 +37,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    nl::set_num_threads(threads);
-    nl::set_kernel_set(nl::parse_kernel_set(kernels));
+    nl::set_num_threads(global.threads);
+    if (!global.kernels.empty()) nl::set_kernel_set(nl::parse_kernel_set(global.kernels));
     for (auto& [sub, run] : runs)
       if (sub->parsed()) return run();
   } catch (const nl::UserError& e) {

@@ -3,6 +3,11 @@
 
 namespace nl {
 
+GlobalOptions& global_options() {
+  static GlobalOptions options;
+  return options;
+}
+
 std::vector<Command>& command_registry() {
   static std::vector<Command> commands;
   return commands;

@@ -65,7 +65,9 @@ Batch make_batch(const Dataset& data, const std::vector<int>& indices, const std
 
 // Yields training batches forever: shuffled each epoch from the seed; optionally
 // bucketed by length (examples sorted by length into batches, batch order shuffled).
-// Its position is two numbers, saved in checkpoints so resume sees the same batches.
+// Every batch has batch_size examples (the n % batch_size left over sit out that epoch).
+// Its position is two numbers, saved in checkpoints so resume sees the same batches:
+// state() = {epoch, index of the next batch in that epoch}.
 class Batcher {
  public:
   Batcher(const Dataset& data, const std::string& head, int batch_size, bool bucket_by_length,
@@ -73,7 +75,9 @@ class Batcher {
   Batch next();
   struct State { int64_t epoch = 0; int64_t cursor = 0; };
   State state() const { return state_; }
-  void set_state(const State& s);
+  void set_state(const State& s);   // UserError if the position cannot be in this data
+  int64_t batches_per_epoch() const; // n / batch_size (1 when n <= batch_size)
+  // Keeps a reference to `data`: the Dataset must outlive the Batcher.
  private:
   void build_epoch();
   const Dataset& data_;

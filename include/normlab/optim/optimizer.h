@@ -38,4 +38,10 @@ float learning_rate(const OptimConfig& cfg, int step, int total);
 // every gradient by max_norm / norm. Returns the norm before clipping.
 float clip_grad_norm(const std::vector<NamedTensor>& params, float max_norm);
 
+// The update kernels (src/optim/optimizer.cpp), on one tensor of n floats, in place.
+// t is the 1-based step; l2_wd is added to the gradient (Adam), decoupled_wd shrinks p (AdamW).
+void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float wd);
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1,
+                 float beta2, float eps, float l2_wd, float decoupled_wd, int64_t t);
+
 }  // namespace nl

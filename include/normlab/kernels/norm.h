@@ -1,0 +1,106 @@
+// kernels/norm.h — normalization kernels on raw float pointers, forward beside backward.
+//
+// What it is: llm.c-style pairs X_forward / X_backward over a matrix x [N,D]: N rows, one
+// per token (N = B*T, pads included), D features. Two families:
+//  - per-token norms (LayerNorm, RMSNorm, AdaNorm) normalise each ROW over its D features;
+//    OpenMP runs over rows.
+//  - BatchNorm normalises each COLUMN (one feature) over the real tokens; OpenMP runs over
+//    features.
+//              features d ->                         features d ->
+//     token n [ x x x x x ]  <- LayerNorm:       [ x | x | x | x ]  BatchNorm: one mean
+//             [ x x x x x ]     one mean and     [ x | x | x | x ]  and var per column,
+//             [ x x x x x ]     var per row      [ x | x | x | x ]  over the real tokens
+// Forward keeps what backward needs (mean, rstd = 1/sqrt(var + eps)). Every sum is taken by
+// one thread in a fixed order (double accumulators): no atomics, and the result does not
+// depend on the thread count.
+// What it is not: autograd (src/nn/norms/ wraps these with nl::record) or allocation:
+// callers pass every buffer. Backward functions ADD into dx, dg, db (+=); any of those may
+// be null (that gradient is not wanted). "(may be null)" marks other optional pointers.
+#pragma once
+
+namespace nl::kernels {
+
+// ---- shared statistics ------------------------------------------------------------------
+// Mean and sum of squared deviations of the n values x[0], x[stride], ..., x[(n-1)*stride],
+// skipping those with keep[i] == 0 (keep may be null: all count). Two passes (mean first,
+// then deviations) in double, so a large mean does not eat the variance.
+// A token's features: moments(x_n, D, 1, nullptr). A feature's tokens: moments(x + d, N, D, keep).
+struct Moments {
+  double mean = 0;
+  double m2 = 0;   // sum of (x - mean)^2 over the counted values
+  int count = 0;   // how many values were counted
+};
+inline Moments moments(const float* x, int n, long stride, const float* keep) {
+  Moments m;
+  double sum = 0;
+  for (int i = 0; i < n; ++i) {
+    if (keep && keep[i] == 0.0f) continue;
+    sum += x[i * stride];
+    ++m.count;
+  }
+  if (m.count == 0) return m;
+  m.mean = sum / m.count;
+  for (int i = 0; i < n; ++i) {
+    if (keep && keep[i] == 0.0f) continue;
+    const double dev = x[i * stride] - m.mean;
+    m.m2 += dev * dev;
+  }
+  return m;
+}
+
+// Column-wise sums (BatchNorm, parameter gradients) take features in tiles of this many:
+// one thread owns a tile and walks the rows in order, reading each row's tile contiguously.
+constexpr int kFeatureTile = 32;
+
+// Parameter gradients of out = g * xhat + b with xhat[n,d] = (x[n,d] - mean[n]) * rstd[n]
+// (mean may be null: 0, as in RMSNorm). Sums over all N rows; OpenMP over features.
+void affine_backward(float* dg, float* db, const float* dout, const float* x, const float* mean,
+                     const float* rstd, int N, int D);
+
+// ---- LayerNorm (also LayerNorm-simple and DetachNorm: g = b = null) ---------------------
+// out = g * (x - mean) * rstd + b per row; mean, rstd [N] are written for backward.
+// g, b may be null (no affine: out = xhat).
+void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* g,
+                       const float* b, int N, int D, float eps);
+// through_stats = true: the exact gradient (through mean and var).
+// through_stats = false: mean and rstd are constants (DetachNorm): dx = dxhat * rstd.
+void layernorm_backward(float* dx, float* dg, float* db, const float* dout, const float* x,
+                        const float* mean, const float* rstd, const float* g, int N, int D,
+                        bool through_stats);
+
+// ---- RMSNorm ---------------------------------------------------------------------------
+// out = g * x * rstd, rstd = 1/sqrt(mean_D x^2 + eps) per row. g may be null.
+void rmsnorm_forward(float* out, float* rstd, const float* x, const float* g, int N, int D,
+                     float eps);
+void rmsnorm_backward(float* dx, float* dg, const float* dout, const float* x, const float* rstd,
+                      const float* g, int N, int D);
+
+// ---- AdaNorm ---------------------------------------------------------------------------
+// y = (x - mean) / (s + eps) with s the UNBIASED std of the row (D >= 2);
+// out = C * (1 - k * sg(y)) * y. Writes mean and s ([N]) for backward.
+void adanorm_forward(float* out, float* mean, float* std, const float* x, int N, int D, float eps,
+                     float C, float k);
+void adanorm_backward(float* dx, const float* dout, const float* x, const float* mean,
+                      const float* std, int N, int D, float eps, float C, float k);
+
+// ---- BatchNorm -------------------------------------------------------------------------
+// Per feature d over the rows with keep != 0 (every row if keep is null): mean[d], biased
+// var[d], rstd[d] = 1/sqrt(var[d] + eps). Returns how many rows were counted.
+int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const float* keep,
+                    int N, int D, float eps);
+// rstd[d] = 1/sqrt(var[d] + eps) (eval mode: from the running variance).
+void batchnorm_rstd(float* rstd, const float* var, int D, float eps);
+// out = g * (x - mean) * rstd + b per column at real rows; 0 at pad rows (keep == 0), which
+// thereby get no gradient either. g, b may be null.
+void batchnorm_forward(float* out, const float* x, const float* keep, const float* mean,
+                       const float* rstd, const float* g, const float* b, int N, int D);
+// through_stats = true: training (mean, var are functions of x); false: eval (running stats
+// are constants). Pad rows get dx = 0 and contribute nothing to dg, db.
+void batchnorm_backward(float* dx, float* dg, float* db, const float* dout, const float* x,
+                        const float* keep, const float* mean, const float* rstd, const float* g,
+                        int N, int D, bool through_stats);
+// rm = (1-m)*rm + m*mean;  rv = (1-m)*rv + m*var*count/(count-1)  (PyTorch; count >= 2)
+void batchnorm_update_running(float* running_mean, float* running_var, const float* mean,
+                              const float* var, int count, int D, float momentum);
+
+}  // namespace nl::kernels

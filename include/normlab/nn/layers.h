@@ -1,0 +1,97 @@
+// nn/layers.h — the small layers the encoder is built from: Linear, multi-head
+// attention, the feed-forward block, the attention mask and the sinusoidal table.
+//
+// What it is: modules that own their parameters and whose forward is a handful of ops
+// from ops.h, so their backward is the ops' own closures (nothing hand-written here).
+// Every parameter is initialised from its own random stream,
+// Rng::derive(seed, fnv1a_hash(full name)), so its value depends only on the seed and
+// its name — never on which other layers (or which norm) the model holds.
+// What it is not: the norms (nn/norm.h) nor the encoder's wiring (nn/encoder.h).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "normlab/nn/module.h"
+#include "normlab/ops.h"
+#include "normlab/rng.h"
+#include "normlab/tensor.h"
+
+namespace nl {
+
+// 64-bit FNV-1a of a string: the tag of a parameter's random stream.
+inline uint64_t fnv1a_hash(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;  // FNV offset basis
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;  // FNV prime
+  }
+  return h;
+}
+
+// Fill t with normal(0, std) drawn from Rng::derive(seed, fnv1a_hash(name)), and name it.
+void init_normal(const Tensor& t, const std::string& name, uint64_t seed, float std);
+// Fill t with zeros, and name it.
+void init_zeros(const Tensor& t, const std::string& name);
+
+// y = x @ W^T + b (PyTorch layout: weight [Out, In], bias [Out]).
+class Linear : public Module {
+ public:
+  Linear(int in, int out);
+  // weight ~ normal(0, std) from the stream of "<prefix>.weight"; bias = 0.
+  void init(const std::string& prefix, uint64_t seed, float std);
+  Tensor forward(const Tensor& x) const { return linear(x, weight, bias); }
+  // "<prefix>.weight", "<prefix>.bias" (no_decay).
+  void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
+  int64_t numel() const { return weight.numel() + bias.numel(); }
+
+  Tensor weight, bias;
+};
+
+// Which (query t, key s) pairs attention must skip, as a float mask [B,1,T,T] (1 = skip,
+// broadcast over heads): key s is padding (keep[b,s] == 0), or causal and s > t.
+// Rows of pad queries are masked the same way; their outputs are never read.
+Tensor attention_mask(const Tensor& keep, bool causal);
+
+// Multi-head scaled dot-product attention (Vaswani et al. 2017, "Attention Is All You
+// Need", Sec. 3.2), with Q/K/V/O projections that have biases:
+//   q, k, v = x Wq^T + bq, ...             [B,T,D] -> [B,H,T,dh], dh = D / H
+//   scores  = q k^T / sqrt(dh)             [B,H,T,T]
+//   scores  = -1e9 where mask              (exp underflows to exactly 0: never attended)
+//   attn    = dropout(softmax(scores))     over the keys
+//   out     = concat_h(attn v) Wo^T + bo   [B,T,D]
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int D, int H, float dropout);
+  void init(const std::string& prefix, uint64_t seed, float std);
+  // x [B,T,D]; mask [B,1,T,T] from attention_mask(); dropout draws come from rng.
+  Tensor forward(const Tensor& x, const Tensor& mask, Rng& rng) const;
+  // "<prefix>.{q,k,v,o}.{weight,bias}"
+  void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
+
+  int D, H;
+  float dropout_p;
+  Linear q, k, v, o;
+};
+
+// Position-wise feed-forward block: Linear(D,F) -> GELU (exact, erf) | ReLU ->
+// dropout -> Linear(F,D).
+class FeedForward : public Module {
+ public:
+  // activation: gelu | relu (anything else throws std::invalid_argument).
+  FeedForward(int D, int F, const std::string& activation, float dropout);
+  void init(const std::string& prefix, uint64_t seed, float std);
+  Tensor forward(const Tensor& x, Rng& rng) const;
+  // "<prefix>.{fc1,fc2}.{weight,bias}"
+  void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
+
+  std::string activation;
+  float dropout_p;
+  Linear fc1, fc2;
+};
+
+// The fixed sinusoidal position table [T,D] (Vaswani et al. 2017, Sec. 3.5), no grad:
+//   PE[t, 2i] = sin(t / 10000^(2i/D)),  PE[t, 2i+1] = cos(t / 10000^(2i/D)).
+Tensor sinusoidal_positions(int T, int D);
+
+}  // namespace nl

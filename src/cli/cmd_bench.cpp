@@ -1,0 +1,169 @@
+// cmd_bench.cpp — `normlab bench`: training-step throughput on SPEC's fixed benchmark models.
+//
+// What it is: bench-small / bench-medium from SPEC.md ("Benchmarks"): post-norm LayerNorm
+// encoder, classify head with mean pool, vocab 32, 4 classes, batch 32, lengths uniform
+// in the range. It times forward + backward + AdamW steps on random batches and prints
+// real (non-pad) tokens/s, model FLOP utilisation against OpenBLAS sgemm measured in the
+// same run (n=1024), peak RSS and the pool's fresh allocations per step.
+// `--dump DIR` also writes the initial weights, the batches and the first loss so that
+// scripts/bench_torch.py can run the same model on the same data and check the loss.
+// What it is not: a test. Timings belong in benchmarks, never in assertions.
+#include <cblas.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "normlab/cli.h"
+#include "normlab/nn/encoder.h"
+#include "normlab/optim/optimizer.h"
+#include "normlab/runtime.h"
+#include "normlab/train/checkpoint.h"
+
+namespace nl {
+
+namespace {
+
+struct BenchPreset {
+  const char* name;
+  int D, H, F, L, min_len, max_len;
+};
+const BenchPreset kPresets[] = {{"small", 128, 4, 512, 4, 8, 64}, {"medium", 256, 8, 1024, 6, 16, 128}};
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// GFLOP/s of one n x n x n sgemm, best of a few, with the current thread count.
+double sgemm_gflops(int n) {
+  std::vector<float> A((size_t)n * n, 0.5f), B((size_t)n * n, 0.25f), C((size_t)n * n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A.data(), n, B.data(), n, 0.0f, C.data(), n);
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    double t0 = now_s();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A.data(), n, B.data(), n, 0.0f, C.data(), n);
+    double secs = now_s() - t0;
+    best = std::max(best, 2.0 * n * (double)n * n / secs / 1e9);
+  }
+  return best;
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+}  // namespace
+
+NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medium models", 80,
+           [](CLI::App& sub) -> CommandRun {
+  struct Args {
+    std::string preset = "small", dump;
+    int steps = 20, warmup = 3;
+    uint64_t seed = 1;
+  };
+  auto a = std::make_shared<Args>();
+  sub.add_option("--preset", a->preset, "small or medium")->check(CLI::IsMember({"small", "medium"}));
+  sub.add_option("--steps", a->steps, "Timed steps (default 20)");
+  sub.add_option("--warmup", a->warmup, "Untimed steps first (default 3)");
+  sub.add_option("--seed", a->seed, "Seed for weights and batches");
+  sub.add_option("--dump", a->dump, "Write weights, batches and first loss here for scripts/bench_torch.py");
+  return [a]() {
+    const BenchPreset& P = a->preset == "small" ? kPresets[0] : kPresets[1];
+    const int V = 32, C = 4, Bsz = 32;
+    ModelConfig mc;
+    mc.d_model = P.D; mc.heads = P.H; mc.d_ff = P.F; mc.layers = P.L;
+    mc.positions = "learned"; mc.max_len = P.max_len; mc.activation = "gelu"; mc.pool = "mean";
+    mc.norm.type = "layernorm"; mc.norm.position = "post";
+    OptimConfig oc;
+    oc.type = "adamw"; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
+    oc.decay_norm_and_bias = true;  // as torch.optim.AdamW over model.parameters()
+
+    Encoder model(mc, "classify", V, C, a->seed);
+    std::vector<NamedTensor> params = model.named_parameters();
+    if (!a->dump.empty()) {
+      std::filesystem::create_directories(a->dump);
+      save_safetensors(a->dump + "/weights.safetensors", params, {});
+    }
+    auto optimizer = make_optimizer(oc, params);
+
+    // Random batches: lengths uniform in [min,max], tokens 1..V-1, labels 0..C-1.
+    Rng rng(a->seed * 7919 + 1);
+    const int total = a->warmup + a->steps;
+    std::vector<Dataset> sets(total);
+    std::vector<Batch> batches;
+    for (int s = 0; s < total; ++s) {
+      std::vector<int> idx;
+      for (int i = 0; i < Bsz; ++i) {
+        Example e;
+        const int len = rng.randint(P.min_len, P.max_len);
+        for (int t = 0; t < len; ++t) e.tokens.push_back(rng.randint(1, V - 1));
+        e.labels = {rng.randint(0, C - 1)};
+        sets[s].examples.push_back(e);
+        idx.push_back(i);
+      }
+      batches.push_back(make_batch(sets[s], idx, "classify"));
+    }
+
+    // Non-embedding parameters (SPEC's MFU counts 6 x these per real token, plus attention).
+    double n_params = 0;
+    for (const NamedTensor& p : params)
+      if (p.name.rfind("embed.", 0) != 0) n_params += (double)p.tensor.numel();
+
+    double first_loss = 0, flops = 0, t_timed = 0;
+    long long real_tokens = 0, allocs_timed = 0;
+    for (int s = 0; s < total; ++s) {
+      if (s == a->warmup) {
+        t_timed = now_s();
+        allocs_timed = pool_stats().system_allocs;
+      }
+      const Batch& b = batches[s];
+      optimizer->zero_grad();
+      Tensor loss = model.loss(model.forward(b), b);
+      if (s == 0) first_loss = loss.item();
+      loss.backward();
+      optimizer->step(oc.lr);
+      if (s >= a->warmup) {
+        real_tokens += b.n_real;
+        flops += 6.0 * n_params * b.n_real;
+        for (int i = 0; i < b.B; ++i) {
+          double len = 0;
+          for (int t = 0; t < b.T; ++t) len += b.keep.data()[i * b.T + t];
+          flops += 12.0 * P.L * P.D * len * len;  // QK^T and AV, forward 4*T^2*D, x3 for training
+        }
+      }
+    }
+    const double secs = now_s() - t_timed;
+    const long long allocs = pool_stats().system_allocs - allocs_timed;
+    const double gflops = sgemm_gflops(1024);
+    const double achieved = flops / secs / 1e9;
+
+    std::printf("{\"preset\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"model_gflops\": %.2f, "
+                "\"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"peak_rss_mb\": %.1f, \"allocs_per_step\": %.2f, "
+                "\"first_loss\": %.7g, \"steps\": %d, \"seconds\": %.3f}\n",
+                P.name, num_threads(), real_tokens / secs, achieved, gflops, achieved / gflops, peak_rss_mb(),
+                (double)allocs / a->steps, first_loss, a->steps, secs);
+
+    if (!a->dump.empty()) {
+      nlohmann::json j;
+      j["model"] = {{"vocab", V}, {"classes", C}, {"d_model", P.D}, {"heads", P.H}, {"d_ff", P.F},
+                    {"layers", P.L}, {"max_len", P.max_len}};
+      j["optim"] = {{"lr", oc.lr}, {"beta1", oc.beta1}, {"beta2", oc.beta2}, {"eps", oc.eps},
+                    {"weight_decay", oc.weight_decay}};
+      j["first_loss"] = first_loss;
+      j["warmup_steps"] = a->warmup;
+      j["batches"] = nlohmann::json::array();
+      for (const Batch& b : batches)
+        j["batches"].push_back({{"B", b.B}, {"T", b.T}, {"tokens", b.tokens}, {"labels", b.targets}});
+      std::ofstream out(a->dump + "/bench.json");
+      out << j.dump() << "\n";
+    }
+    return 0;
+  };
+});
+
+}  // namespace nl

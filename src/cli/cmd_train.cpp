@@ -1,0 +1,117 @@
+// cmd_train.cpp — `normlab train CONFIG` and `normlab eval CONFIG --checkpoint FILE`.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "normlab/cli.h"
+#include "normlab/config.h"
+#include "normlab/runtime.h"
+#include "normlab/train/checkpoint.h"
+#include "normlab/train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace nl {
+
+// Read CONFIG, apply --set overrides, validate. Every error is a UserError with code 2.
+Config resolve_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw UserError(path + ": cannot open config file", 2);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    throw UserError(path + ": malformed JSON: " + what.substr(what.find(']') + 2), 2);
+  }
+  apply_overrides(j, overrides);
+  Config cfg = config_from_json(j, path);
+  // Command-line --threads / --kernels win over the config.
+  if (global_options().threads > 0) cfg.train.threads = global_options().threads;
+  if (!global_options().kernels.empty()) cfg.train.kernels = global_options().kernels;
+  return cfg;
+}
+
+static void print_evals(const std::vector<EvalResult>& evals) {
+  std::printf("%-14s %-9s %-7s %10s %10s %8s\n", "split", "lengths", "seen", "loss", "accuracy", "count");
+  for (const EvalResult& e : evals)
+    std::printf("%-14s %3d..%-4d %-7s %10.4f %10.4f %8d\n", e.split.c_str(), e.lengths.min, e.lengths.max,
+                e.seen_in_training ? "yes" : "no", e.loss, e.accuracy, e.count);
+}
+
+NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) -> CommandRun {
+  struct Args {
+    std::string config, out;
+    std::vector<std::string> overrides;
+    bool resume = false, quiet = false;
+    int stop_after = -1;
+  };
+  auto a = std::make_shared<Args>();
+  sub.add_option("config", a->config, "Config file (JSON); keys are documented in configs/README.md")->required();
+  sub.add_option("--out", a->out, "Run folder (default: train.out_dir from the config)");
+  sub.add_option("--set", a->overrides, "Override a key: --set model.norm.type=batchnorm (repeatable)");
+  sub.add_flag("--resume", a->resume, "Continue from the run folder's checkpoint, bit-identically");
+  sub.add_flag("--quiet", a->quiet, "No progress output");
+  sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume)");
+  return [a]() {
+    Config cfg = resolve_config(a->config, a->overrides);
+    if (!a->quiet) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
+    std::fflush(stdout);
+    TrainOptions opt;
+    opt.out_dir = a->out;
+    opt.resume = a->resume;
+    opt.quiet = a->quiet;
+    opt.stop_after = a->stop_after;
+    TrainResult r = train(cfg, opt);
+    if (!a->quiet) {
+      std::printf("\nfinished %d steps in %.1f s; final training loss %.4f\n", r.steps, r.seconds,
+                  r.final_train_loss);
+      if (!r.evals.empty()) print_evals(r.evals);
+      std::printf("run folder: %s\n", r.out_dir.c_str());
+    }
+    return 0;
+  };
+});
+
+NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket", 20, [](CLI::App& sub) -> CommandRun {
+  struct Args {
+    std::string config, checkpoint, json_out;
+    std::vector<std::string> overrides;
+  };
+  auto a = std::make_shared<Args>();
+  sub.add_option("config", a->config, "The config the checkpoint was trained with")->required();
+  sub.add_option("--checkpoint", a->checkpoint, "checkpoint.safetensors to evaluate")->required();
+  sub.add_option("--set", a->overrides, "Override a key (e.g. task.eval_lengths)");
+  sub.add_option("--json", a->json_out, "Also write the results as JSON to this file ('-' for stdout)");
+  return [a]() {
+    Config cfg = resolve_config(a->config, a->overrides);
+    set_num_threads(cfg.train.threads);
+    const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
+    TaskData task = make_task(cfg.task, data_seed);
+    Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed);
+    std::vector<NamedTensor> tensors = model.named_parameters();
+    for (const NamedTensor& b : model.named_buffers()) tensors.push_back(b);
+    SafetensorsFile f = load_safetensors(a->checkpoint);
+    copy_into(f, tensors, a->checkpoint);
+    std::vector<EvalResult> evals = evaluate(model, task.evals, cfg.train.batch_size);
+    print_evals(evals);
+    if (!a->json_out.empty()) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const EvalResult& e : evals)
+        j.push_back({{"split", e.split}, {"min_len", e.lengths.min}, {"max_len", e.lengths.max},
+                     {"seen_in_training", e.seen_in_training}, {"loss", e.loss},
+                     {"accuracy", e.accuracy}, {"count", e.count}});
+      if (a->json_out == "-") {
+        std::printf("%s\n", j.dump(2).c_str());
+      } else {
+        std::ofstream out(a->json_out);
+        if (!out) throw UserError("cannot write " + a->json_out);
+        out << j.dump(2) << "\n";
+      }
+    }
+    return 0;
+  };
+});
+
+}  // namespace nl

@@ -1,0 +1,54 @@
+// export.cpp — write a task's splits as TSV files (see data/export.h for the format).
+#include "normlab/data/export.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "normlab/cli.h"
+#include "task_parts.h"
+
+namespace nl {
+
+static std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\t') out += "\\t";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
+
+static std::string name_of(const std::vector<std::string>& names, int id) {
+  return (id >= 0 && id < (int)names.size()) ? names[id] : std::to_string(id);
+}
+
+std::string export_line(const TaskData& task, const Example& e) {
+  const std::string sep = data::is_text_task(task.task) ? "" : " ";
+  std::string text, label;
+  for (size_t t = 0; t < e.tokens.size(); ++t) text += (t ? sep : "") + name_of(task.token_names, e.tokens[t]);
+  for (size_t t = 0; t < e.labels.size(); ++t) label += (t ? sep : "") + name_of(task.class_names, e.labels[t]);
+  return escape(text) + "\t" + escape(label);
+}
+
+static std::string write_split(const TaskData& task, const Dataset& d, const std::string& path) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw UserError("data export: cannot write '" + path + "'");
+  for (const Example& e : d.examples) f << export_line(task, e) << '\n';
+  f.close();
+  if (!f) throw UserError("data export: writing '" + path + "' failed");
+  return path;
+}
+
+std::vector<std::string> export_task(const TaskData& task, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UserError("data export: cannot create '" + dir + "': " + ec.message());
+  std::vector<std::string> paths;
+  paths.push_back(write_split(task, task.train, dir + "/train.tsv"));
+  for (const EvalSplit& s : task.evals) paths.push_back(write_split(task, s.data, dir + "/eval_" + s.name + ".tsv"));
+  return paths;
+}
+
+}  // namespace nl

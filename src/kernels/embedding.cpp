@@ -1,0 +1,32 @@
+// kernels/embedding.cpp — embedding lookup (a gather) and backward (a scatter-add).
+#include "normlab/kernels/embedding.h"
+
+namespace nl::kernels {
+
+void embedding_forward(float* out, const float* W, const int* ids, int64_t N, int D) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const float* W_row = W + (int64_t)ids[n] * D;
+    float* out_n = out + n * D;
+    for (int d = 0; d < D; ++d) out_n[d] = W_row[d];
+  }
+}
+
+// The same id can appear at many positions, so splitting over n would race on dW.
+// Threads split the D columns instead: each owns its columns of every row, and adds
+// the positions in order n = 0, 1, ..., so the sum is the same for any thread count.
+void embedding_backward(float* dW, const float* dout, const int* ids, int64_t N, int D) {
+  constexpr int BLK = 16;  // columns per task: a cache line of dW and of dout
+  const int nblk = (D + BLK - 1) / BLK;
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < nblk; ++b) {
+    const int d0 = b * BLK, d1 = d0 + BLK < D ? d0 + BLK : D;
+    for (int64_t n = 0; n < N; ++n) {
+      float* dW_row = dW + (int64_t)ids[n] * D;
+      const float* dout_n = dout + n * D;
+      for (int d = d0; d < d1; ++d) dW_row[d] += dout_n[d];
+    }
+  }
+}
+
+}  // namespace nl::kernels

@@ -1,0 +1,109 @@
+// kernels/norm_batch.cpp — BatchNorm over the real tokens of a padded batch, forward and backward.
+//
+// What it is: per feature d (a column of x [N,D]), statistics over the rows whose keep is
+// not 0, normalisation of those rows, and the backward: the same formula as LayerNorm's
+// (kernels/norm.cpp) taken down a column instead of along a row. With keep = null every
+// row counts, pads included: that is what nn.BatchNorm1d does to a padded batch.
+// OpenMP runs over features for the statistics and the backward (one owner per column sum)
+// and over rows for the element-wise normalisation.
+// What it is not: the running-statistics policy (train/eval) or autograd: src/nn/norms/batchnorm.cpp.
+#include <algorithm>
+#include <cmath>
+
+#include "normlab/kernels/norm.h"
+
+namespace nl::kernels {
+
+int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const float* keep,
+                    int N, int D, float eps) {
+  int count = 0;
+  for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
+#pragma omp parallel for schedule(static)
+  for (int d = 0; d < D; ++d) {
+    const Moments m = moments(x + d, N, D, keep);           // column d, real rows only
+    mean[d] = (float)m.mean;                                // mean_d = mean x[:,d]
+    var[d] = m.count > 0 ? (float)(m.m2 / m.count) : 0.0f; // var_d = mean (x[:,d] - mean_d)^2, biased
+    rstd[d] = (float)(1.0 / std::sqrt((double)var[d] + eps));
+  }
+  return count;
+}
+
+void batchnorm_rstd(float* rstd, const float* var, int D, float eps) {
+  for (int d = 0; d < D; ++d) rstd[d] = (float)(1.0 / std::sqrt((double)var[d] + eps));
+}
+
+void batchnorm_forward(float* out, const float* x, const float* keep, const float* mean,
+                       const float* rstd, const float* g, const float* b, int N, int D) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; ++n) {
+    const float* x_n = x + (long)n * D;
+    float* out_n = out + (long)n * D;
+    if (keep && keep[n] == 0.0f) {   // a pad row: output 0, a constant, so no gradient
+      for (int d = 0; d < D; ++d) out_n[d] = 0.0f;
+      continue;
+    }
+    for (int d = 0; d < D; ++d) {
+      const float xhat = (x_n[d] - mean[d]) * rstd[d];          // xhat = (x - mean_d) * rstd_d
+      out_n[d] = g ? g[d] * xhat + (b ? b[d] : 0.0f) : xhat;    // out = g * xhat + b
+    }
+  }
+}
+
+void batchnorm_backward(float* dx, float* dg, float* db, const float* dout, const float* x,
+                        const float* keep, const float* mean, const float* rstd, const float* g,
+                        int N, int D, bool through_stats) {
+  // One tile of features per iteration (see affine_backward): every column sum has one owner
+  // and adds rows in order, and each row's tile is read contiguously.
+#pragma omp parallel for schedule(static)
+  for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
+    const int nd = std::min(kFeatureTile, D - d0);
+    // forward: out = g * xhat + b  =>  dg += sum dout * xhat, db += sum dout, dxhat = dout * g
+    // (sums over real rows only: pad outputs are the constant 0)
+    double sum_dout[kFeatureTile] = {}, sum_dout_xhat[kFeatureTile] = {};
+    int count = 0;
+    for (int n = 0; n < N; ++n) {
+      if (keep && keep[n] == 0.0f) continue;
+      const long i = (long)n * D + d0;
+      for (int j = 0; j < nd; ++j) {
+        sum_dout[j] += dout[i + j];
+        sum_dout_xhat[j] += dout[i + j] * ((x[i + j] - mean[d0 + j]) * rstd[d0 + j]);
+      }
+      ++count;
+    }
+    for (int j = 0; j < nd; ++j) {
+      if (dg) dg[d0 + j] += (float)sum_dout_xhat[j];
+      if (db) db[d0 + j] += (float)sum_dout[j];
+    }
+    if (!dx || count == 0) continue;
+    // forward: xhat = (x - mean_d) * rstd_d, mean_d and var_d over the real rows
+    //   =>  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (LayerNorm's formula
+    //       down the column); in eval mode the stats are constants and both means drop out.
+    float mean_dxhat[kFeatureTile], mean_dxhat_xhat[kFeatureTile];
+    for (int j = 0; j < nd; ++j) {
+      const float gd = g ? g[d0 + j] : 1.0f;
+      mean_dxhat[j] = through_stats ? (float)(gd * sum_dout[j] / count) : 0.0f;
+      mean_dxhat_xhat[j] = through_stats ? (float)(gd * sum_dout_xhat[j] / count) : 0.0f;
+    }
+    for (int n = 0; n < N; ++n) {
+      if (keep && keep[n] == 0.0f) continue;   // pads: dx stays 0
+      const long i = (long)n * D + d0;
+      for (int j = 0; j < nd; ++j) {
+        const int d = d0 + j;
+        const float xhat = (x[i + j] - mean[d]) * rstd[d];
+        dx[i + j] += rstd[d] * ((g ? g[d] : 1.0f) * dout[i + j] - mean_dxhat[j] - xhat * mean_dxhat_xhat[j]);
+      }
+    }
+  }
+}
+
+void batchnorm_update_running(float* running_mean, float* running_var, const float* mean,
+                              const float* var, int count, int D, float momentum) {
+  // rv tracks the UNBIASED variance (PyTorch): the batch's biased var times count/(count-1).
+  const double bessel = (double)count / (count - 1);
+  for (int d = 0; d < D; ++d) {
+    running_mean[d] = (1.0f - momentum) * running_mean[d] + momentum * mean[d];
+    running_var[d] = (float)((1.0 - momentum) * running_var[d] + momentum * var[d] * bessel);
+  }
+}
+
+}  // namespace nl::kernels

@@ -1,0 +1,249 @@
+// nn/encoder.cpp — the Transformer encoder of SPEC.md: embedding, L layers of attention
+// and FFN with the configured norm in post or pre position, and a head.
+//
+// What it is: wiring. Each layer is written as the two lines of SPEC.md it implements,
+//   post (Vaswani et al. 2017):        h = N1(x + Attn(x)),   out = N2(h + FFN(h))
+//   pre  (Xiong et al. 2020, https://arxiv.org/abs/2002.04745):
+//                                      h = x + Attn(N1(x)),   out = h + FFN(N2(h))
+// with one final norm after a pre-norm stack. Every norm comes from make_norm() and is
+// called with the batch's keep mask, so the encoder never knows which norm it holds.
+// What it is not: the math of any layer (ops/, kernels/, nn/norms/), nor the loop that
+// trains it (train/).
+//
+// Choices where SPEC.md is silent (as PyTorch's nn.TransformerEncoderLayer does):
+//  - token embeddings are not scaled by sqrt(D);
+//  - dropout (model.dropout, default 0) is applied to the embedding sum, the attention
+//    weights, the FFN hidden activation, and each residual branch before it is added;
+//  - the lm head is always causal; other heads are causal only if model.causal.
+#include "normlab/nn/encoder.h"
+
+#include <stdexcept>
+
+#include "normlab/nn/layers.h"
+#include "normlab/ops.h"
+
+namespace nl {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("encoder: " + msg); }
+
+void check_one_of(const std::string& key, const std::string& value,
+                  std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (value == a) return;
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  bad(key + " '" + value + "' is not one of " + list);
+}
+
+// Parameters of a norm are never weight-decayed (AdamW's default), whatever the norm says.
+void norm_parameters(const Norm& n, const std::string& prefix, std::vector<NamedTensor>& out) {
+  const size_t first = out.size();
+  n.parameters(prefix, out);
+  for (size_t i = first; i < out.size(); ++i) out[i].no_decay = true;
+}
+
+}  // namespace
+
+// One encoder layer: attention and FFN, each with its norm.
+struct EncoderLayer {
+  EncoderLayer(const ModelConfig& cfg)
+      : attn(cfg.d_model, cfg.heads, cfg.dropout),
+        ffn(cfg.d_model, cfg.d_ff, cfg.activation, cfg.dropout),
+        norm1(make_norm(cfg.norm, cfg.d_model)),
+        norm2(make_norm(cfg.norm, cfg.d_model)) {}
+  MultiHeadAttention attn;
+  FeedForward ffn;
+  std::unique_ptr<Norm> norm1, norm2;
+};
+
+struct Encoder::Impl {
+  int V = 0, n_out = 0;
+  bool pre = false, causal = false;
+  Tensor tokens;     // [V, D]        "embed.tokens.weight"
+  Tensor positions;  // [max_len, D]  "embed.positions.weight" (learned positions only)
+  std::vector<std::unique_ptr<EncoderLayer>> layers;
+  std::unique_ptr<Norm> final_norm;  // pre-norm only
+  std::unique_ptr<Linear> head;      // D -> n_out
+};
+
+Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int n_out, uint64_t seed)
+    : cfg_(cfg), head_(head), rng_(Rng::derive(seed, fnv1a_hash("dropout"))),
+      impl_(std::make_unique<Impl>()) {
+  check_one_of("head", head, {"classify", "tag", "lm"});
+  check_one_of("model.positions", cfg.positions, {"learned", "sinusoidal", "none"});
+  check_one_of("model.norm.position", cfg.norm.position, {"post", "pre"});
+  check_one_of("model.pool", cfg.pool, {"mean", "first"});
+  if (vocab <= 0 || n_out <= 0)
+    bad("vocab " + std::to_string(vocab) + " and n_out " + std::to_string(n_out) + " must be positive");
+  if (cfg.d_model <= 0 || cfg.d_ff <= 0 || cfg.layers < 0 || cfg.max_len <= 0)
+    bad("d_model, d_ff, max_len must be positive and layers >= 0");
+  if (cfg.positions == "sinusoidal" && cfg.d_model % 2 != 0)
+    bad("sinusoidal positions need an even d_model, got " + std::to_string(cfg.d_model));
+
+  Impl& m = *impl_;
+  const int D = cfg.d_model;
+  m.V = vocab;
+  m.n_out = n_out;
+  m.pre = cfg.norm.position == "pre";
+  m.causal = cfg.causal || head == "lm";
+
+  // Build every layer, then initialise each parameter from its own named stream. Norm
+  // parameters are left as the norm set them (gains 1, biases 0).
+  m.tokens = Tensor::zeros({vocab, D}).set_requires_grad(true);
+  init_normal(m.tokens, "embed.tokens.weight", seed, cfg.init_std);
+  if (cfg.positions == "learned") {
+    m.positions = Tensor::zeros({cfg.max_len, D}).set_requires_grad(true);
+    init_normal(m.positions, "embed.positions.weight", seed, cfg.init_std);
+  }
+  for (int i = 0; i < cfg.layers; ++i) {
+    auto layer = std::make_unique<EncoderLayer>(cfg);
+    const std::string p = "layers." + std::to_string(i);
+    layer->attn.init(p + ".attn", seed, cfg.init_std);
+    layer->ffn.init(p + ".ffn", seed, cfg.init_std);
+    m.layers.push_back(std::move(layer));
+  }
+  if (m.pre) m.final_norm = make_norm(cfg.norm, D);
+  m.head = std::make_unique<Linear>(D, n_out);
+  m.head->init("head", seed, cfg.init_std);
+
+  // Tensors carry their full dotted name (the norms named theirs "weight", "bias", ...).
+  for (NamedTensor& p : named_parameters()) p.tensor.set_name(p.name);
+  for (NamedTensor& b : named_buffers()) b.tensor.set_name(b.name);
+}
+
+Encoder::~Encoder() = default;
+
+Tensor Encoder::forward(const Batch& batch) {
+  Impl& m = *impl_;
+  const int B = batch.B, T = batch.T, D = cfg_.d_model;
+  if (B <= 0 || T <= 0 || (int64_t)batch.tokens.size() != (int64_t)B * T)
+    bad("batch has B=" + std::to_string(B) + " T=" + std::to_string(T) + " but " +
+        std::to_string(batch.tokens.size()) + " tokens");
+  if (!batch.keep.defined() || batch.keep.shape() != Shape{B, T})
+    bad("batch keep is " + (batch.keep.defined() ? batch.keep.shape_str() : std::string("undefined")) +
+        ", expected " + shape_str({B, T}));
+  for (int id : batch.tokens)
+    if (id < 0 || id >= m.V) bad("token id " + std::to_string(id) + " outside vocab [0," + std::to_string(m.V) + ")");
+  if (m.positions.defined() && T > cfg_.max_len)
+    bad("batch length T=" + std::to_string(T) + " exceeds model.max_len=" + std::to_string(cfg_.max_len));
+
+  // ---- embedding: tokens + positions ----
+  Tensor x = embedding(m.tokens, batch.tokens, {B, T});          // [B,T,D]
+  if (cfg_.positions == "learned") {
+    std::vector<int> pos(T);
+    for (int t = 0; t < T; ++t) pos[t] = t;
+    x = x + embedding(m.positions, pos, {T});                     // [T,D] broadcast over B
+  } else if (cfg_.positions == "sinusoidal") {
+    x = x + sinusoidal_positions(T, D);
+  }
+  x = dropout(x, cfg_.dropout, rng_, training_);
+
+  // ---- layers ----
+  const Tensor& keep = batch.keep;
+  const Tensor mask = attention_mask(keep, m.causal);           // [B,1,T,T]
+  const float p = cfg_.dropout;
+  for (auto& L : m.layers) {
+    if (!m.pre) {
+      // post: h = N1(x + Attn(x)),  out = N2(h + FFN(h))
+      Tensor h = L->norm1->forward(x + dropout(L->attn.forward(x, mask, rng_), p, rng_, training_), keep);
+      x = L->norm2->forward(h + dropout(L->ffn.forward(h, rng_), p, rng_, training_), keep);
+    } else {
+      // pre: h = x + Attn(N1(x)),  out = h + FFN(N2(h))
+      Tensor h = x + dropout(L->attn.forward(L->norm1->forward(x, keep), mask, rng_), p, rng_, training_);
+      x = h + dropout(L->ffn.forward(L->norm2->forward(h, keep), rng_), p, rng_, training_);
+    }
+  }
+  if (m.final_norm) x = m.final_norm->forward(x, keep);
+
+  // ---- head ----
+  if (head_ == "classify") {
+    Tensor pooled;
+    if (cfg_.pool == "mean") {
+      // mean over real tokens: sum_t keep[b,t] x[b,t,:] / sum_t keep[b,t]
+      Tensor keep3 = reshape(keep, {B, T, 1});
+      pooled = sum(x * keep3, {1}) / sum(keep3, {1});             // [B,D] / [B,1]
+    } else {
+      pooled = reshape(slice(x, 1, 0, 1), {B, D});                // the first token
+    }
+    return m.head->forward(pooled);                               // [B, n_out]
+  }
+  return m.head->forward(reshape(x, {B * T, D}));                 // [B*T, n_out]
+}
+
+Tensor Encoder::loss(const Tensor& logits, const Batch& batch) const {
+  const int rows = head_ == "classify" ? batch.B : batch.B * batch.T;
+  if (logits.ndim() != 2 || logits.dim(0) != rows || logits.dim(1) != impl_->n_out ||
+      (int)batch.targets.size() != rows)
+    bad("loss: logits are " + logits.shape_str() + " and there are " +
+        std::to_string(batch.targets.size()) + " targets, expected " +
+        shape_str({rows, impl_->n_out}) + " and " + std::to_string(rows));
+  // classify: every example counts; tag and lm: pads carry target -1 and are ignored.
+  return cross_entropy(logits, batch.targets, -1);
+}
+
+std::pair<int, int> Encoder::accuracy(const Tensor& logits, const Batch& batch) const {
+  if (logits.ndim() != 2 || logits.dim(0) != (int)batch.targets.size())
+    bad("accuracy: logits are " + logits.shape_str() + " but there are " +
+        std::to_string(batch.targets.size()) + " targets");
+  const int rows = logits.dim(0), C = logits.dim(1);
+  const float* z = logits.data();
+  int correct = 0, counted = 0;
+  for (int r = 0; r < rows; ++r) {
+    const int target = batch.targets[r];
+    if (target < 0) continue;  // a pad
+    int best = 0;
+    for (int c = 1; c < C; ++c)
+      if (z[(size_t)r * C + c] > z[(size_t)r * C + best]) best = c;
+    correct += best == target ? 1 : 0;
+    ++counted;
+  }
+  return {correct, counted};
+}
+
+void Encoder::parameters(const std::string& prefix, std::vector<NamedTensor>& out) const {
+  const Impl& m = *impl_;
+  out.push_back({join_name(prefix, "embed.tokens.weight"), m.tokens, false});
+  if (m.positions.defined()) out.push_back({join_name(prefix, "embed.positions.weight"), m.positions, false});
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const EncoderLayer& L = *m.layers[i];
+    const std::string p = join_name(prefix, "layers." + std::to_string(i));
+    L.attn.parameters(p + ".attn", out);
+    L.ffn.parameters(p + ".ffn", out);
+    norm_parameters(*L.norm1, p + ".norm1", out);
+    norm_parameters(*L.norm2, p + ".norm2", out);
+  }
+  if (m.final_norm) norm_parameters(*m.final_norm, join_name(prefix, "final_norm"), out);
+  m.head->parameters(join_name(prefix, "head"), out);
+}
+
+void Encoder::buffers(const std::string& prefix, std::vector<NamedTensor>& out) const {
+  for (const auto& [name, norm] : norms()) norm->buffers(join_name(prefix, name), out);
+}
+
+void Encoder::set_training(bool on) {
+  training_ = on;
+  Impl& m = *impl_;
+  for (auto& L : m.layers) {
+    L->attn.set_training(on);
+    L->ffn.set_training(on);
+    L->norm1->set_training(on);
+    L->norm2->set_training(on);
+  }
+  if (m.final_norm) m.final_norm->set_training(on);
+}
+
+std::vector<std::pair<std::string, const Norm*>> Encoder::norms() const {
+  std::vector<std::pair<std::string, const Norm*>> v;
+  for (size_t i = 0; i < impl_->layers.size(); ++i) {
+    const std::string p = "layers." + std::to_string(i);
+    v.push_back({p + ".norm1", impl_->layers[i]->norm1.get()});
+    v.push_back({p + ".norm2", impl_->layers[i]->norm2.get()});
+  }
+  if (impl_->final_norm) v.push_back({"final_norm", impl_->final_norm.get()});
+  return v;
+}
+
+}  // namespace nl

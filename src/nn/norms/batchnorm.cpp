@@ -1,0 +1,168 @@
+// nn/norms/batchnorm.cpp — BatchNorm over the real tokens of a padded batch.
+//
+// Ioffe & Szegedy 2015, "Batch Normalization", https://arxiv.org/abs/1502.03167; for
+// Transformers, Shen et al. 2020, "PowerNorm: Rethinking Batch Normalization in
+// Transformers", https://arxiv.org/abs/2003.07845 (the drift diagnostics below, Sec. 3).
+//
+// What it is: per feature d, over the N real tokens of the batch (keep != 0):
+//   training: mu_d = mean x, var_d = mean (x - mu_d)^2 (biased),
+//             y = g * (x - mu) / sqrt(var + eps) + b,
+//             rm = (1-m) rm + m mu,   rv = (1-m) rv + m var N/(N-1)      (PyTorch convention)
+//   eval:     y = g * (x - rm) / sqrt(rv + eps) + b
+// Pad positions output 0 and get no gradient; they count for nothing. batchnorm_padded
+// (batchnorm_padded.cpp) is this layer with count_pads = true: statistics over all B*T
+// positions, pads included, which is what nn.BatchNorm1d does to a padded batch.
+// Running statistics are buffers (running_mean, running_var), so checkpoints save them.
+// `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel set
+// is `reference` (tests/unit/test_norms_twins.cpp checks they agree).
+// What it is not: the math, which is kernels::batchnorm_* (src/kernels/norm_batch.cpp).
+#include <algorithm>
+#include <cmath>
+
+#include "common.h"
+#include "normlab/autograd.h"
+#include "normlab/cli.h"
+#include "normlab/kernels/norm.h"
+#include "normlab/ops.h"
+#include "normlab/runtime.h"
+
+namespace nl {
+
+float BatchNormStats::drift_mean() const {
+  if (batch_mean.empty()) return 0.0f;  // no training forward yet
+  double sq = 0;
+  for (size_t d = 0; d < batch_mean.size(); ++d) {
+    const double diff = (double)batch_mean[d] - running_mean[d];
+    sq += diff * diff;
+  }
+  return (float)(std::sqrt(sq) / batch_mean.size());  // ||mu_B - rm||_2 / D
+}
+
+float BatchNormStats::drift_var() const {
+  if (batch_var.empty()) return 0.0f;
+  double sq = 0;
+  for (size_t d = 0; d < batch_var.size(); ++d) {
+    const double diff = (double)batch_var[d] - running_var[d];
+    sq += diff * diff;
+  }
+  return (float)(std::sqrt(sq) / batch_var.size());   // ||var_B - rv||_2 / D
+}
+
+namespace {
+
+class BatchNorm final : public Norm {
+ public:
+  BatchNorm(const char* type, int D, float eps, float momentum, bool count_pads)
+      : type_(type), D_(D), eps_(eps), momentum_(momentum), count_pads_(count_pads),
+        g_(norms::make_param("weight", D, 1.0f)), b_(norms::make_param("bias", D, 0.0f)),
+        running_mean_(Tensor::zeros({D})), running_var_(Tensor::full({D}, 1.0f)) {
+    running_mean_.set_name("running_mean");
+    running_var_.set_name("running_var");
+  }
+
+  Tensor forward(const Tensor& x, const Tensor& keep) override {
+    const int N = norms::check_input(type_, x, keep, D_);
+    // The rows that count: keep's real tokens, or every row for batchnorm_padded.
+    const Tensor rows = count_pads_ ? Tensor() : keep;
+    return use_reference_kernels() ? composed(x, rows, N) : fused(x, rows, N);
+  }
+
+  std::string type() const override { return type_; }
+  const BatchNormStats* batch_stats() const override { return &stats_; }
+  void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {
+    norms::push_affine(prefix, out, g_, b_);
+  }
+  void buffers(const std::string& prefix, std::vector<NamedTensor>& out) const override {
+    out.push_back({join_name(prefix, "running_mean"), running_mean_, false});
+    out.push_back({join_name(prefix, "running_var"), running_var_, false});
+  }
+
+ private:
+  Tensor fused(const Tensor& x, const Tensor& rows, int N) {
+    const float* keep = norms::data_or_null(rows);
+    Tensor mean = Tensor::empty({D_}), rstd = Tensor::empty({D_});
+    if (training_) {
+      Tensor var = Tensor::empty({D_});
+      const int count = kernels::batchnorm_stats(mean.data(), var.data(), rstd.data(), x.data(),
+                                                 keep, N, D_, eps_);
+      update_running(mean.data(), var.data(), count);
+    } else {
+      // Eval: the running statistics, copied so a later training step cannot change them
+      // under this graph's backward.
+      mean = running_mean_.clone();
+      kernels::batchnorm_rstd(rstd.data(), running_var_.data(), D_, eps_);
+    }
+    Tensor out = Tensor::empty(x.shape());
+    kernels::batchnorm_forward(out.data(), x.data(), keep, mean.data(), rstd.data(), g_.data(),
+                               b_.data(), N, D_);
+    const Tensor g = g_, b = b_;
+    const int D = D_;
+    const bool through_stats = training_;
+    record(out, type_, {x, g, b}, [x, g, b, rows, mean, rstd, N, D, through_stats](TensorImpl& o) {
+      // forward: out = g * (x - mean) * rstd + b over the counted rows (kernels::batchnorm_forward)
+      kernels::batchnorm_backward(norms::grad_or_null(x), norms::grad_or_null(g),
+                                  norms::grad_or_null(b), o.grad->ptr, x.data(),
+                                  norms::data_or_null(rows), mean.data(), rstd.data(), g.data(),
+                                  N, D, through_stats);
+    });
+    return out;
+  }
+
+  // The plain twin from ops. m [N,1] is 1 for a counted row, 0 for a pad; multiplying by it
+  // removes pads from the sums and zeroes their outputs (so they get no gradient).
+  Tensor composed(const Tensor& x, const Tensor& rows, int N) {
+    const Tensor x2 = reshape(x, {N, D_});
+    const Tensor m = rows.defined() ? reshape(rows, {N, 1}) : Tensor::full({N, 1}, 1.0f);
+    Tensor y;
+    if (training_) {
+      int count = 0;
+      for (int n = 0; n < N; ++n) count += m.data()[n] != 0.0f ? 1 : 0;
+      const float inv_count = 1.0f / (float)std::max(count, 1);
+      Tensor mu = sum(x2 * m, {0}, true) * inv_count;              // mean over counted rows [1,D]
+      Tensor xc = (x2 - mu) * m;                                   // pads -> 0
+      Tensor var = sum(xc * xc, {0}, true) * inv_count;            // biased variance [1,D]
+      update_running(mu.data(), var.data(), count);
+      y = xc / sqrt(var + eps_);
+    } else {
+      y = (x2 - running_mean_.clone()) / sqrt(running_var_.clone() + eps_);
+    }
+    return reshape((y * g_ + b_) * m, x.shape());
+  }
+
+  // The running-statistics update of a training forward, and the diagnostics snapshot.
+  void update_running(const float* mean, const float* var, int count) {
+    if (count < 2)
+      throw UserError(std::string(type_) + ": training needs at least 2 real tokens in the batch "
+                      "(the running variance uses N/(N-1)), got " + std::to_string(count));
+    kernels::batchnorm_update_running(running_mean_.data(), running_var_.data(), mean, var, count,
+                                      D_, momentum_);
+    stats_.batch_mean.assign(mean, mean + D_);
+    stats_.batch_var.assign(var, var + D_);
+    stats_.running_mean = running_mean_.to_vector();
+    stats_.running_var = running_var_.to_vector();
+  }
+
+  const char* type_;
+  int D_;
+  float eps_, momentum_;
+  bool count_pads_;
+  Tensor g_, b_;
+  Tensor running_mean_, running_var_;  // buffers: saved, not learned
+  BatchNormStats stats_;               // empty until the first training forward
+};
+
+}  // namespace
+
+std::unique_ptr<Norm> norms::make_batchnorm_family(const char* type, int D, float eps,
+                                                   float momentum, bool count_pads) {
+  return std::make_unique<BatchNorm>(type, D, eps, momentum, count_pads);
+}
+
+std::unique_ptr<Norm> make_batchnorm(const NormConfig& cfg, int D) {
+  return norms::make_batchnorm_family("batchnorm", D, norms::eps_or(cfg, 1e-5f), cfg.momentum,
+                                      /*count_pads=*/false);
+}
+
+static const norms::NormGradchecks gradchecks("batchnorm", /*eval_too=*/true);
+
+}  // namespace nl

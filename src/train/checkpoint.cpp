@@ -1,0 +1,257 @@
+// checkpoint.cpp — safetensors files: an atomic writer and a strict reader.
+//
+// What it is: the file format of https://github.com/huggingface/safetensors, F32 only:
+//   bytes [0, 8)        N, the header length, unsigned 64-bit little-endian
+//   bytes [8, 8+N)      JSON: {"<name>": {"dtype": "F32", "shape": [..],
+//                                "data_offsets": [begin, end]}, ...,
+//                              "__metadata__": {"<key>": "<string>", ...}}
+//                       padded with spaces so that 8+N is a multiple of 8 (the format
+//                       allows trailing whitespace; it keeps the data 8-byte aligned)
+//   bytes [8+N, end)    the data: each tensor's float32 values, little-endian, row-major,
+//                       at [begin, end) counted from 8+N; tensors tile it with no gaps
+// Writing goes to "<path>.tmp", is fsync'ed, renamed over <path>, and the directory is
+// fsync'ed, so a kill at any moment leaves either the old file or the new one whole.
+// Reading checks everything the Rust reference reader checks (header inside the file,
+// valid JSON, dtype, offsets inside the data, consistent with the shape, no overlap, no
+// holes, no trailing bytes), and each failure is one line naming the file.
+// What it is not: a general safetensors library (F32 only; other dtypes are an error),
+// nor the checkpoint layout (which tensors a run saves lives in the trainer).
+#include "normlab/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "normlab/cli.h"
+
+namespace nl {
+
+using nlohmann::json;
+
+namespace {
+
+static_assert(sizeof(float) == 4, "safetensors F32 is 4 bytes");
+
+bool little_endian_host() {
+  const uint32_t one = 1;
+  unsigned char b;
+  std::memcpy(&b, &one, 1);
+  return b == 1;
+}
+
+[[noreturn]] void bad(const std::string& path, const std::string& what) {
+  throw UserError("checkpoint " + path + ": " + what);
+}
+
+std::string sys_error(const std::string& what, const std::string& file) {
+  return what + " " + file + ": " + std::strerror(errno);
+}
+
+// write(2) until everything is out (it may write less than asked).
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return true;
+}
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+void save_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  if (!little_endian_host()) throw std::runtime_error("save_safetensors: big-endian hosts are not supported");
+
+  // Header: tensors in the order given, each right after the previous one.
+  json header = json::object();
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    if (t.name.empty() || t.name == "__metadata__")
+      throw std::invalid_argument("save_safetensors: invalid tensor name '" + t.name + "'");
+    if (!names.insert(t.name).second)
+      throw std::invalid_argument("save_safetensors: tensor name '" + t.name + "' appears twice");
+    uint64_t bytes = (uint64_t)t.tensor.numel() * sizeof(float);
+    header[t.name] = {{"dtype", "F32"}, {"shape", t.tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+
+  std::string text = header.dump();
+  text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // 8 + N is a multiple of 8
+  const uint64_t N = text.size();
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = (unsigned char)(N >> (8 * i));  // little-endian
+
+  // Temporary file, fsync, rename, fsync the directory.
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(sys_error("cannot create", tmp));
+  bool ok = write_all(fd, (const char*)len, 8) && write_all(fd, text.data(), text.size());
+  for (size_t i = 0; ok && i < tensors.size(); ++i)
+    ok = write_all(fd, (const char*)tensors[i].tensor.data(), (size_t)tensors[i].tensor.numel() * sizeof(float));
+  ok = ok && ::fsync(fd) == 0;
+  std::string err = ok ? "" : sys_error("cannot write", tmp);
+  if (::close(fd) != 0 && ok) ok = false, err = sys_error("cannot close", tmp);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throw UserError(err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = sys_error("cannot rename " + tmp + " to", path);
+    ::unlink(tmp.c_str());
+    throw UserError(err);
+  }
+  // Make the rename itself durable.
+  int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  if (!little_endian_host()) throw std::runtime_error("load_safetensors: big-endian hosts are not supported");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) bad(path, std::string("cannot open: ") + std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const uint64_t size = bytes.size();
+
+  if (size < 8) bad(path, "truncated: " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  uint64_t N = 0;
+  for (int i = 0; i < 8; ++i) N |= (uint64_t)(unsigned char)bytes[i] << (8 * i);
+  if (N > size - 8)
+    bad(path, "header length " + std::to_string(N) + " runs past the end of the file (" +
+                  std::to_string(size) + " bytes): truncated or not a safetensors file");
+  if (N < 2 || bytes[8] != '{') bad(path, "header does not start with '{': not a safetensors file");
+
+  json header;
+  try {
+    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + (std::ptrdiff_t)N);
+  } catch (const json::parse_error& e) {
+    std::string msg = e.what();
+    size_t at = msg.find("] ");
+    if (at != std::string::npos) msg = msg.substr(at + 2);
+    for (char& ch : msg)  // the parser quotes what it read, which may be any bytes
+      if ((unsigned char)ch < 0x20 || (unsigned char)ch >= 0x7f) ch = '?';
+    bad(path, "header is not valid JSON: " + msg);
+  }
+  if (!header.is_object()) bad(path, "header is not a JSON object");
+
+  const uint64_t data_begin = 8 + N, data_size = size - data_begin;
+  SafetensorsFile out;
+  struct Span { uint64_t begin, end; std::string name; };
+  std::vector<Span> spans;
+
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const json& e = it.value();
+    if (name == "__metadata__") {
+      if (!e.is_object()) bad(path, "__metadata__ is not an object of strings");
+      for (auto m = e.begin(); m != e.end(); ++m) {
+        if (!m.value().is_string()) bad(path, "__metadata__." + m.key() + " is not a string");
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string t = "tensor '" + name + "': ";
+    if (!e.is_object()) bad(path, t + "entry is not an object");
+    for (auto f = e.begin(); f != e.end(); ++f)
+      if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
+        bad(path, t + "unknown field '" + f.key() + "'");
+    if (!e.contains("dtype") || !e["dtype"].is_string()) bad(path, t + "dtype missing or not a string");
+    if (e["dtype"] != "F32")
+      bad(path, t + "dtype " + e["dtype"].get<std::string>() + " is not supported (normlab reads F32 only)");
+    if (!e.contains("shape") || !e["shape"].is_array()) bad(path, t + "shape missing or not an array");
+    Shape shape;
+    uint64_t numel = 1;
+    for (const json& d : e["shape"]) {
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t)INT32_MAX)
+        bad(path, t + "shape " + e["shape"].dump() + " has an invalid dimension");
+      const uint64_t n = d.get<uint64_t>();
+      shape.push_back((int)n);
+      if (n != 0 && numel > data_size / n) bad(path, t + "shape " + e["shape"].dump() + " is larger than the data section");
+      numel *= n;
+    }
+    const json& off = e.contains("data_offsets") ? e["data_offsets"] : json();
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      bad(path, t + "data_offsets must be [begin, end], non-negative integers");
+    const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+    if (b > en) bad(path, t + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] end before they begin");
+    if (en > data_size)
+      bad(path, t + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] run past the data (" +
+                    std::to_string(data_size) + " bytes): truncated file?");
+    if (en - b != numel * sizeof(float))
+      bad(path, t + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] hold " +
+                    std::to_string(en - b) + " bytes but shape " + shape_str(shape) + " of F32 needs " +
+                    std::to_string(numel * sizeof(float)));
+    spans.push_back({b, en, name});
+    Tensor x = Tensor::empty(shape);
+    if (numel > 0) std::memcpy(x.data(), bytes.data() + data_begin + b, numel * sizeof(float));
+    x.set_name(name);
+    out.tensors[name] = x;
+  }
+
+  // The tensors must tile the data section exactly: no overlap, no hole, nothing after.
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t at = 0;
+  std::string prev = "the start of the data";
+  for (const Span& s : spans) {
+    if (s.begin < at) bad(path, "tensor '" + s.name + "' overlaps " + prev);
+    if (s.begin > at)
+      bad(path, std::to_string(s.begin - at) + " unused bytes before tensor '" + s.name + "' (a hole in the data)");
+    at = s.end;
+    prev = "tensor '" + s.name + "'";
+  }
+  if (at != data_size)
+    bad(path, std::to_string(data_size - at) + " bytes after the last tensor (the header does not describe them)");
+  return out;
+}
+
+void copy_into(const SafetensorsFile& file, const std::vector<NamedTensor>& dst,
+               const std::string& path_for_errors) {
+  // Check everything first, so a mismatch leaves dst untouched.
+  for (const auto& d : dst) {
+    auto it = file.tensors.find(d.name);
+    if (it == file.tensors.end())
+      bad(path_for_errors, d.name + " is missing from the file (saved from a different model or optimizer?)");
+    if (it->second.shape() != d.tensor.shape())
+      bad(path_for_errors, d.name + " is " + it->second.shape_str() + " in the file but " +
+                               d.tensor.shape_str() + " in the model");
+  }
+  for (const auto& d : dst) {
+    const Tensor& src = file.tensors.at(d.name);
+    if (src.numel() > 0) std::memcpy(d.tensor.data(), src.data(), (size_t)src.numel() * sizeof(float));
+  }
+}
+
+}  // namespace nl

@@ -1,0 +1,410 @@
+// trainer.cpp — the training loop, evaluation per length bucket, metrics and checkpoints.
+//
+// What it is: `normlab train` as a function. One step is
+//     batch -> model.forward -> loss -> backward -> clip -> optimizer.step(lr)
+// with a metrics row every log_every steps, evaluation every eval_every steps, and a
+// checkpoint every checkpoint_every steps and at the end. Everything a step depends on
+// (weights, BatchNorm buffers, optimizer moments, the dropout RNG, the data position,
+// the loss window) is in the checkpoint, so `--resume` continues bit-identically.
+// What it is not: the model, the data or the optimizer (nn/, data/, optim/).
+#include "normlab/train/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "normlab/autograd.h"
+#include "normlab/cli.h"
+#include "normlab/optim/optimizer.h"
+#include "normlab/runtime.h"
+#include "normlab/train/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace nl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Write a text file atomically: temporary file, then rename over the old one.
+void write_text_atomic(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw UserError("cannot write " + tmp.string());
+    f << text;
+    if (!f) throw UserError("cannot write " + tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+// Parameter groups for per-layer gradient norms: "embed", "layers.0", ..., "head".
+std::string group_of(const std::string& name) {
+  size_t dot = name.find('.');
+  std::string first = name.substr(0, dot);
+  if (first == "layers" && dot != std::string::npos) {
+    size_t dot2 = name.find('.', dot + 1);
+    return name.substr(0, dot2);
+  }
+  return first;
+}
+
+std::string fmt(double v, int precision = 6) {
+  if (std::isnan(v)) return "nan";
+  std::ostringstream o;
+  o << std::setprecision(precision) << v;
+  return o.str();
+}
+
+// "3a1f..." <-> 64-bit words, for RNG state in the checkpoint metadata (exact).
+std::string rng_to_string(const std::array<uint64_t, 4>& s) {
+  std::ostringstream o;
+  for (int i = 0; i < 4; ++i) o << (i ? " " : "") << std::hex << s[i];
+  return o.str();
+}
+std::array<uint64_t, 4> rng_from_string(const std::string& str) {
+  std::istringstream in(str);
+  std::array<uint64_t, 4> s{};
+  for (auto& w : s) in >> std::hex >> w;
+  if (!in) throw UserError("checkpoint: bad rng state '" + str + "'");
+  return s;
+}
+
+bool all_finite(const std::vector<NamedTensor>& params) {
+  for (const NamedTensor& p : params) {
+    if (!p.tensor.has_grad()) continue;
+    const float* g = p.tensor.grad();
+    for (int64_t i = 0; i < p.tensor.numel(); ++i)
+      if (!std::isfinite(g[i])) return false;
+  }
+  return true;
+}
+
+// Sum of squared gradients per group, then sqrt. Computed before clipping.
+std::map<std::string, double> group_grad_norms(const std::vector<NamedTensor>& params) {
+  std::map<std::string, double> sq;
+  for (const NamedTensor& p : params) {
+    double s = 0;
+    if (p.tensor.has_grad()) {
+      const float* g = p.tensor.grad();
+      for (int64_t i = 0; i < p.tensor.numel(); ++i) s += (double)g[i] * g[i];
+    }
+    sq[group_of(p.name)] += s;
+  }
+  for (auto& kv : sq) kv.second = std::sqrt(kv.second);
+  return sq;
+}
+
+// The training loss window between two metrics rows; checkpointed so resume is exact.
+struct Window {
+  double loss_sum = 0;
+  int steps = 0;
+  long long real_tokens = 0;
+};
+
+class MetricsCsv {
+ public:
+  MetricsCsv(fs::path path, std::vector<std::string> columns) : path_(std::move(path)), columns_(std::move(columns)) {}
+  // Fresh file with the header, or (resume) keep only rows with step <= up_to.
+  void open(bool resume, int up_to) {
+    std::vector<std::string> keep;
+    if (resume && fs::exists(path_)) {
+      std::ifstream in(path_);
+      std::string line;
+      bool header = true;
+      while (std::getline(in, line)) {
+        if (header) { header = false; continue; }
+        int step = std::atoi(line.c_str());
+        if (step <= up_to) keep.push_back(line);
+      }
+    }
+    std::ostringstream o;
+    for (size_t i = 0; i < columns_.size(); ++i) o << (i ? "," : "") << columns_[i];
+    o << "\n";
+    for (auto& l : keep) o << l << "\n";
+    write_text_atomic(path_, o.str());
+    out_.open(path_, std::ios::app);
+  }
+  void row(const std::map<std::string, std::string>& values) {
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      auto it = values.find(columns_[i]);
+      out_ << (i ? "," : "") << (it == values.end() ? "" : it->second);
+    }
+    out_ << "\n";
+    out_.flush();
+  }
+ private:
+  fs::path path_;
+  std::vector<std::string> columns_;
+  std::ofstream out_;
+};
+
+nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const EvalResult& e : evals)
+    a.push_back({{"split", e.split}, {"min_len", e.lengths.min}, {"max_len", e.lengths.max},
+                 {"seen_in_training", e.seen_in_training}, {"loss", e.loss},
+                 {"accuracy", e.accuracy}, {"count", e.count}});
+  return a;
+}
+
+}  // namespace
+
+std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size) {
+  NoGrad no_grad;
+  const bool was_training = model.training();
+  model.set_training(false);  // BatchNorm: running statistics
+  std::vector<EvalResult> results;
+  for (const EvalSplit& s : splits) {
+    EvalResult r;
+    r.split = s.name;
+    r.lengths = s.lengths;
+    r.seen_in_training = s.seen_in_training;
+    double loss_sum = 0;
+    long long correct = 0, counted = 0;
+    const int n = (int)s.data.examples.size();
+    for (int start = 0; start < n; start += batch_size) {
+      std::vector<int> idx;
+      for (int i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(i);
+      Batch batch = make_batch(s.data, idx, model.head());
+      Tensor logits = model.forward(batch);
+      auto [c, k] = model.accuracy(logits, batch);
+      loss_sum += (double)model.loss(logits, batch).item() * k;  // loss is a mean over k units
+      correct += c;
+      counted += k;
+    }
+    r.count = (int)counted;
+    r.loss = counted ? loss_sum / (double)counted : 0.0;
+    r.accuracy = counted ? (double)correct / (double)counted : 0.0;
+    results.push_back(r);
+  }
+  model.set_training(was_training);
+  return results;
+}
+
+TrainResult train(const Config& cfg, const TrainOptions& opt) {
+  const TrainConfig& tc = cfg.train;
+  const fs::path dir = opt.out_dir.empty() ? fs::path(tc.out_dir) : fs::path(opt.out_dir);
+  const fs::path ckpt_path = dir / "checkpoint.safetensors";
+  if (opt.resume && !fs::exists(ckpt_path))
+    throw UserError("--resume: no checkpoint at " + ckpt_path.string());
+  fs::create_directories(dir);
+  std::error_code ec;
+  fs::remove(dir / "result.json", ec);  // the run is no longer finished
+  set_num_threads(tc.threads);
+  set_kernel_set(parse_kernel_set(tc.kernels));
+
+  const std::string config_text = config_to_json(cfg).dump(2);
+  write_text_atomic(dir / "config.json", config_text + "\n");
+
+  // ---- data, model, optimizer ---------------------------------------------------
+  const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
+  TaskData task = make_task(cfg.task, data_seed);
+  Encoder model(cfg.model, task.head, task.vocab, task.n_classes, tc.seed);
+  std::vector<NamedTensor> params = model.named_parameters();
+  std::vector<NamedTensor> buffers = model.named_buffers();
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optim, params);
+  Batcher batcher(task.train, task.head, tc.batch_size, tc.bucket_by_length, data_seed);
+
+  // What a checkpoint holds: weights, buffers, optimizer state (by name).
+  std::vector<NamedTensor> saved = params;
+  saved.insert(saved.end(), buffers.begin(), buffers.end());
+  for (const NamedTensor& s : optimizer->state()) saved.push_back(s);
+
+  int start_step = 0;
+  Window window;
+  if (opt.resume) {
+    SafetensorsFile f = load_safetensors(ckpt_path.string());
+    copy_into(f, saved, ckpt_path.string());
+    auto meta = [&](const std::string& k) {
+      auto it = f.metadata.find(k);
+      if (it == f.metadata.end()) throw UserError("checkpoint " + ckpt_path.string() + ": no '" + k + "' in metadata");
+      return it->second;
+    };
+    start_step = std::stoi(meta("step"));
+    model.rng().set_state(rng_from_string(meta("rng")));
+    Batcher::State bs;
+    bs.epoch = std::stoll(meta("data_epoch"));
+    bs.cursor = std::stoll(meta("data_cursor"));
+    batcher.set_state(bs);
+    window.loss_sum = std::stod(meta("window_loss_sum"));
+    window.steps = std::stoi(meta("window_steps"));
+    window.real_tokens = std::stoll(meta("window_tokens"));
+    if (nlohmann::json::parse(meta("config"))["model"] != config_to_json(cfg)["model"])
+      throw UserError("checkpoint " + ckpt_path.string() + " was trained with a different model config");
+  }
+
+  auto save_checkpoint = [&](int step) {
+    std::map<std::string, std::string> meta{
+        {"format", "normlab-checkpoint-1"},
+        {"config", config_text},
+        {"step", std::to_string(step)},
+        {"rng", rng_to_string(model.rng().state())},
+        {"data_epoch", std::to_string(batcher.state().epoch)},
+        {"data_cursor", std::to_string(batcher.state().cursor)},
+        {"window_loss_sum", fmt(window.loss_sum, 17)},
+        {"window_steps", std::to_string(window.steps)},
+        {"window_tokens", std::to_string(window.real_tokens)}};
+    save_safetensors(ckpt_path.string(), saved, meta);
+  };
+
+  // ---- metrics columns ------------------------------------------------------------
+  std::vector<std::string> groups;
+  for (const NamedTensor& p : params) {
+    std::string g = group_of(p.name);
+    if (groups.empty() || groups.back() != g) groups.push_back(g);
+  }
+  std::vector<std::pair<std::string, const Norm*>> bn_layers;
+  for (auto& [name, norm] : model.norms())
+    if (norm->type() == "batchnorm" || norm->type() == "batchnorm_padded") bn_layers.push_back({name, norm});
+  std::vector<std::string> columns{"step", "loss", "lr", "grad_norm", "tokens_per_s"};
+  for (const EvalSplit& s : task.evals) {
+    columns.push_back("eval_loss/" + s.name);
+    columns.push_back("eval_acc/" + s.name);
+  }
+  for (auto& [name, norm] : bn_layers) {
+    columns.push_back("drift_mean/" + name);
+    columns.push_back("drift_var/" + name);
+  }
+  for (const std::string& g : groups) columns.push_back("grad_norm/" + g);
+  MetricsCsv metrics(dir / "metrics.csv", columns);
+  metrics.open(opt.resume, start_step);
+
+  // ---- progress -----------------------------------------------------------------------
+  const bool tty = !opt.quiet && isatty(fileno(stderr));
+  if (!opt.quiet && !opt.resume) {
+    std::fprintf(stderr, "normlab train: %s, %d steps, task %s (%s, %zu train examples), norm %s/%s -> %s\n",
+                 dir.string().c_str(), tc.steps, cfg.task.name.c_str(), task.head.c_str(),
+                 task.train.examples.size(), cfg.model.norm.type.c_str(), cfg.model.norm.position.c_str(),
+                 dir.string().c_str());
+  }
+  if (!opt.quiet && opt.resume) std::fprintf(stderr, "normlab train: resuming %s at step %d\n", dir.string().c_str(), start_step);
+
+  TrainResult result;
+  result.out_dir = dir.string();
+  const auto t_start = Clock::now();
+  auto t_window = Clock::now();
+  double last_logged_loss = NAN;
+  int last_checkpoint_step = opt.resume ? start_step : -1;
+  const int stop_at = opt.stop_after >= 0 ? std::min(tc.steps, start_step + opt.stop_after) : tc.steps;
+
+  auto run_eval = [&]() { return evaluate(model, task.evals, tc.batch_size); };
+
+  int step = start_step;
+  model.set_training(true);
+  while (step < stop_at) {
+    // ---- one training step --------------------------------------------------------
+    Batch batch = batcher.next();
+    optimizer->zero_grad();
+    Tensor logits = model.forward(batch);
+    Tensor loss = model.loss(logits, batch);
+    const float loss_value = loss.item();
+    if (!std::isfinite(loss_value))
+      throw UserError("step " + std::to_string(step + 1) + ": loss is " + fmt(loss_value) +
+                      "; training stopped" +
+                      (last_checkpoint_step >= 0 ? ", last good checkpoint " + ckpt_path.string() +
+                                                       " (step " + std::to_string(last_checkpoint_step) + ") is intact"
+                                                 : ", no checkpoint was written yet"),
+                      3);
+    loss.backward();
+    if (!all_finite(params))
+      throw UserError("step " + std::to_string(step + 1) + ": a gradient is nan or inf; training stopped" +
+                          (last_checkpoint_step >= 0 ? ", last good checkpoint " + ckpt_path.string() +
+                                                           " (step " + std::to_string(last_checkpoint_step) + ") is intact"
+                                                     : ""),
+                      3);
+    const bool log_now = (step + 1) % std::max(1, tc.log_every) == 0 || step + 1 == tc.steps;
+    std::map<std::string, double> gnorms;
+    if (log_now) gnorms = group_grad_norms(params);
+    const float grad_norm = clip_grad_norm(params, cfg.optim.clip_grad_norm);
+    const float lr = learning_rate(cfg.optim, step, tc.steps);
+    optimizer->step(lr);
+    ++step;
+    window.loss_sum += loss_value;
+    window.steps += 1;
+    window.real_tokens += batch.n_real;
+
+    // ---- metrics, evaluation, checkpoint ------------------------------------------
+    const bool eval_now = (tc.eval_every > 0 && step % tc.eval_every == 0) || step == tc.steps;
+    if (log_now || eval_now) {
+      std::map<std::string, std::string> row;
+      const double window_loss = window.loss_sum / std::max(1, window.steps);
+      const double secs = seconds_since(t_window);
+      row["step"] = std::to_string(step);
+      row["loss"] = fmt(window_loss);
+      row["lr"] = fmt(lr);
+      row["grad_norm"] = fmt(grad_norm);
+      row["tokens_per_s"] = fmt(secs > 0 ? window.real_tokens / secs : 0.0, 5);
+      for (auto& [g, v] : gnorms) row["grad_norm/" + g] = fmt(v);
+      for (auto& [name, norm] : bn_layers) {
+        if (const BatchNormStats* st = norm->batch_stats()) {
+          row["drift_mean/" + name] = fmt(st->drift_mean());
+          row["drift_var/" + name] = fmt(st->drift_var());
+        }
+      }
+      if (eval_now) {
+        result.evals = run_eval();
+        for (const EvalResult& e : result.evals) {
+          row["eval_loss/" + e.split] = fmt(e.loss);
+          row["eval_acc/" + e.split] = fmt(e.accuracy);
+        }
+      }
+      metrics.row(row);
+      last_logged_loss = window_loss;
+      if (!opt.quiet) {
+        std::ostringstream line;
+        line << "step " << step << "/" << tc.steps << "  loss " << std::fixed << std::setprecision(4)
+             << window_loss << "  lr " << std::scientific << std::setprecision(2) << lr << "  "
+             << std::fixed << std::setprecision(0) << (secs > 0 ? window.real_tokens / secs : 0.0)
+             << " tok/s";
+        if (eval_now)
+          for (const EvalResult& e : result.evals)
+            line << "  " << e.split << (e.seen_in_training ? "" : "*") << " acc " << std::setprecision(3)
+                 << e.accuracy;
+        if (tty) {
+          const int width = 24, filled = (int)((double)step / tc.steps * width);
+          std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
+          std::fprintf(stderr, "\r\033[K%s%s%s", bar.c_str(), line.str().c_str(), eval_now ? "\n" : "");
+        } else {
+          std::fprintf(stderr, "%s\n", line.str().c_str());
+        }
+      }
+      window = Window{};
+      t_window = Clock::now();
+    }
+    const bool ckpt_now = (tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || step == stop_at;
+    if (ckpt_now) {
+      save_checkpoint(step);
+      last_checkpoint_step = step;
+    }
+  }
+  if (tty) std::fprintf(stderr, "\n");
+
+  result.steps = step;
+  result.final_train_loss = last_logged_loss;
+  result.seconds = seconds_since(t_start);
+  if (step == tc.steps) {
+    nlohmann::json r{{"steps", step},
+                     {"final_train_loss", result.final_train_loss},
+                     {"seconds", result.seconds},
+                     {"eval", eval_to_json(result.evals)}};
+    write_text_atomic(dir / "result.json", r.dump(2) + "\n");
+  }
+  return result;
+}
+
+}  // namespace nl
