@@ -160,8 +160,46 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
     INFO(e.path());
     CompareConfig cc = nl::load_compare_config(e.path().string());
     CHECK(cc.variants.size() >= 2);
-    CHECK(cc.seeds.size() >= 2);
+    CHECK(cc.seeds.size() >= 3);
+    // every variant x seed resolves to a valid training config with its own seed and folder
+    std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "out", 1);
+    CHECK(plan.size() == cc.variants.size() * cc.seeds.size());
+    for (const auto& r : plan) {
+      CHECK(r.config["train"]["seed"] == r.seed);
+      CHECK(r.config["train"]["out_dir"] == nl::run_dir_for("out", r.variant, r.seed));
+    }
     ++n;
   }
   CHECK(n >= 4);
+}
+
+TEST_CASE("compare config: a bad override is a code-2 error naming the variant and the key", "[compare]") {
+  ojson j = good_compare();
+  j["variants"]["typo"] = {{"model.norm.typ", "batchnorm"}};
+  CompareConfig cc = nl::compare_config_from_json(j, "cmp.json", "");
+  try {
+    nl::plan_runs(cc, "out", 1);
+    FAIL("bad override accepted");
+  } catch (const nl::UserError& e) {
+    std::string msg = e.what();
+    INFO(msg);
+    CHECK(e.code == 2);
+    CHECK(msg.rfind("cmp.json: variants.typo: ", 0) == 0);
+    CHECK(msg.find("model.norm.typ") != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+  j = good_compare();
+  j["variants"]["bad"] = {{"model.norm.type", "batchnrom"}};
+  cc = nl::compare_config_from_json(j, "cmp.json", "");
+  CHECK_THROWS_WITH(nl::plan_runs(cc, "out", 1), Catch::Contains("variants.bad: ") && Catch::Contains("batchnrom"));
+  // the variant's override reaches the resolved config
+  cc = nl::compare_config_from_json(good_compare(), "cmp.json", "");
+  std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "out", 3);
+  REQUIRE(plan.size() == 6);
+  CHECK(plan[3].variant == "batchnorm");
+  CHECK(plan[3].config["model"]["norm"]["type"] == "batchnorm");
+  CHECK(plan[3].config["optim"]["lr"].get<double>() == Approx(0.002));
+  CHECK(plan[0].config["optim"]["lr"].get<double>() == Approx(0.001));  // the default, untouched
+  CHECK(plan[3].config["train"]["threads"] == 3);
+  CHECK(plan[3].config["train"]["steps"] == 20);  // from base
 }
