@@ -1,0 +1,119 @@
+// train/compare.h — `normlab compare`: one base config, named variants, several seeds.
+//
+// What it is: the compare config (configs/compare/README.md documents it), the plan
+// (one run per variant x seed, each a resolved training config with train.seed = seed,
+// so every variant sees the same data order and, for a given seed, the same initial
+// values of the parameters the variants share), the runner (each run an independent
+// child process `normlab --threads T train <dir>/compare_config.json --out <dir>`, `jobs`
+// at a time; finished runs are skipped), and the summary/report built from the run
+// folders' metrics.csv (summary.json, report.md, plots by scripts/plot_compare.py).
+// What it is not: training. The child processes train; this file only reads what the
+// trainer writes (the run-folder layout in train/trainer.h).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace nl {
+
+struct CompareVariant {
+  std::string name;                 // also the run folder name: [A-Za-z0-9_.-]+
+  nlohmann::ordered_json overrides; // {"model.norm.type": "batchnorm", ...}, applied in order
+};
+
+struct CompareConfig {
+  std::string source;               // the file (or "compare config"), for messages
+  nlohmann::json base;              // the base training config (inline, or read from "base")
+  std::string base_source;          // where base came from
+  std::vector<CompareVariant> variants;  // in file order
+  std::vector<uint64_t> seeds;
+  double target_loss = 0;
+  std::string out_dir;
+  int jobs = 1;
+  std::string title;                // report heading (default: file stem)
+  std::string description;          // one paragraph under the heading (optional)
+  std::string reference;            // variant the others are compared to (default: layernorm
+                                    // if present, else the first variant)
+  std::vector<std::string> questions;  // report sections; see compare_question_names()
+};
+
+// Parse and validate; every error is a one-line UserError (code 2) naming the key.
+// `base_dir` resolves a relative "base" path (the compare file's folder).
+CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const std::string& source,
+                                       const std::string& base_dir);
+CompareConfig load_compare_config(const std::string& path);
+std::vector<std::string> compare_question_names();
+
+// One run of the plan.
+struct CompareRun {
+  std::string variant;
+  uint64_t seed = 0;
+  std::string dir;                  // <out>/<variant>/seed<k>
+  nlohmann::json config;            // resolved training config (every key)
+};
+
+// The resolved training config of one variant x seed: base, then the variant's overrides
+// (nl::apply_overrides semantics), then train.seed, train.out_dir and train.threads.
+// Validated by config_from_json: a bad override is a UserError naming the variant.
+nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, uint64_t seed,
+                                  const std::string& run_dir, int threads);
+std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads);
+std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed);
+
+// --only: "VARIANT", "VARIANT/SEED" or "VARIANT/seedSEED". Throws UserError (code 2) when it
+// names no run of the plan.
+bool only_matches(const std::string& only, const CompareRun& run);
+
+struct RunOutcome {
+  std::string variant;
+  uint64_t seed = 0;
+  std::string dir;
+  std::string status;               // ok | skipped | failed | missing (not run, no result)
+  int exit_code = 0;                // of the child (128 + signal when killed)
+  int signal = 0;                   // when killed
+  std::string last_stderr;          // last non-empty line of the child's stderr
+  double seconds = 0;
+};
+
+struct CompareOptions {
+  std::string out_dir;              // overrides the config's out_dir when not empty
+  int jobs = 0;                     // > 0 overrides the config's jobs
+  std::string only;                 // rerun only these runs (see only_matches)
+  std::string exe = "/proc/self/exe";  // the normlab binary the children run
+  std::string plot_script;          // empty: <source dir>/scripts/plot_compare.py
+  std::string python = "/usr/bin/python3";
+  int cores = 0;                    // 0: the machine's cores
+  bool quiet = false;
+};
+
+struct CompareResult {
+  std::vector<RunOutcome> runs;
+  std::string out_dir, summary_path, report_path;
+  bool plots_ok = false;
+  int incomplete = 0;               // planned runs without result.json at the end
+};
+
+// Run what is not finished, then write summary.json, plots and report.md.
+CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt);
+
+// ---- reading run folders (no training needed; tests use synthetic folders) ----
+
+// metrics.csv as columns of doubles; an empty cell is NaN (a step without evaluation).
+struct MetricsTable {
+  std::vector<std::string> columns;
+  std::vector<std::vector<double>> rows;
+  int col(const std::string& name) const;  // -1 when absent
+};
+MetricsTable read_metrics_csv(const std::string& path);  // UserError when unreadable
+
+// summary.json from the run folders under out_dir. `outcomes` (may be empty) adds status,
+// exit code and stderr of runs that failed in this invocation.
+nlohmann::ordered_json summarize_compare(const CompareConfig& cc, const std::string& out_dir,
+                                         const std::vector<RunOutcome>& outcomes);
+// report.md from summary.json. `plots_note` is empty when the plots were drawn, else why not.
+std::string render_report(const nlohmann::ordered_json& summary, const std::string& plots_note);
+
+}  // namespace nl

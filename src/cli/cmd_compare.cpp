@@ -1,0 +1,37 @@
+// cmd_compare.cpp — `normlab compare CONFIG`: variants x seeds as independent runs, then a report.
+//
+// Each run is a child process `normlab --threads T train <run>/compare_config.json --out <run>`;
+// `--jobs` of them at a time with T = max(1, cores / jobs). Finished runs (result.json) are
+// skipped, so an interrupted comparison continues where it stopped; `--only` reruns one.
+// Exit code: 0 when every run has a result, 1 when some failed or are missing (the report
+// still covers the others), 2 for a bad compare config.
+#include <memory>
+
+#include "normlab/cli.h"
+#include "normlab/train/compare.h"
+
+namespace nl {
+
+NL_COMMAND("compare", "Train every variant x seed of a compare config, then write summary.json and report.md", 30,
+           [](CLI::App& sub) -> CommandRun {
+  struct Args {
+    std::string config, out, only;
+    int jobs = 0;
+  };
+  auto a = std::make_shared<Args>();
+  sub.add_option("config", a->config, "Compare config (configs/compare/*.json)")->required();
+  sub.add_option("--out", a->out, "Output folder (default: the config's out_dir)");
+  sub.add_option("--jobs", a->jobs, "Runs at a time (default: the config's jobs)")->check(CLI::Range(1, 256));
+  sub.add_option("--only", a->only, "Rerun only VARIANT or VARIANT/SEED (e.g. batchnorm/2), even if finished");
+  return [a]() {
+    CompareConfig cc = load_compare_config(a->config);
+    CompareOptions opt;
+    opt.out_dir = a->out;
+    opt.jobs = a->jobs;
+    opt.only = a->only;
+    CompareResult r = run_compare(cc, opt);
+    return r.incomplete ? 1 : 0;
+  };
+});
+
+}  // namespace nl

@@ -1,0 +1,515 @@
+// compare.cpp — the compare config, the plan of runs, and the runner of child processes.
+//
+// What it is: parse/validate the compare config (configs/compare/README.md), resolve one
+// training config per variant x seed, run each as `normlab --threads T train ... --out DIR`
+// in its own process (`jobs` at a time), skip runs whose folder has result.json, report
+// runs that fail, then summarise (compare_report.cpp) and draw the plots (a python script).
+// What it is not: training (the child processes do that) nor the statistics of the report.
+#include "normlab/train/compare.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "normlab/cli.h"
+#include "normlab/config.h"
+
+namespace fs = std::filesystem;
+
+namespace nl {
+
+// ---------------------------------------------------------------------------
+// The compare config
+// ---------------------------------------------------------------------------
+
+std::vector<std::string> compare_question_names() {
+  // length_generalization: every variant vs the reference, on seen and unseen lengths.
+  // batchnorm_drift: running vs batch statistics of every BatchNorm layer (Shen et al. 2020).
+  // overfit: training loss vs validation loss per variant (Xu et al. 2019, finding a).
+  // detach: detachnorm vs layernorm_simple (Xu et al. 2019, finding b).
+  // placement: post-norm with/without warmup vs pre-norm (Xiong et al. 2020).
+  return {"length_generalization", "batchnorm_drift", "overfit", "detach", "placement"};
+}
+
+static UserError cerr2(const std::string& source, const std::string& msg) {
+  return UserError(source + ": " + msg, 2);
+}
+
+static bool valid_name(const std::string& s) {
+  static const std::regex re("[A-Za-z0-9_.-]+");
+  return !s.empty() && s != "." && s != ".." && std::regex_match(s, re);
+}
+
+static bool valid_key_path(const std::string& k) {
+  if (k.empty() || k.front() == '.' || k.back() == '.') return false;
+  return k.find("..") == std::string::npos && k.find('=') == std::string::npos;
+}
+
+CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const std::string& source,
+                                       const std::string& base_dir) {
+  CompareConfig cc;
+  cc.source = source;
+  if (!j.is_object()) throw cerr2(source, "a compare config is a JSON object");
+  static const std::set<std::string> known = {"base",   "variants", "seeds",     "target_loss",
+                                              "out_dir", "jobs",     "title",     "description",
+                                              "reference", "questions"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!known.count(it.key()))
+      throw cerr2(source, "unknown key '" + it.key() +
+                              "' (known: base, variants, seeds, target_loss, out_dir, jobs, title, "
+                              "description, reference, questions)");
+
+  // base: a path to a training config, or the config itself.
+  if (!j.contains("base")) throw cerr2(source, "base: missing (a training config path or object)");
+  const auto& base = j["base"];
+  if (base.is_string()) {
+    std::string p = base.get<std::string>();
+    fs::path path(p);
+    if (path.is_relative() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path))
+      path = fs::path(base_dir) / path;
+    std::ifstream in(path);
+    if (!in) throw cerr2(source, "base: cannot read '" + p + "'");
+    try {
+      cc.base = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw cerr2(source, "base: '" + path.string() + "' is not valid JSON (" + e.what() + ")");
+    }
+    if (!cc.base.is_object()) throw cerr2(source, "base: '" + path.string() + "' is not a JSON object");
+    cc.base_source = path.string();
+  } else if (base.is_object()) {
+    cc.base = nlohmann::json::parse(base.dump());
+    cc.base_source = source + " (inline base)";
+  } else {
+    throw cerr2(source, "base: must be a path (string) or a training config (object)");
+  }
+
+  // variants: name -> {key.path: JSON value}
+  if (!j.contains("variants")) throw cerr2(source, "variants: missing");
+  const auto& vs = j["variants"];
+  if (!vs.is_object() || vs.empty())
+    throw cerr2(source, "variants: must be a non-empty object {name: {key.path: value}}");
+  for (auto it = vs.begin(); it != vs.end(); ++it) {
+    const std::string& name = it.key();
+    if (!valid_name(name))
+      throw cerr2(source, "variants." + name + ": a variant name is a folder name ([A-Za-z0-9_.-]+)");
+    if (!it.value().is_object())
+      throw cerr2(source, "variants." + name + ": must be an object {key.path: value}");
+    for (auto ov = it.value().begin(); ov != it.value().end(); ++ov) {
+      const std::string& k = ov.key();
+      if (!valid_key_path(k))
+        throw cerr2(source, "variants." + name + ": '" + k + "' is not a key path like model.norm.type");
+      if (k == "train" || k == "train.seed" || k == "train.out_dir" || k == "train.threads")
+        throw cerr2(source, "variants." + name + ": '" + k +
+                                "' is set by compare (seeds, out_dir, jobs), not by a variant");
+    }
+    cc.variants.push_back({name, it.value()});
+  }
+
+  // seeds: distinct non-negative integers
+  if (!j.contains("seeds")) throw cerr2(source, "seeds: missing (e.g. [1, 2, 3])");
+  const auto& ss = j["seeds"];
+  if (!ss.is_array() || ss.empty()) throw cerr2(source, "seeds: must be a non-empty array of integers");
+  std::set<uint64_t> seen;
+  for (const auto& s : ss) {
+    if (!s.is_number_integer() || (!s.is_number_unsigned() && s.get<int64_t>() < 0))
+      throw cerr2(source, "seeds: " + s.dump() + " is not a non-negative integer");
+    uint64_t v = s.get<uint64_t>();
+    if (!seen.insert(v).second) throw cerr2(source, "seeds: " + s.dump() + " appears twice");
+    cc.seeds.push_back(v);
+  }
+
+  if (!j.contains("target_loss")) throw cerr2(source, "target_loss: missing (a training loss to reach)");
+  if (!j["target_loss"].is_number() || !std::isfinite(j["target_loss"].get<double>()) ||
+      j["target_loss"].get<double>() < 0)
+    throw cerr2(source, "target_loss: must be a finite number >= 0, not " + j["target_loss"].dump());
+  cc.target_loss = j["target_loss"].get<double>();
+
+  std::string stem = fs::path(source).stem().string();
+  if (stem.empty() || !valid_name(stem)) stem = "compare";
+  cc.out_dir = "runs/compare/" + stem;
+  if (j.contains("out_dir")) {
+    if (!j["out_dir"].is_string() || j["out_dir"].get<std::string>().empty())
+      throw cerr2(source, "out_dir: must be a non-empty string");
+    cc.out_dir = j["out_dir"].get<std::string>();
+  }
+
+  cc.jobs = 1;
+  if (j.contains("jobs")) {
+    if (!j["jobs"].is_number_integer() || j["jobs"].get<int64_t>() < 1 || j["jobs"].get<int64_t>() > 256)
+      throw cerr2(source, "jobs: must be an integer in [1, 256], not " + j["jobs"].dump());
+    cc.jobs = j["jobs"].get<int>();
+  }
+
+  cc.title = stem;
+  for (const char* key : {"title", "description"}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_string()) throw cerr2(source, std::string(key) + ": must be a string");
+    (std::string(key) == "title" ? cc.title : cc.description) = j[key].get<std::string>();
+  }
+
+  bool has_ln = false;
+  for (const auto& v : cc.variants) has_ln |= v.name == "layernorm";
+  cc.reference = has_ln ? "layernorm" : cc.variants.front().name;
+  if (j.contains("reference")) {
+    if (!j["reference"].is_string()) throw cerr2(source, "reference: must be a variant name");
+    cc.reference = j["reference"].get<std::string>();
+    bool found = false;
+    for (const auto& v : cc.variants) found |= v.name == cc.reference;
+    if (!found) throw cerr2(source, "reference: '" + cc.reference + "' is not one of the variants");
+  }
+
+  if (j.contains("questions")) {
+    const auto names = compare_question_names();
+    if (!j["questions"].is_array()) throw cerr2(source, "questions: must be an array of names");
+    for (const auto& q : j["questions"]) {
+      if (!q.is_string() || std::find(names.begin(), names.end(), q.get<std::string>()) == names.end()) {
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+        throw cerr2(source, "questions: " + q.dump() + " is not one of " + list);
+      }
+      cc.questions.push_back(q.get<std::string>());
+    }
+  } else {
+    // Without a list, the report answers what the variant names make answerable.
+    auto has = [&](const std::string& n) {
+      for (const auto& v : cc.variants) if (v.name == n) return true;
+      return false;
+    };
+    bool any_bn = false;
+    for (const auto& v : cc.variants) any_bn |= v.name.find("batchnorm") != std::string::npos;
+    cc.questions.push_back("length_generalization");
+    if (any_bn) cc.questions.push_back("batchnorm_drift");
+    if (has("layernorm") && has("layernorm_simple")) cc.questions.push_back("overfit");
+    if (has("detachnorm") && has("layernorm_simple")) cc.questions.push_back("detach");
+  }
+  return cc;
+}
+
+CompareConfig load_compare_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UserError("cannot read compare config '" + path + "'", 2);
+  nlohmann::ordered_json j;
+  try {
+    j = nlohmann::ordered_json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw UserError(path + ": not valid JSON (" + std::string(e.what()) + ")", 2);
+  }
+  return compare_config_from_json(j, path, fs::path(path).parent_path().string());
+}
+
+// ---------------------------------------------------------------------------
+// The plan
+// ---------------------------------------------------------------------------
+
+std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed) {
+  return (fs::path(out_dir) / variant / ("seed" + std::to_string(seed))).string();
+}
+
+nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, uint64_t seed,
+                                  const std::string& run_dir, int threads) {
+  nlohmann::json j = cc.base;
+  std::vector<std::string> overrides;
+  for (auto it = v.overrides.begin(); it != v.overrides.end(); ++it)
+    overrides.push_back(it.key() + "=" + it.value().dump());
+  try {
+    apply_overrides(j, overrides);
+    j["train"]["seed"] = seed;
+    j["train"]["out_dir"] = run_dir;
+    j["train"]["threads"] = threads;
+    return config_to_json(config_from_json(j, cc.base_source));
+  } catch (const UserError& e) {
+    throw UserError(cc.source + ": variants." + v.name + ": " + e.what(), 2);
+  }
+}
+
+std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads) {
+  std::vector<CompareRun> plan;
+  for (const auto& v : cc.variants)
+    for (uint64_t s : cc.seeds) {
+      CompareRun r;
+      r.variant = v.name;
+      r.seed = s;
+      r.dir = run_dir_for(out_dir, v.name, s);
+      r.config = resolve_run_config(cc, v, s, r.dir, threads);
+      plan.push_back(std::move(r));
+    }
+  return plan;
+}
+
+bool only_matches(const std::string& only, const CompareRun& run) {
+  if (only.empty()) return true;
+  auto slash = only.find('/');
+  std::string var = only.substr(0, slash);
+  if (var != run.variant) return false;
+  if (slash == std::string::npos) return true;
+  std::string s = only.substr(slash + 1);
+  if (s.rfind("seed", 0) == 0) s = s.substr(4);
+  return s == std::to_string(run.seed);
+}
+
+// ---------------------------------------------------------------------------
+// The runner: child processes, `jobs` at a time
+// ---------------------------------------------------------------------------
+
+static bool file_exists(const std::string& p) { return fs::exists(p); }
+
+static nlohmann::json read_json_or_null(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error&) {
+    return nullptr;
+  }
+}
+
+// Two resolved configs describe the same run when they differ at most in train.threads.
+static bool same_run(nlohmann::json a, nlohmann::json b) {
+  if (a.is_null() || b.is_null()) return false;
+  if (a.contains("train")) a["train"].erase("threads");
+  if (b.contains("train")) b["train"].erase("threads");
+  return a == b;
+}
+
+static std::string last_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    // progress bars redraw with '\r': keep the last segment
+    auto cr = line.find_last_of('\r');
+    if (cr != std::string::npos) line = line.substr(cr + 1);
+    if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+  }
+  return last;
+}
+
+struct Child {
+  pid_t pid = -1;
+  size_t index = 0;
+  std::chrono::steady_clock::time_point start;
+};
+
+// fork + exec: stdout -> <dir>/train.log, stderr -> <dir>/stderr.log.
+static pid_t spawn(const std::vector<std::string>& argv, const std::string& dir) {
+  std::string out = (fs::path(dir) / "train.log").string();
+  std::string err = (fs::path(dir) / "stderr.log").string();
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) throw UserError("compare: fork failed", 1);
+  if (pid == 0) {
+    int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fo >= 0) dup2(fo, 1);
+    if (fe >= 0) dup2(fe, 2);
+    execv(args[0], args.data());
+    std::fprintf(stderr, "compare: cannot execute %s\n", args[0]);
+    _exit(127);
+  }
+  return pid;
+}
+
+static void remove_run_outputs(const std::string& dir) {
+  for (const char* f : {"result.json", "metrics.csv", "checkpoint.safetensors", "config.json",
+                        "train.log", "stderr.log"})
+    fs::remove(fs::path(dir) / f);
+}
+
+static std::string fmt_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+static std::string default_plot_script() {
+#ifdef NORMLAB_SOURCE_DIR
+  std::string p = std::string(NORMLAB_SOURCE_DIR) + "/scripts/plot_compare.py";
+  if (file_exists(p)) return p;
+#endif
+  return "scripts/plot_compare.py";
+}
+
+// Runs the plot script; returns "" on success, else a one-line reason.
+static std::string draw_plots(const std::string& python, const std::string& script,
+                              const std::string& out_dir) {
+  if (!file_exists(script)) return "the plot script " + script + " was not found";
+  fs::create_directories(fs::path(out_dir) / "plots");
+  std::string log = (fs::path(out_dir) / "plots" / "plot.log").string();
+  pid_t pid = fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+    execl(python.c_str(), python.c_str(), script.c_str(), out_dir.c_str(), (char*)nullptr);
+    std::fprintf(stderr, "cannot execute %s\n", python.c_str());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  std::string why = last_line(log);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) why = "install python3-matplotlib";
+  return "the plot script failed (" + (why.empty() ? std::string("no output") : why) + "; see " + log + ")";
+}
+
+CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
+  CompareResult res;
+  res.out_dir = opt.out_dir.empty() ? cc.out_dir : opt.out_dir;
+  int jobs = opt.jobs > 0 ? opt.jobs : cc.jobs;
+  int cores = opt.cores > 0 ? opt.cores : std::max(1u, std::thread::hardware_concurrency());
+  int threads = std::max(1, cores / jobs);
+  std::vector<CompareRun> plan = plan_runs(cc, res.out_dir, threads);
+  if (!opt.only.empty()) {
+    bool any = false;
+    for (const auto& r : plan) any |= only_matches(opt.only, r);
+    if (!any)
+      throw UserError("--only: '" + opt.only + "' names no run (use VARIANT or VARIANT/SEED, e.g. " +
+                          plan.front().variant + "/" + std::to_string(plan.front().seed) + ")",
+                      2);
+  }
+  fs::create_directories(res.out_dir);
+  auto say = [&](const std::string& s) {
+    if (!opt.quiet) std::printf("%s\n", s.c_str()), std::fflush(stdout);
+  };
+
+  // Decide what runs: --only reruns its runs; otherwise a finished run of the same config is skipped.
+  std::vector<size_t> todo;
+  res.runs.resize(plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const CompareRun& r = plan[i];
+    RunOutcome& o = res.runs[i];
+    o.variant = r.variant;
+    o.seed = r.seed;
+    o.dir = r.dir;
+    std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
+    bool finished = file_exists((fs::path(r.dir) / "result.json").string());
+    bool same = same_run(read_json_or_null(cfg_path), r.config);
+    if (!opt.only.empty()) {
+      if (only_matches(opt.only, r)) todo.push_back(i);
+      else o.status = finished && same ? "skipped" : "missing";
+    } else if (finished && same) {
+      o.status = "skipped";
+    } else {
+      if (finished && !same) say("compare: " + r.variant + "/seed" + std::to_string(r.seed) +
+                                 ": the config changed since it ran; rerunning");
+      todo.push_back(i);
+    }
+  }
+  int skipped = 0;
+  for (const auto& o : res.runs) skipped += o.status == "skipped";
+  say("compare: " + std::to_string(plan.size()) + " runs (" + std::to_string(cc.variants.size()) +
+      " variants x " + std::to_string(cc.seeds.size()) + " seeds) in " + res.out_dir + "; " +
+      std::to_string(todo.size()) + " to run, " + std::to_string(skipped) + " already finished; " +
+      std::to_string(jobs) + " at a time, " + std::to_string(threads) + " thread(s) each");
+
+  // Start each run: write its resolved config, resume when a checkpoint of the same config exists.
+  auto start = [&](size_t i) -> Child {
+    const CompareRun& r = plan[i];
+    fs::create_directories(r.dir);
+    std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
+    bool resume = opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
+                  file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) &&
+                  !file_exists((fs::path(r.dir) / "result.json").string());
+    if (!resume) remove_run_outputs(r.dir);
+    {
+      std::ofstream out(cfg_path);
+      out << r.config.dump(2) << "\n";
+    }
+    std::vector<std::string> argv = {opt.exe, "--threads", std::to_string(threads), "train",
+                                     cfg_path, "--out", r.dir};
+    if (resume) argv.push_back("--resume");
+    Child c;
+    c.pid = spawn(argv, r.dir);
+    c.index = i;
+    c.start = std::chrono::steady_clock::now();
+    return c;
+  };
+
+  std::vector<Child> running;
+  size_t next = 0, done = 0;
+  auto wall0 = std::chrono::steady_clock::now();
+  while (next < todo.size() || !running.empty()) {
+    while (next < todo.size() && (int)running.size() < jobs) running.push_back(start(todo[next++]));
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto it = std::find_if(running.begin(), running.end(), [&](const Child& c) { return c.pid == pid; });
+    if (it == running.end()) continue;
+    RunOutcome& o = res.runs[it->index];
+    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->start).count();
+    if (WIFSIGNALED(status)) {
+      o.signal = WTERMSIG(status);
+      o.exit_code = 128 + o.signal;
+    } else {
+      o.exit_code = WEXITSTATUS(status);
+    }
+    bool has_result = file_exists((fs::path(o.dir) / "result.json").string());
+    o.status = o.exit_code == 0 && has_result ? "ok" : "failed";
+    ++done;
+    std::string tag = "[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " +
+                      o.variant + "/seed" + std::to_string(o.seed);
+    if (o.status == "ok") {
+      say("compare: " + tag + " finished in " + fmt_seconds(o.seconds));
+    } else {
+      o.last_stderr = last_line((fs::path(o.dir) / "stderr.log").string());
+      if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but wrote no result.json";
+      say("compare: " + tag + " FAILED (" +
+          (o.signal ? "killed by signal " + std::to_string(o.signal) : "exit code " + std::to_string(o.exit_code)) +
+          ")" + (o.last_stderr.empty() ? "" : ": " + o.last_stderr));
+    }
+    running.erase(it);
+  }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  if (!todo.empty()) say("compare: runs took " + fmt_seconds(wall) + " wall time");
+
+  for (const auto& o : res.runs) res.incomplete += o.status == "failed" || o.status == "missing";
+
+  // summary.json, plots, report.md
+  nlohmann::ordered_json summary = summarize_compare(cc, res.out_dir, res.runs);
+  res.summary_path = (fs::path(res.out_dir) / "summary.json").string();
+  {
+    std::ofstream out(res.summary_path);
+    out << summary.dump(2) << "\n";
+  }
+  std::string plots_note = draw_plots(opt.python, opt.plot_script.empty() ? default_plot_script() : opt.plot_script,
+                                      res.out_dir);
+  res.plots_ok = plots_note.empty();
+  if (!res.plots_ok) say("compare: plots are missing: " + plots_note);
+  res.report_path = (fs::path(res.out_dir) / "report.md").string();
+  {
+    std::ofstream out(res.report_path);
+    out << render_report(summary, plots_note);
+  }
+  if (res.incomplete) {
+    std::string list;
+    for (const auto& o : res.runs)
+      if (o.status == "failed" || o.status == "missing")
+        list += (list.empty() ? "" : ", ") + o.variant + "/seed" + std::to_string(o.seed) + " (" + o.status + ")";
+    say("compare: " + std::to_string(res.incomplete) + " run(s) without a result: " + list +
+        "; rerun one with --only VARIANT/SEED");
+  }
+  say("compare: summary " + res.summary_path);
+  say("compare: report  " + res.report_path);
+  return res;
+}
+
+}  // namespace nl

@@ -1,0 +1,319 @@
+// test_compare_summary.cpp — summary.json and report.md from run folders, checked against
+// the runs' metrics.csv recomputed here. The run folders are synthetic (written by the test
+// in the trainer's documented layout), so this needs no training.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "normlab/cli.h"
+#include "normlab/train/compare.h"
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+const std::vector<std::string> kSplits = {"len_4_16", "len_17_32"};  // seen, unseen
+const std::vector<std::string> kGroups = {"embed", "layers.0", "head"};
+
+// A made-up but plausible run: loss decays, accuracy set by the variant, noise by the seed.
+void write_run(const fs::path& dir, const std::string& variant, uint64_t seed, bool batchnorm,
+               double unseen_acc, bool finished = true) {
+  fs::create_directories(dir);
+  std::ofstream m(dir / "metrics.csv");
+  m << "step,loss,lr,grad_norm,tokens_per_s";
+  for (const auto& s : kSplits) m << ",eval_loss/" << s << ",eval_acc/" << s;
+  if (batchnorm) m << ",drift_mean/layers.0.norm1,drift_var/layers.0.norm1,drift_mean/layers.0.norm2,drift_var/layers.0.norm2";
+  for (const auto& g : kGroups) m << ",grad_norm/" << g;
+  m << "\n";
+  // per-seed noise in [-0.02, 0.02]; variants with names of equal length get the same noise
+  double jitter = 0.02 * ((int)((seed * 37 + variant.size() * 11) % 7) - 3) / 3.0;
+  for (int step = 10; step <= 200; step += 10) {
+    double loss = 1.4 * std::exp(-step / (40.0 + 10 * seed)) + 0.05 + jitter;
+    m << step << "," << loss << ",0.001," << 2.0 / (1 + step * 0.01) + jitter << ",1000";
+    bool eval = step % 100 == 0;
+    for (size_t i = 0; i < kSplits.size(); ++i) {
+      if (!eval) { m << ",,"; continue; }
+      double acc = (i == 0 ? 0.95 : unseen_acc) + jitter - (step == 100 ? 0.1 : 0.0);
+      m << "," << loss * (1.2 + 0.5 * i) << "," << acc;
+    }
+    if (batchnorm)
+      for (int L = 0; L < 2; ++L) m << "," << 0.01 * (L + 1) * (1 + jitter) + 1e-4 * step << "," << 0.02 / step + 0.003 * L;
+    for (size_t g = 0; g < kGroups.size(); ++g) m << "," << (g + 1) * 0.5 / std::sqrt(step) + jitter * jitter;
+    m << "\n";
+  }
+  m.close();
+  ojson cfg;
+  cfg["task"]["train_lengths"] = {{"min", 4}, {"max", 16}};
+  cfg["task"]["eval_lengths"] = ojson::array({{{"min", 4}, {"max", 16}}, {{"min", 17}, {"max", 32}}});
+  std::ofstream(dir / "compare_config.json") << cfg.dump(2);
+  if (finished) std::ofstream(dir / "result.json") << R"({"steps": 200, "seconds": 1.5})";
+}
+
+// ---- recompute from the CSV, independently of compare_report.cpp ----
+struct Csv {
+  std::vector<std::string> head;
+  std::vector<std::vector<std::string>> rows;
+  int col(const std::string& n) const {
+    for (size_t i = 0; i < head.size(); ++i) if (head[i] == n) return (int)i;
+    return -1;
+  }
+  double at(size_t r, const std::string& n) const {
+    const std::string& s = rows[r][col(n)];
+    return s.empty() ? NAN : std::stod(s);
+  }
+};
+
+Csv read(const fs::path& p) {
+  Csv c;
+  std::ifstream in(p);
+  std::string line;
+  auto cells = [](const std::string& l) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+      size_t comma = l.find(',', start);
+      out.push_back(l.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  };
+  std::getline(in, line);
+  c.head = cells(line);
+  while (std::getline(in, line)) if (!line.empty()) c.rows.push_back(cells(line));
+  return c;
+}
+
+double mean_of(const std::vector<double>& x) {
+  double s = 0;
+  for (double v : x) s += v;
+  return s / x.size();
+}
+double std_of(const std::vector<double>& x) {
+  double m = mean_of(x), s = 0;
+  for (double v : x) s += (v - m) * (v - m);
+  return std::sqrt(s / (x.size() - 1));
+}
+
+nl::CompareConfig make_cc(const std::string& out) {
+  ojson j = ojson::parse(R"({
+    "base": {"task": {"name": "majority"}},
+    "variants": {"layernorm": {"model.norm.type": "layernorm"},
+                 "batchnorm": {"model.norm.type": "batchnorm"},
+                 "rmsnorm": {"model.norm.type": "rmsnorm"}},
+    "seeds": [1, 2, 3], "target_loss": 0.3, "jobs": 1})");
+  j["out_dir"] = out;
+  return nl::compare_config_from_json(j, "synthetic.json", "");
+}
+
+}  // namespace
+
+TEST_CASE("compare summary: summary.json agrees with the runs' metrics.csv", "[compare]") {
+  fs::path out = fs::temp_directory_path() / "normlab_test_compare_summary";
+  fs::remove_all(out);
+  nl::CompareConfig cc = make_cc(out.string());
+  std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
+  for (const auto& v : cc.variants)
+    for (uint64_t s : cc.seeds)
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, v.name == "batchnorm", unseen[v.name]);
+
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  REQUIRE(S["variants"].size() == 3);
+  REQUIRE(S["splits"].size() == 2);
+  CHECK(S["splits"][0]["name"] == "len_4_16");
+  CHECK(S["splits"][0]["seen"] == true);
+  CHECK(S["splits"][1]["seen"] == false);
+  CHECK(S["batchnorm_layers"] == ojson::array({"layers.0.norm1", "layers.0.norm2"}));
+  CHECK(S["grad_groups"] == ojson::array({"embed", "layers.0", "head"}));
+
+  for (const auto& V : S["variants"]) {
+    const std::string name = V["name"];
+    INFO(name);
+    std::vector<double> finals, stt, acc_unseen, loss_seen, dvar_avg;
+    for (size_t k = 0; k < cc.seeds.size(); ++k) {
+      Csv c = read(fs::path(nl::run_dir_for(out.string(), name, cc.seeds[k])) / "metrics.csv");
+      const ojson& r = V["runs"][k];
+      CHECK(r["status"] == "finished");
+      size_t last = c.rows.size() - 1;
+      CHECK(r["final_train_loss"].get<double>() == Approx(c.at(last, "loss")));
+      CHECK(r["final_step"].get<double>() == Approx(c.at(last, "step")));
+      finals.push_back(c.at(last, "loss"));
+      // first step with loss <= target
+      double first = NAN;
+      for (size_t i = 0; i < c.rows.size(); ++i)
+        if (c.at(i, "loss") <= 0.3) { first = c.at(i, "step"); break; }
+      if (std::isnan(first)) CHECK(r["steps_to_target"].is_null());
+      else { CHECK(r["steps_to_target"].get<double>() == first); stt.push_back(first); }
+      // last non-empty evaluation
+      for (const auto& s : kSplits) {
+        size_t i = c.rows.size();
+        while (i-- > 0 && std::isnan(c.at(i, "eval_acc/" + s))) {}
+        CHECK(r["eval"][s]["acc"].get<double>() == Approx(c.at(i, "eval_acc/" + s)));
+        CHECK(r["eval"][s]["loss"].get<double>() == Approx(c.at(i, "eval_loss/" + s)));
+        CHECK(r["eval"][s]["step"].get<double>() == Approx(c.at(i, "step")));
+      }
+      acc_unseen.push_back(r["eval"]["len_17_32"]["acc"].get<double>());
+      loss_seen.push_back(r["eval"]["len_4_16"]["loss"].get<double>());
+      CHECK(r["overfit_gap"].get<double>() == Approx(loss_seen.back() - finals.back()));
+      double gmax = 0;
+      for (size_t i = 0; i < c.rows.size(); ++i) gmax = std::max(gmax, c.at(i, "grad_norm"));
+      CHECK(r["max_grad_norm"].get<double>() == Approx(gmax));
+      CHECK(r["first_grad_norm"]["head"].get<double>() == Approx(c.at(0, "grad_norm/head")));
+      if (name == "batchnorm") {
+        double sum = 0;
+        for (size_t i = 0; i < c.rows.size(); ++i) sum += c.at(i, "drift_var/layers.0.norm2");
+        CHECK(r["drift"]["layers.0.norm2"]["drift_var_avg"].get<double>() == Approx(sum / c.rows.size()));
+        CHECK(r["drift"]["layers.0.norm1"]["drift_mean"].get<double>() == Approx(c.at(last, "drift_mean/layers.0.norm1")));
+        dvar_avg.push_back(sum / c.rows.size());
+      } else {
+        CHECK(r["drift"].empty());
+      }
+    }
+    const ojson& st = V["stats"];
+    CHECK(st["finished"] == 3);
+    CHECK(st["final_train_loss"]["n"] == 3);
+    CHECK(st["final_train_loss"]["mean"].get<double>() == Approx(mean_of(finals)));
+    CHECK(st["final_train_loss"]["std"].get<double>() == Approx(std_of(finals)));
+    CHECK(st["eval"]["len_17_32"]["acc"]["mean"].get<double>() == Approx(mean_of(acc_unseen)));
+    CHECK(st["eval"]["len_17_32"]["acc"]["std"].get<double>() == Approx(std_of(acc_unseen)));
+    CHECK(st["steps_to_target"]["reached"].get<size_t>() == stt.size());
+    if (!stt.empty()) CHECK(st["steps_to_target"]["mean"].get<double>() == Approx(mean_of(stt)));
+    if (name == "batchnorm")
+      CHECK(st["drift"]["layers.0.norm2"]["drift_var_avg"]["mean"].get<double>() == Approx(mean_of(dvar_avg)));
+  }
+  fs::remove_all(out);
+}
+
+TEST_CASE("compare summary: missing and unfinished runs are marked and left out of the means", "[compare]") {
+  fs::path out = fs::temp_directory_path() / "normlab_test_compare_missing";
+  fs::remove_all(out);
+  nl::CompareConfig cc = make_cc(out.string());
+  for (const auto& v : cc.variants)
+    for (uint64_t s : cc.seeds)
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, 0.8, /*finished=*/!(v.name == "rmsnorm" && s == 2));
+  fs::remove_all(nl::run_dir_for(out.string(), "batchnorm", 3));
+  nl::RunOutcome failed;
+  failed.variant = "rmsnorm";
+  failed.seed = 2;
+  failed.status = "failed";
+  failed.exit_code = 1;
+  failed.last_stderr = "normlab: error: loss is NaN at step 40";
+  ojson S = nl::summarize_compare(cc, out.string(), {failed});
+  const ojson& bn = S["variants"][1];
+  CHECK(bn["runs"][2]["status"] == "missing");
+  CHECK(bn["stats"]["finished"] == 2);
+  CHECK(bn["stats"]["final_train_loss"]["n"] == 2);
+  const ojson& rms = S["variants"][2];
+  CHECK(rms["runs"][1]["status"] == "failed");
+  CHECK(rms["runs"][1]["exit_code"] == 1);
+  CHECK(rms["stats"]["final_train_loss"]["n"] == 2);
+  // the mean is over seeds 1 and 3 only
+  double l1 = rms["runs"][0]["final_train_loss"], l3 = rms["runs"][2]["final_train_loss"];
+  CHECK(rms["stats"]["final_train_loss"]["mean"].get<double>() == Approx((l1 + l3) / 2));
+
+  std::string md = nl::render_report(S, "");
+  CHECK(md.find("## Runs without a result") != std::string::npos);
+  CHECK(md.find("| rmsnorm | 2 | failed | 1 | normlab: error: loss is NaN at step 40 |") != std::string::npos);
+  CHECK(md.find("| batchnorm | 3 | missing |") != std::string::npos);
+  fs::remove_all(out);
+}
+
+TEST_CASE("compare report: tables, and sentences only as strong as the numbers", "[compare]") {
+  fs::path out = fs::temp_directory_path() / "normlab_test_compare_report";
+  fs::remove_all(out);
+  nl::CompareConfig cc = make_cc(out.string());
+  // batchnorm is far below layernorm on unseen lengths; rmsnorm is the same up to seed noise
+  std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
+  for (const auto& v : cc.variants)
+    for (uint64_t s : cc.seeds)
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, v.name == "batchnorm", unseen[v.name]);
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  std::string md = nl::render_report(S, "");
+  INFO(md);
+  CHECK(md.find("# synthetic") == 0);
+  CHECK(md.find("acc len_17_32 (unseen)") != std::string::npos);
+  CHECK(md.find("acc len_4_16 (seen)") != std::string::npos);
+  // sentence for the unseen split
+  size_t unseen_line = md.find("- Accuracy on lengths never seen in training (`len_17_32`)");
+  REQUIRE(unseen_line != std::string::npos);
+  std::string line = md.substr(unseen_line, md.find('\n', unseen_line) - unseen_line);
+  size_t bn = line.find("`batchnorm`"), rms = line.find("`rmsnorm`");
+  REQUIRE(bn != std::string::npos);
+  REQUIRE(rms != std::string::npos);
+  CHECK(line.substr(bn, rms - bn).find("lower by 0.300, more than the combined std") != std::string::npos);
+  CHECK(line.substr(rms).find("within noise") != std::string::npos);
+  CHECK(md.find("## BatchNorm statistics drift") != std::string::npos);
+  CHECK(md.find("![training loss](plots/loss.png)") != std::string::npos);
+  CHECK(md.find("significant") == std::string::npos);  // never claims significance
+
+  std::string no_plots = nl::render_report(S, "install python3-matplotlib");
+  CHECK(no_plots.find("Plots are missing: install python3-matplotlib") != std::string::npos);
+  CHECK(no_plots.find("plots/loss.png") == std::string::npos);
+
+  // With one seed there is no noise estimate: differences are listed, not interpreted.
+  ojson j = ojson::parse(R"({"base": {}, "variants": {"layernorm": {}, "batchnorm": {}}, "seeds": [1],
+                           "target_loss": 0.3})");
+  j["out_dir"] = out.string();
+  nl::CompareConfig one = nl::compare_config_from_json(j, "one.json", "");
+  std::string md1 = nl::render_report(nl::summarize_compare(one, out.string(), {}), "");
+  CHECK(md1.find("one seed: no noise estimate") != std::string::npos);
+  CHECK(md1.find("more than the combined std") == std::string::npos);
+  fs::remove_all(out);
+}
+
+TEST_CASE("compare report: Xu et al. questions are answered from the numbers", "[compare]") {
+  fs::path out = fs::temp_directory_path() / "normlab_test_compare_xu";
+  fs::remove_all(out);
+  ojson j = ojson::parse(R"({"base": {}, "variants": {"layernorm": {}, "layernorm_simple": {},
+                           "detachnorm": {}, "none": {}}, "seeds": [1, 2, 3], "target_loss": 0.3})");
+  j["out_dir"] = out.string();
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "xu.json", "");
+  CHECK(std::find(cc.questions.begin(), cc.questions.end(), "overfit") != cc.questions.end());
+  CHECK(std::find(cc.questions.begin(), cc.questions.end(), "detach") != cc.questions.end());
+  for (const auto& v : cc.variants)
+    for (uint64_t s : cc.seeds) write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, 0.8);
+  // make detachnorm train clearly worse: shift its losses up
+  for (uint64_t s : cc.seeds) {
+    fs::path p = fs::path(nl::run_dir_for(out.string(), "detachnorm", s)) / "metrics.csv";
+    nl::MetricsTable t = nl::read_metrics_csv(p.string());
+    std::ofstream o(p);
+    for (size_t i = 0; i < t.columns.size(); ++i) o << (i ? "," : "") << t.columns[i];
+    o << "\n";
+    for (auto& r : t.rows) {
+      for (size_t i = 0; i < r.size(); ++i) {
+        double v = r[i];
+        if (t.columns[i] == "loss") v += 1.0;
+        o << (i ? "," : "");
+        if (!std::isnan(v)) o << v;
+      }
+      o << "\n";
+    }
+  }
+  std::string md = nl::render_report(nl::summarize_compare(cc, out.string(), {}), "");
+  INFO(md);
+  CHECK(md.find("## (a) Do the gain and bias over-fit?") != std::string::npos);
+  CHECK(md.find("## (b) Do the gradients through mean and variance matter?") != std::string::npos);
+  CHECK(md.find("`detachnorm` trains worse than `layernorm_simple`") != std::string::npos);
+  fs::remove_all(out);
+}
+
+TEST_CASE("compare: metrics.csv errors name the file and line", "[compare]") {
+  fs::path p = fs::temp_directory_path() / "normlab_test_compare_bad.csv";
+  { std::ofstream(p) << "step,loss\n10,0.5\n20,abc\n"; }
+  try {
+    nl::read_metrics_csv(p.string());
+    FAIL("bad cell accepted");
+  } catch (const nl::UserError& e) {
+    CHECK(std::string(e.what()).find(p.string() + ":3: 'abc' in column loss") != std::string::npos);
+  }
+  { std::ofstream(p) << "step,loss\n10,0.5\n20"; }  // a run killed mid-write: short last line
+  nl::MetricsTable t = nl::read_metrics_csv(p.string());
+  REQUIRE(t.rows.size() == 2);
+  CHECK(std::isnan(t.rows[1][1]));
+  fs::remove(p);
+}
