@@ -1,4 +1,8 @@
 // registry.cpp — the list of `normlab` commands, filled by NL_COMMAND in each file.
+//
+// What it is: a function-local vector (so registration order across files does not matter)
+// and the global options every command reads.
+// What it is not: the parser; main.cpp builds the CLI11 app from this list.
 #include "normlab/cli.h"
 
 namespace nl {
