@@ -4,7 +4,11 @@
 #       configs/tiny.json --set train.steps=1 --set train.eval_every=0 --out runs/gdb
 # What it is: the pretty-printers, a breakpoint in the LayerNorm backward kernel and one
 # in the BatchNorm backward kernel (only one of them is hit, by the norm the config
-# chooses), each printing the row statistics the forward saved; then `run`.
+# chooses), each printing the statistics the forward saved; then `run`. The full
+# signatures keep gdb from also stopping in the loop bodies OpenMP outlines
+# (`..._omp_fn.0`), where the arguments are not yet readable. To stop inside the row
+# loop, `list`, then `tbreak <line of its body>` and `continue` (`next` over the
+# `#pragma omp` line runs the whole loop).
 # What it is not: useful with `--kernels reference`: there the norms run as their
 # composition of ops (mean, sub, sqrt, div, ...) and never call these kernels.
 set pagination off
@@ -14,7 +18,7 @@ set debuginfod enabled off
 source scripts/gdb/normlab_printers.py
 
 # LayerNorm: one mean and rstd per token row (N = B*T rows of D features).
-break nl::kernels::layernorm_backward
+break nl::kernels::layernorm_backward(float*, float*, float*, float const*, float const*, float const*, float const*, float const*, int, int, bool)
 commands
   printf "\nlayernorm_backward: N = %d token rows, D = %d features, through_stats = %d\n", N, D, through_stats
   printf "first row: mean = %g, rstd = %g\n", mean[0], rstd[0]
@@ -23,7 +27,7 @@ commands
 end
 
 # BatchNorm: one mean and rstd per feature column, over the real tokens.
-break nl::kernels::batchnorm_backward
+break nl::kernels::batchnorm_backward(float*, float*, float*, float const*, float const*, float const*, float const*, float const*, float const*, int, int, bool)
 commands
   printf "\nbatchnorm_backward: N = %d token rows, D = %d features, through_stats = %d\n", N, D, through_stats
   printf "feature 0: mean = %g, rstd = %g\n", mean[0], rstd[0]
