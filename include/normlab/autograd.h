@@ -6,6 +6,7 @@
 // and runs the closures in reverse. Closures capture inputs by value (a Tensor is a
 // shared handle) and the output only as a raw TensorImpl*, so there are no cycles:
 // the output owns its Node, the Node owns the inputs, nothing owns the output back.
+// What it is not: the ops (ops.h) nor the walk's code (src/core/autograd.cpp).
 #pragma once
 #include <functional>
 #include <vector>

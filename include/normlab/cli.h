@@ -3,6 +3,7 @@
 // Each command lives in one file under src/cli/ and registers a setup function that
 // adds its options to a CLI11 subcommand and returns the function that runs it
 // (returning the process exit code). main.cpp knows none of them by name.
+// What it is not: the commands themselves (src/cli/cmd_*.cpp).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>

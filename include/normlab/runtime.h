@@ -4,7 +4,10 @@
 // machine's core count. Same seed + same thread count => bit-identical results.
 // Kernels: every fast kernel has a plain twin (naive loops, no BLAS). `reference`
 // selects the twins everywhere — for learners stepping through in gdb, and for the
-// tests that check fast == plain.
+// tests that check fast == plain. Kernels with no fast path (softmax, unary, embedding,
+// shape) have one implementation, already plain; the norms' reference twin is their
+// composition of ops, so `reference` does not call kernels::layernorm_* at all.
+// What it is not: per-op configuration; the switch is global.
 #pragma once
 #include <string>
 

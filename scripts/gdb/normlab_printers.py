@@ -1,10 +1,15 @@
 # normlab_printers.py — gdb pretty-printers for normlab tensors.
 #
-# Load in gdb:   source scripts/gdb/normlab_printers.py
+# What it is: a gdb pretty-printer for nl::Tensor and nl::TensorImpl, and one command.
+# Load in gdb:   source scripts/gdb/normlab_printers.py   (scripts/gdb/session.gdb does)
 # Then `print x` on an nl::Tensor (or nl::TensorImpl) shows
 #     Tensor[2,5,8] requires_grad=1 grad=yes op=layernorm {0.149, 0.881, ...}
-# and `print *x.p_._M_ptr` still shows the raw struct if you want it.
-# Works with libstdc++ (g++), the compiler the debug preset uses.
+# `nlgrad x` shows the first values of x's gradient buffer, and `print/r x` (raw) still
+# shows the struct itself. The frame must have debug info for nl::Tensor (debug preset,
+# or any file built with -g).
+# What it is not: a viewer for whole tensors; in the kernels, where tensors are raw
+# float*, use gdb's own `print *mean@N`.
+# Works with libstdc++ (g++), the compiler the presets use; tested by tests/unit/test_gdb.cpp.
 import gdb
 
 MAX_VALUES = 8
@@ -21,6 +26,22 @@ def _vector_items(v):
     return [start[i] for i in range(n)]
 
 
+def _first_values(buf, offset, numel):
+    if int(buf) == 0:
+        return ""
+    ptr = buf.dereference()["ptr"] + offset
+    k = min(numel, MAX_VALUES)
+    vals = ["%.4g" % float(ptr[i]) for i in range(k)]
+    return "{" + ", ".join(vals) + (", ..." if numel > k else "") + "}"
+
+
+def _numel(impl):
+    n = 1
+    for d in _vector_items(impl["shape"]):
+        n *= int(d)
+    return n
+
+
 def _describe_impl(impl):
     shape = [int(d) for d in _vector_items(impl["shape"])]
     numel = 1
@@ -35,13 +56,7 @@ def _describe_impl(impl):
         name = impl["name"]["_M_dataplus"]["_M_p"].string()
     except gdb.error:
         pass
-    buf = _shared_ptr_get(impl["data"])
-    values = ""
-    if int(buf) != 0:
-        ptr = buf.dereference()["ptr"] + int(impl["offset"])
-        k = min(numel, MAX_VALUES)
-        vals = ["%.4g" % float(ptr[i]) for i in range(k)]
-        values = "{" + ", ".join(vals) + (", ..." if numel > k else "") + "}"
+    values = _first_values(_shared_ptr_get(impl["data"]), int(impl["offset"]), numel)
     label = "Tensor[%s]" % ",".join(str(d) for d in shape)
     if name:
         label += " '%s'" % name
@@ -79,5 +94,42 @@ def _lookup(val):
     return None
 
 
+def _impl_of(val):
+    """An nl::TensorImpl value from an nl::Tensor, a reference to one, or a TensorImpl."""
+    t = val.type.strip_typedefs()
+    if t.code == gdb.TYPE_CODE_REF:
+        val = val.referenced_value()
+        t = val.type.strip_typedefs()
+    if t.code == gdb.TYPE_CODE_PTR:
+        val = val.dereference()
+        t = val.type.strip_typedefs()
+    name = t.unqualified().tag or ""
+    if name == "nl::Tensor":
+        impl = _shared_ptr_get(val["p_"])
+        if int(impl) == 0:
+            raise gdb.GdbError("undefined tensor")
+        return impl.dereference()
+    if name == "nl::TensorImpl":
+        return val
+    raise gdb.GdbError("nlgrad: %s is not an nl::Tensor" % t)
+
+
+class GradCommand(gdb.Command):
+    """nlgrad EXPR: the shape and first values of the gradient of tensor EXPR."""
+
+    def __init__(self):
+        super().__init__("nlgrad", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    def invoke(self, arg, from_tty):
+        impl = _impl_of(gdb.parse_and_eval(arg))
+        shape = ",".join(str(int(d)) for d in _vector_items(impl["shape"]))
+        grad = _shared_ptr_get(impl["grad"])
+        if int(grad) == 0:
+            print("d(%s) [%s]: no gradient buffer yet" % (arg, shape))
+            return
+        print("d(%s) [%s] %s" % (arg, shape, _first_values(grad, 0, _numel(impl))))
+
+
+GradCommand()
 gdb.pretty_printers.append(_lookup)
 print("normlab pretty-printers loaded: print an nl::Tensor to see its shape and first values")

@@ -1,4 +1,8 @@
 // cmd_gradcheck.cpp — `normlab gradcheck`: every registered gradient check, one line each.
+//
+// What it is: runs the NL_GRADCHECK_CASE registry (ops, norms, layers, the encoder),
+// optionally filtered by a regular expression, and exits 1 if any case fails.
+// What it is not: the checking itself (core/gradcheck.cpp) nor the cases (next to each op).
 #include <cstdio>
 #include <regex>
 

@@ -1,4 +1,8 @@
 // cmd_train.cpp — `normlab train CONFIG` and `normlab eval CONFIG --checkpoint FILE`.
+//
+// What it is: the command-line side of train/trainer.h — read the config, apply --set,
+// --threads and --kernels, call train() or evaluate(), print the result table.
+// What it is not: the training loop itself (src/train/trainer.cpp).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +74,7 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
   return [a]() {
     Config cfg = resolve_config(a->config, a->overrides);
     set_num_threads(cfg.train.threads);
+    set_kernel_set(parse_kernel_set(cfg.train.kernels));  // as train() does
     const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
     TaskData task = make_task(cfg.task, data_seed);
     Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed);

@@ -2,6 +2,8 @@
 //
 // Global options (--threads, --kernels) apply to every command. Errors the user can
 // fix are one line on stderr and a non-zero exit, never a crash or a stack trace.
+// What it is not: a list of commands — each registers itself (cli.h, NL_COMMAND), so
+// main.cpp knows none of them by name.
 #include <algorithm>
 #include <cstdio>
 #include <exception>

@@ -1,5 +1,9 @@
 // registry.cpp — the list of `normlab` commands (filled by NL_COMMAND in each file), the
 // global options, and the config loading every command that takes a CONFIG shares.
+//
+// What it is: a function-local vector (so registration order across files does not matter),
+// the global options every command reads, and resolve_config.
+// What it is not: the parser; main.cpp builds the CLI11 app from this list.
 #include "normlab/cli.h"
 #include "normlab/config.h"
 

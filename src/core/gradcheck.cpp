@@ -1,4 +1,9 @@
 // gradcheck.cpp — central differences against backward(), and the case registry.
+//
+// What it is: for every input element that requires grad, (L(x+h) - L(x-h)) / 2h next to
+// the element's gradient from one backward(); an element fails when both its absolute and
+// its relative error exceed the case's tolerances (gradcheck.h).
+// What it is not: a test of the forward values — only that backward matches forward.
 #include "normlab/gradcheck.h"
 
 #include <cmath>

@@ -1,4 +1,8 @@
-// rng.cpp — xoshiro256** (Blackman & Vigna), seeded through SplitMix64.
+// rng.cpp — xoshiro256** (Blackman & Vigna, https://prng.di.unimi.it/), seeded through SplitMix64.
+//
+// What it is: the generator, its uniform draw (top 24 bits -> [0,1)) and a Box–Muller
+// normal in double, written out so every platform draws the same numbers.
+// What it is not: thread-safe; each user (init, dropout, data) owns its own Rng.
 #include "normlab/rng.h"
 
 #include <cmath>

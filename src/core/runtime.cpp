@@ -1,4 +1,8 @@
-// runtime.cpp — thread count and kernel-set switches.
+// runtime.cpp — thread count and kernel-set switches (runtime.h).
+//
+// What it is: set_num_threads forwards to OpenMP and OpenBLAS; the kernel set is one
+// process-wide flag that every dispatching kernel reads (use_reference_kernels()).
+// What it is not: a scheduler — kernels decide themselves which loops run in parallel.
 #include "normlab/runtime.h"
 
 #include <omp.h>

@@ -1,4 +1,8 @@
-// tensor.cpp — making tensors and reading them. The backward walk is autograd.cpp.
+// tensor.cpp — making tensors and reading them.
+//
+// What it is: Tensor's constructors (empty, zeros, full, from), accessors, gradient
+// buffers (allocated zero-filled on first use), detach and clone.
+// What it is not: the backward walk (autograd.cpp) nor any op (src/ops/).
 #include "normlab/tensor.h"
 
 #include <cstring>

@@ -1,4 +1,8 @@
 // export.cpp — write a task's splits as TSV files (see data/export.h for the format).
+//
+// What it is: each split's examples turned back into text (token names, class names) and
+// escaped, one `text<TAB>label` line each.
+// What it is not: a reader; text_files.cpp reads such files back as a text_classify task.
 #include "normlab/data/export.h"
 
 #include <filesystem>

@@ -7,6 +7,8 @@
 // Writes go to "<path>.tmp", fsync, rename: a kill at any moment leaves the previous
 // file whole. Reads check every offset and size: a truncated or corrupt file is a
 // UserError naming the file and what is wrong.
+// What it is not: what goes into a training checkpoint (trainer.cpp decides) nor a
+// general safetensors library (F32 only).
 #pragma once
 #include <map>
 #include <string>

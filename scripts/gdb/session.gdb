@@ -1,0 +1,38 @@
+# session.gdb — stop inside the norm kernels of a training step (README: "Step through a
+# training step"). Run from the repository root, on the debug build:
+#   gdb -x scripts/gdb/session.gdb --args build/debug/normlab --threads 1 train \
+#       configs/tiny.json --set train.steps=1 --set train.eval_every=0 --out runs/gdb
+# What it is: the pretty-printers, a breakpoint in the LayerNorm backward kernel and one
+# in the BatchNorm backward kernel (only one of them is hit, by the norm the config
+# chooses), each printing the statistics the forward saved; then `run`. The full
+# signatures keep gdb from also stopping in the loop bodies OpenMP outlines
+# (`..._omp_fn.0`), where the arguments are not yet readable. To stop inside the row
+# loop, `list`, then `tbreak <line of its body>` and `continue` (`next` over the
+# `#pragma omp` line runs the whole loop).
+# What it is not: useful with `--kernels reference`: there the norms run as their
+# composition of ops (mean, sub, sqrt, div, ...) and never call these kernels.
+set pagination off
+set confirm off
+set print pretty on
+set debuginfod enabled off
+source scripts/gdb/normlab_printers.py
+
+# LayerNorm: one mean and rstd per token row (N = B*T rows of D features).
+break nl::kernels::layernorm_backward(float*, float*, float*, float const*, float const*, float const*, float const*, float const*, int, int, bool)
+commands
+  printf "\nlayernorm_backward: N = %d token rows, D = %d features, through_stats = %d\n", N, D, through_stats
+  printf "first row: mean = %g, rstd = %g\n", mean[0], rstd[0]
+  print *dout@D
+  printf "(above: dy of the first row; try `print *mean@N`, `print *x@D`, then `up` and `list`)\n"
+end
+
+# BatchNorm: one mean and rstd per feature column, over the real tokens.
+break nl::kernels::batchnorm_backward(float*, float*, float*, float const*, float const*, float const*, float const*, float const*, float const*, int, int, bool)
+commands
+  printf "\nbatchnorm_backward: N = %d token rows, D = %d features, through_stats = %d\n", N, D, through_stats
+  printf "feature 0: mean = %g, rstd = %g\n", mean[0], rstd[0]
+  print *dout@D
+  printf "(above: dy of the first row; try `print *keep@N`, `print *mean@D`, then `up` and `list`)\n"
+end
+
+run

@@ -1,0 +1,159 @@
+// `normlab graph`: the DOT of one training step of a tiny model matches its architecture.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "normlab/config.h"
+#include "normlab/graph.h"
+#include "normlab/runtime.h"
+#include "normlab/train/step_tape.h"
+#include "normlab/train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nl::Config graph_config(int layers, const std::string& kernels) {
+  nl::Config c = nl::load_config(std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json");
+  c.model.layers = layers;         // tiny.json: positions none, post-LN, classify head
+  c.train.threads = 1;
+  c.train.kernels = kernels;
+  c.train.batch_size = 8;
+  return c;
+}
+
+int count(const std::map<std::string, int>& h, const std::string& k) {
+  auto it = h.find(k);
+  return it == h.end() ? 0 : it->second;
+}
+
+struct Dot {
+  std::map<int, std::string> nodes;   // id -> the rest of the line
+  std::vector<std::pair<int, int>> edges;
+};
+
+Dot parse_dot(const std::string& text) {
+  Dot d;
+  std::istringstream in(text);
+  std::string line;
+  const std::regex node_re(R"(^\s*t(\d+) \[(.*)\];$)"), edge_re(R"(^\s*t(\d+) -> t(\d+);$)");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (std::regex_match(line, m, node_re)) {
+      REQUIRE(d.nodes.count(std::stoi(m[1])) == 0);  // declared once
+      d.nodes[std::stoi(m[1])] = m[2];
+    } else if (std::regex_match(line, m, edge_re)) {
+      d.edges.push_back({std::stoi(m[1]), std::stoi(m[2])});
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("graph: op counts of one training step follow the architecture", "[graph]") {
+  const nl::KernelSet saved = nl::kernel_set();
+  for (int L : {1, 2}) {
+    INFO("layers = " << L);
+    nl::StepTape s = nl::first_training_step(graph_config(L, "fast"));
+    const auto h = nl::op_histogram(s.loss);
+    // Per layer: q, k, v, o, fc1, fc2 (linear = matmul + bias_add) and the two attention
+    // matmuls (q k^T, attn v); then the head's linear.
+    CHECK(count(h, "matmul") == 8 * L + 1);
+    CHECK(count(h, "bias_add") == 6 * L + 1);
+    CHECK(count(h, "softmax") == L);
+    CHECK(count(h, "gelu") == L);
+    CHECK(count(h, "layernorm") == 2 * L);    // post-LN: norm1 and norm2
+    CHECK(count(h, "embedding") == 1);        // tokens only (positions none)
+    CHECK(count(h, "cross_entropy") == 1);
+    CHECK(count(h, "dropout") == 0);          // dropout 0: identity, not recorded
+    CHECK(count(h, "parameter") == (int)s.model->named_parameters().size());
+  }
+  nl::set_kernel_set(saved);
+}
+
+TEST_CASE("graph: with reference kernels the norm is drawn as the ops it is made of", "[graph]") {
+  const nl::KernelSet saved = nl::kernel_set();
+  nl::StepTape s = nl::first_training_step(graph_config(1, "reference"));
+  const auto h = nl::op_histogram(s.loss);
+  CHECK(count(h, "layernorm") == 0);
+  CHECK(count(h, "sqrt") == 2);               // sigma = sqrt(var + eps), once per norm
+  CHECK(count(h, "matmul") == 9);
+  CHECK(count(h, "parameter") == (int)s.model->named_parameters().size());
+  nl::set_kernel_set(saved);
+}
+
+TEST_CASE("graph: the DOT declares every node once, edges join declared nodes, parameters are marked",
+          "[graph]") {
+  const nl::KernelSet saved = nl::kernel_set();
+  nl::StepTape s = nl::first_training_step(graph_config(2, "fast"));
+  const std::string text = nl::autograd_dot(s.loss, "test");
+  REQUIRE(text.rfind("digraph \"test\" {", 0) == 0);
+  REQUIRE(text.substr(text.size() - 2) == "}\n");
+  const Dot d = parse_dot(text);
+
+  int total = 0;
+  for (auto& [op, n] : nl::op_histogram(s.loss)) total += n;
+  CHECK((int)d.nodes.size() == total);
+
+  std::set<int> has_input;
+  for (auto [from, to] : d.edges) {
+    CHECK(d.nodes.count(from) == 1);
+    CHECK(d.nodes.count(to) == 1);
+    has_input.insert(to);
+  }
+  // Every parameter is a filled box named after it, and is a leaf (no incoming edge).
+  int filled = 0;
+  for (auto& [id, attrs] : d.nodes)
+    if (attrs.find("fillcolor") != std::string::npos) {
+      ++filled;
+      CHECK(has_input.count(id) == 0);
+    }
+  const auto params = s.model->named_parameters();
+  CHECK(filled == (int)params.size());
+  for (const nl::NamedTensor& p : params) {
+    INFO(p.name);
+    CHECK(text.find("label=\"" + p.name + "\\n" + p.tensor.shape_str() + "\"") != std::string::npos);
+  }
+  CHECK(text.find("subgraph cluster_") != std::string::npos);  // parameters grouped by layer
+  // The loss is the one node nothing consumes: a cross_entropy [1] box.
+  std::set<int> consumed;
+  for (auto [from, to] : d.edges) consumed.insert(from);
+  int sinks = 0;
+  for (auto& [id, attrs] : d.nodes)
+    if (!consumed.count(id)) {
+      ++sinks;
+      CHECK(attrs.find("label=\"cross_entropy\\n[1]\"") != std::string::npos);
+    }
+  CHECK(sinks == 1);
+  nl::set_kernel_set(saved);
+}
+
+TEST_CASE("graph: the drawn step is train()'s first step (same loss)", "[graph]") {
+  const nl::KernelSet saved = nl::kernel_set();
+  nl::Config c = graph_config(1, "fast");
+  c.train.steps = 1;
+  c.train.log_every = 1;
+  c.train.eval_every = 0;
+  c.task.eval_size = 8;
+  const fs::path dir = fs::temp_directory_path() / "normlab_test_graph_first_step";
+  fs::remove_all(dir);
+  nl::TrainOptions opt;
+  opt.out_dir = dir.string();
+  opt.quiet = true;
+  nl::train(c, opt);
+  std::ifstream csv(dir / "metrics.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  REQUIRE(header.rfind("step,loss,", 0) == 0);
+  const double logged = std::stod(row.substr(row.find(',') + 1));
+  nl::StepTape s = nl::first_training_step(c);
+  CHECK(s.loss.item() == Approx(logged).epsilon(1e-5));
+  fs::remove_all(dir);
+  nl::set_kernel_set(saved);
+}
