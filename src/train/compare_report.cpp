@@ -439,11 +439,17 @@ static Contrast contrast(const ojson& a, const ojson& b, Fmt f) {
 
 static std::string contrast_words(const Contrast& c, Fmt f, const std::string& more, const std::string& less) {
   if (!c.known) return "not comparable (missing values)";
-  std::string d = fmt_val(std::fabs(c.diff), f);
+  std::string d = fmt_val(std::fabs(c.diff), f), comb = fmt_val(c.combined, f);
+  if (d == comb) {  // rounding hides which is larger: show more digits
+    char a[32], b[32];
+    std::snprintf(a, sizeof a, "%.4g", std::fabs(c.diff));
+    std::snprintf(b, sizeof b, "%.4g", c.combined);
+    d = a, comb = b;
+  }
   if (c.n_min < 2)
     return (c.diff > 0 ? more : less) + " by " + d + " (one seed: no noise estimate, so no conclusion)";
-  if (c.noise) return "within noise (difference " + d + " <= combined std " + fmt_val(c.combined, f) + ")";
-  return (c.diff > 0 ? more : less) + " by " + d + ", more than the combined std " + fmt_val(c.combined, f);
+  if (c.noise) return "within noise (difference " + d + " <= combined std " + comb + ")";
+  return (c.diff > 0 ? more : less) + " by " + d + ", more than the combined std " + comb;
 }
 
 static const ojson* find_variant(const ojson& S, const std::string& name) {
