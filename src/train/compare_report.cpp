@@ -20,9 +20,9 @@
 //   std                sample std over seeds (n-1 in the denominator); 0 for one seed
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "normlab/cli.h"
@@ -134,12 +134,8 @@ static int split_seen(const std::string& name, size_t i, size_t n_splits, const 
   } catch (const nlohmann::json::exception&) {
     tmin = tmax = -1;
   }
-  std::smatch m;
-  static const std::regex re("len_(\\d+)_(\\d+)");
-  if (lo < 0 && std::regex_search(name, m, re)) {
-    lo = std::stoi(m[1]);
-    hi = std::stoi(m[2]);
-  }
+  int a = 0, b = 0;
+  if (lo < 0 && std::sscanf(name.c_str(), "len_%d_%d", &a, &b) == 2) lo = a, hi = b;
   if (tmin < 0 || lo < 0) return -1;
   return lo >= tmin && hi <= tmax ? 1 : 0;
 }
