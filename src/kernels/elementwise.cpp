@@ -5,6 +5,7 @@
 #include "normlab/kernels/elementwise.h"
 
 #include "normlab/runtime.h"
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
@@ -96,14 +97,14 @@ void walk_reference(const Broadcast& bc, F f) {
 template <class F>
 void walk_fast(const Broadcast& bc, F f) {
   if (bc.same_shape) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(bc.n * kCostCheap))
     for (int64_t o = 0; o < bc.n; ++o) f(o, o, o);
     return;
   }
   const int64_t inner = bc.out_shape.back();
   const int64_t rows = inner == 0 ? 0 : bc.n / inner;
   const int64_t sa = bc.a_stride.back(), sb = bc.b_stride.back();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(bc.n * kCostCheap))
   for (int64_t r = 0; r < rows; ++r) {
     int64_t ia, ib;
     unravel(bc, r * inner, ia, ib);
@@ -176,12 +177,12 @@ void binary_backward(BinaryOp op, int which, float* g, const float* dout, const 
 }
 
 void affine_scalar(float* out, const float* x, float mul, float add, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * mul + add;
 }
 
 void axpy(float* dx, const float* dout, float mul, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * mul;
 }
 
@@ -197,12 +198,12 @@ void masked_fill_backward(float* dx, const float* dout, const float* mask, const
 }
 
 void dropout_forward(float* out, const float* x, const float* scale, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale[i];
 }
 
 void dropout_backward(float* dx, const float* dout, const float* scale, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * scale[i];
 }
 

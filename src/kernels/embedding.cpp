@@ -1,10 +1,11 @@
 // kernels/embedding.cpp — embedding lookup (a gather) and backward (a scatter-add).
 #include "normlab/kernels/embedding.h"
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
 void embedding_forward(float* out, const float* W, const int* ids, int64_t N, int D) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(N * D * kCostCheap))
   for (int64_t n = 0; n < N; ++n) {
     const float* W_row = W + (int64_t)ids[n] * D;
     float* out_n = out + n * D;
@@ -18,7 +19,7 @@ void embedding_forward(float* out, const float* W, const int* ids, int64_t N, in
 void embedding_backward(float* dW, const float* dout, const int* ids, int64_t N, int D) {
   constexpr int BLK = 16;  // columns per task: a cache line of dW and of dout
   const int nblk = (D + BLK - 1) / BLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(N * D * kCostCheap))
   for (int b = 0; b < nblk; ++b) {
     const int d0 = b * BLK, d1 = d0 + BLK < D ? d0 + BLK : D;
     for (int64_t n = 0; n < N; ++n) {

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "normlab/kernels/norm.h"
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
@@ -24,7 +25,7 @@ void affine_backward(float* dg, float* db, const float* dout, const float* x, co
   // One tile of features per iteration, so each sum has a single owner (no atomics) and adds
   // rows in order whatever the thread count; walking rows within a tile reads memory
   // contiguously instead of striding down one column.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
     const int nd = std::min(kFeatureTile, D - d0);
     double sum_dout_xhat[kFeatureTile] = {}, sum_dout[kFeatureTile] = {};
@@ -48,7 +49,7 @@ void affine_backward(float* dg, float* db, const float* dout, const float* x, co
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* g,
                        const float* b, int N, int D, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int n = 0; n < N; ++n) {
     const float* x_n = x + (long)n * D;
     float* out_n = out + (long)n * D;
@@ -68,7 +69,7 @@ void layernorm_backward(float* dx, float* dg, float* db, const float* dout, cons
                         const float* mean, const float* rstd, const float* g, int N, int D,
                         bool through_stats) {
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
     for (int n = 0; n < N; ++n) {
       const float* x_n = x + (long)n * D;
       const float* dout_n = dout + (long)n * D;
@@ -101,7 +102,7 @@ void layernorm_backward(float* dx, float* dg, float* db, const float* dout, cons
 
 void rmsnorm_forward(float* out, float* rstd, const float* x, const float* g, int N, int D,
                      float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int n = 0; n < N; ++n) {
     const float* x_n = x + (long)n * D;
     float* out_n = out + (long)n * D;
@@ -116,7 +117,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* g, in
 void rmsnorm_backward(float* dx, float* dg, const float* dout, const float* x, const float* rstd,
                       const float* g, int N, int D) {
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
     for (int n = 0; n < N; ++n) {
       const float* x_n = x + (long)n * D;
       const float* dout_n = dout + (long)n * D;
@@ -141,7 +142,7 @@ void rmsnorm_backward(float* dx, float* dg, const float* dout, const float* x, c
 
 void adanorm_forward(float* out, float* mean, float* std, const float* x, int N, int D, float eps,
                      float C, float k) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int n = 0; n < N; ++n) {
     const float* x_n = x + (long)n * D;
     float* out_n = out + (long)n * D;
@@ -160,7 +161,7 @@ void adanorm_forward(float* out, float* mean, float* std, const float* x, int N,
 void adanorm_backward(float* dx, const float* dout, const float* x, const float* mean,
                       const float* std, int N, int D, float eps, float C, float k) {
   if (!dx) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int n = 0; n < N; ++n) {
     const float* x_n = x + (long)n * D;
     const float* dout_n = dout + (long)n * D;

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "normlab/kernels/norm.h"
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
@@ -18,7 +19,7 @@ int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const 
                     int N, int D, float eps) {
   int count = 0;
   for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d = 0; d < D; ++d) {
     const Moments m = moments(x + d, N, D, keep);           // column d, real rows only
     mean[d] = (float)m.mean;                                // mean_d = mean x[:,d]
@@ -34,7 +35,7 @@ void batchnorm_rstd(float* rstd, const float* var, int D, float eps) {
 
 void batchnorm_forward(float* out, const float* x, const float* keep, const float* mean,
                        const float* rstd, const float* g, const float* b, int N, int D) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int n = 0; n < N; ++n) {
     const float* x_n = x + (long)n * D;
     float* out_n = out + (long)n * D;
@@ -54,7 +55,7 @@ void batchnorm_backward(float* dx, float* dg, float* db, const float* dout, cons
                         int N, int D, bool through_stats) {
   // One tile of features per iteration (see affine_backward): every column sum has one owner
   // and adds rows in order, and each row's tile is read contiguously.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
     const int nd = std::min(kFeatureTile, D - d0);
     // forward: out = g * xhat + b  =>  dg += sum dout * xhat, db += sum dout, dxhat = dout * g

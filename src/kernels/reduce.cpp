@@ -6,6 +6,7 @@
 #include "normlab/kernels/reduce.h"
 
 #include "normlab/runtime.h"
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
@@ -103,7 +104,7 @@ void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
   if (k != g.size.size()) {
     // General case (e.g. reduce axes 0 and 2 of 3): parallel over outputs, walk in order.
     const Walk w = make_walk(shape, reduce);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(w.n_out * w.n_red * kCostCheap))
     for (int64_t o = 0; o < w.n_out; ++o) {
       const int64_t base = offset_of(o, w.kept_size, w.kept_stride);
       float acc = 0.0f;
@@ -116,7 +117,7 @@ void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
     // One value: kSumChunks partials (fixed split), then their sum in order.
     float partial[kSumChunks];
     const int64_t chunk = (R + kSumChunks - 1) / kSumChunks;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(R * kCostCheap))
     for (int c = 0; c < kSumChunks; ++c) {
       float acc = 0.0f;
       const int64_t lo = c * chunk, hi = (c + 1) * chunk < R ? (c + 1) * chunk : R;
@@ -130,7 +131,7 @@ void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
   }
   if (inner == 1) {
     // Contiguous rows: out[o] = sum_r x[o, r].
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * R * kCostCheap))
     for (int64_t o = 0; o < outer; ++o) {
       const float* x_o = x + o * R;
       float acc = 0.0f;
@@ -142,7 +143,7 @@ void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
   // out[o, i] = sum_r x[o, r, i]: blocks of 64 columns, rows added in order.
   constexpr int64_t BLK = 64;
   const int64_t nblk = (inner + BLK - 1) / BLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * R * inner * kCostCheap))
   for (int64_t ob = 0; ob < outer * nblk; ++ob) {
     const int64_t o = ob / nblk, i0 = (ob % nblk) * BLK;
     const int64_t len = inner - i0 < BLK ? inner - i0 : BLK;
@@ -168,7 +169,7 @@ void expand_axes_add(float* dx, const float* dout, const std::vector<int>& shape
                      const std::vector<bool>& reduce, float scale) {
   const Walk w = make_walk(shape, reduce);
   // Output-major: for each kept index, its reduced elements.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(w.n_out * w.n_red * kCostCheap))
   for (int64_t o = 0; o < w.n_out; ++o) {
     const int64_t base = offset_of(o, w.kept_size, w.kept_stride);
     const float g = scale * dout[o];

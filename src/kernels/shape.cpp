@@ -2,6 +2,7 @@
 #include "normlab/kernels/shape.h"
 
 #include <cstddef>
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
@@ -24,7 +25,7 @@ void permute_walk(const std::vector<int>& in_shape, const std::vector<int>& perm
   if (n == 0) return;
   const int64_t inner = R ? out_shape[R - 1] : 1, s_inner = R ? stride[R - 1] : 1;
   const int64_t rows = n / inner;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rem = r, ix = 0;
     for (int j = (int)R - 2; j >= 0; --j) {  // unravel r over the out axes but the last
@@ -51,7 +52,7 @@ void permute_backward(float* dx, const float* dout, const std::vector<int>& in_s
 
 void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride,
                int64_t rows, int64_t len, bool accumulate) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(rows * len * kCostCheap))
   for (int64_t r = 0; r < rows; ++r) {
     float* d = dst + r * dst_stride;
     const float* s = src + r * src_stride;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
@@ -28,7 +29,7 @@ inline float row_sum_exp(const float* x, int C, int64_t s, float m) {
 }  // namespace
 
 void softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t inner) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * inner * C * kCostTranscend))
   for (int64_t row = 0; row < outer * inner; ++row) {
     const int64_t o = row / inner, i = row % inner;
     const float* x_r = x + o * C * inner + i;
@@ -42,7 +43,7 @@ void softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t i
 
 void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int C,
                       int64_t inner) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * inner * C * kCostTranscend))
   for (int64_t row = 0; row < outer * inner; ++row) {
     const int64_t base = (row / inner) * C * inner + row % inner;
     float dot = 0.0f;  // sum_c dy * y
@@ -55,7 +56,7 @@ void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer,
 }
 
 void log_softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t inner) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * inner * C * kCostTranscend))
   for (int64_t row = 0; row < outer * inner; ++row) {
     const int64_t base = (row / inner) * C * inner + row % inner;
     const float m = row_max(x + base, C, inner);
@@ -69,7 +70,7 @@ void log_softmax_forward(float* out, const float* x, int64_t outer, int C, int64
 
 void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int C,
                           int64_t inner) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * inner * C * kCostTranscend))
   for (int64_t row = 0; row < outer * inner; ++row) {
     const int64_t base = (row / inner) * C * inner + row % inner;
     float sum_dy = 0.0f;
@@ -83,7 +84,7 @@ void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t ou
 
 float cross_entropy_forward(float* row_loss, float* lse, int* count, const float* logits,
                             const int* targets, int N, int C, int ignore_index) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * C * kCostTranscend))
   for (int n = 0; n < N; ++n) {
     const float* x_n = logits + (int64_t)n * C;
     if (targets[n] == ignore_index) {
@@ -111,7 +112,7 @@ void cross_entropy_backward(float* dlogits, float dloss, const float* logits, co
                             const int* targets, int N, int C, int ignore_index, int count) {
   if (count == 0) return;  // every row ignored: the loss is the constant 0
   const float scale = dloss / (float)count;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * C * kCostTranscend))
   for (int n = 0; n < N; ++n) {
     if (targets[n] == ignore_index) continue;
     const float* x_n = logits + (int64_t)n * C;

@@ -2,56 +2,57 @@
 #include "normlab/kernels/unary.h"
 
 #include <cmath>
+#include "normlab/parallel.h"
 
 namespace nl::kernels {
 
 void exp_forward(float* out, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
 }
 // forward: out = exp(x)  =>  dx += dout * out
 void exp_backward(float* dx, const float* dout, const float* out, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * out[i];
 }
 
 void log_forward(float* out, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) out[i] = std::log(x[i]);
 }
 // forward: out = log(x)  =>  dx += dout / x
 void log_backward(float* dx, const float* dout, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] / x[i];
 }
 
 void sqrt_forward(float* out, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) out[i] = std::sqrt(x[i]);
 }
 // forward: out = sqrt(x)  =>  dx += dout * 0.5 / out
 void sqrt_backward(float* dx, const float* dout, const float* out, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * 0.5f / out[i];
 }
 
 void pow_forward(float* out, const float* x, float p, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) out[i] = std::pow(x[i], p);
 }
 // forward: out = x^p  =>  dx += dout * p * x^(p-1)
 void pow_backward(float* dx, const float* dout, const float* x, float p, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * p * std::pow(x[i], p - 1.0f);
 }
 
 void relu_forward(float* out, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 // forward: out = max(x, 0)  =>  dx += x > 0 ? dout : 0
 void relu_backward(float* dx, const float* dout, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) dx[i] += x[i] > 0.0f ? dout[i] : 0.0f;
 }
 
@@ -59,13 +60,13 @@ static constexpr float kInvSqrt2 = 0.70710678118654752f;    // 1 / sqrt(2)
 static constexpr float kInvSqrt2Pi = 0.39894228040143268f;  // 1 / sqrt(2 pi)
 
 void gelu_forward(float* out, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
 }
 // forward: out = x * Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2))
 //   =>  dx += dout * (Phi(x) + x * phi(x)),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 void gelu_backward(float* dx, const float* dout, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) {
     const float Phi = 0.5f * (1.0f + std::erf(x[i] * kInvSqrt2));
     const float phi = kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]);
@@ -74,12 +75,12 @@ void gelu_backward(float* dx, const float* dout, const float* x, int64_t n) {
 }
 
 void tanh_forward(float* out, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
 }
 // forward: out = tanh(x)  =>  dx += dout * (1 - out^2)
 void tanh_backward(float* dx, const float* dout, const float* out, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostTranscend))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 

@@ -8,6 +8,7 @@
 #include "normlab/gradcheck.h"
 #include "normlab/kernels/matmul.h"
 #include "normlab/ops.h"
+#include "normlab/parallel.h"
 
 namespace nl {
 
@@ -93,7 +94,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
     const float* y_d = y.data();
     const float* b_d = bias.data();
     float* o_d = out.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)rows * Out * kCostCheap))
     for (long r = 0; r < rows; ++r)
       for (int j = 0; j < Out; ++j) o_d[r * Out + j] = y_d[r * Out + j] + b_d[j];
   }

@@ -22,6 +22,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include "normlab/parallel.h"
 
 namespace nl {
 
@@ -31,7 +32,7 @@ namespace nl {
 // SGD with momentum (PyTorch: buf starts at 0, so the first step sets buf = g).
 void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,
                 float wd) {
-#pragma omp parallel for if (n > (1 << 16))
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) {
     float gi = g[i] + wd * p[i];       // L2 weight decay, added to the gradient
     buf[i] = momentum * buf[i] + gi;   // momentum buffer
@@ -49,7 +50,7 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float 
   const float step_size = (float)(lr / bias1);
   const float sqrt_bias2 = (float)std::sqrt(bias2);
   const float shrink = 1.0f - lr * decoupled_wd;
-#pragma omp parallel for if (n > (1 << 16))
+#pragma omp parallel for schedule(static) if (parallel_worth(n * kCostRow))
   for (int64_t i = 0; i < n; ++i) {
     p[i] *= shrink;                                   // AdamW: p -= lr*wd*p
     float gi = g[i] + l2_wd * p[i];                   // Adam: g += wd*p

@@ -14,12 +14,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -48,9 +49,12 @@ static UserError cerr2(const std::string& source, const std::string& msg) {
   return UserError(source + ": " + msg, 2);
 }
 
+// [A-Za-z0-9_.-]+, and not "." or "..": safe as a folder name and in --only.
 static bool valid_name(const std::string& s) {
-  static const std::regex re("[A-Za-z0-9_.-]+");
-  return !s.empty() && s != "." && s != ".." && std::regex_match(s, re);
+  if (s.empty() || s == "." || s == "..") return false;
+  for (char c : s)
+    if (!std::isalnum((unsigned char)c) && c != '_' && c != '.' && c != '-') return false;
+  return true;
 }
 
 static bool valid_key_path(const std::string& k) {

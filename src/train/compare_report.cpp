@@ -20,9 +20,9 @@
 //   std                sample std over seeds (n-1 in the denominator); 0 for one seed
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "normlab/cli.h"
@@ -134,12 +134,8 @@ static int split_seen(const std::string& name, size_t i, size_t n_splits, const 
   } catch (const nlohmann::json::exception&) {
     tmin = tmax = -1;
   }
-  std::smatch m;
-  static const std::regex re("len_(\\d+)_(\\d+)");
-  if (lo < 0 && std::regex_search(name, m, re)) {
-    lo = std::stoi(m[1]);
-    hi = std::stoi(m[2]);
-  }
+  int a = 0, b = 0;
+  if (lo < 0 && std::sscanf(name.c_str(), "len_%d_%d", &a, &b) == 2) lo = a, hi = b;
   if (tmin < 0 || lo < 0) return -1;
   return lo >= tmin && hi <= tmax ? 1 : 0;
 }
@@ -439,11 +435,17 @@ static Contrast contrast(const ojson& a, const ojson& b, Fmt f) {
 
 static std::string contrast_words(const Contrast& c, Fmt f, const std::string& more, const std::string& less) {
   if (!c.known) return "not comparable (missing values)";
-  std::string d = fmt_val(std::fabs(c.diff), f);
+  std::string d = fmt_val(std::fabs(c.diff), f), comb = fmt_val(c.combined, f);
+  if (d == comb) {  // rounding hides which is larger: show more digits
+    char a[32], b[32];
+    std::snprintf(a, sizeof a, "%.4g", std::fabs(c.diff));
+    std::snprintf(b, sizeof b, "%.4g", c.combined);
+    d = a, comb = b;
+  }
   if (c.n_min < 2)
     return (c.diff > 0 ? more : less) + " by " + d + " (one seed: no noise estimate, so no conclusion)";
-  if (c.noise) return "within noise (difference " + d + " <= combined std " + fmt_val(c.combined, f) + ")";
-  return (c.diff > 0 ? more : less) + " by " + d + ", more than the combined std " + fmt_val(c.combined, f);
+  if (c.noise) return "within noise (difference " + d + " <= combined std " + comb + ")";
+  return (c.diff > 0 ? more : less) + " by " + d + ", more than the combined std " + comb;
 }
 
 static const ojson* find_variant(const ojson& S, const std::string& name) {
