@@ -270,16 +270,6 @@ bool only_matches(const std::string& only, const CompareRun& run) {
 
 static bool file_exists(const std::string& p) { return fs::exists(p); }
 
-static nlohmann::json read_json_or_null(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return nullptr;
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error&) {
-    return nullptr;
-  }
-}
-
 // Two resolved configs describe the same run when they differ at most in train.threads.
 static bool same_run(nlohmann::json a, nlohmann::json b) {
   if (a.is_null() || b.is_null()) return false;

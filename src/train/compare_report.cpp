@@ -99,7 +99,7 @@ static std::vector<std::string> columns_with_prefix(const MetricsTable& t, const
   return out;
 }
 
-static nlohmann::json read_json_file(const std::string& path) {
+nlohmann::json read_json_or_null(const std::string& path) {
   std::ifstream in(path);
   if (!in) return nullptr;
   try {
@@ -168,9 +168,9 @@ static RunFacts summarize_run(const std::string& dir, double target) {
   j["steps_to_target"] = reach;
   j["max_grad_norm"] = num(max_gn);
 
-  nlohmann::json result = read_json_file((fs::path(dir) / "result.json").string());
-  nlohmann::json config = read_json_file((fs::path(dir) / "compare_config.json").string());
-  if (config.is_null()) config = read_json_file((fs::path(dir) / "config.json").string());
+  nlohmann::json result = read_json_or_null((fs::path(dir) / "result.json").string());
+  nlohmann::json config = read_json_or_null((fs::path(dir) / "compare_config.json").string());
+  if (config.is_null()) config = read_json_or_null((fs::path(dir) / "config.json").string());
   if (result.is_object() && result.contains("seconds") && result["seconds"].is_number())
     j["seconds"] = result["seconds"];
 

@@ -116,4 +116,8 @@ nlohmann::ordered_json summarize_compare(const CompareConfig& cc, const std::str
 // report.md from summary.json. `plots_note` is empty when the plots were drawn, else why not.
 std::string render_report(const nlohmann::ordered_json& summary, const std::string& plots_note);
 
+// The JSON in `path`, or null when the file is missing or not valid JSON (a run folder
+// that has not got that far). Shared by the runner and the report.
+nlohmann::json read_json_or_null(const std::string& path);
+
 }  // namespace nl
