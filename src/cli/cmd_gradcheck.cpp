@@ -1,10 +1,11 @@
 // cmd_gradcheck.cpp — `normlab gradcheck`: every registered gradient check, one line each.
 //
 // What it is: runs the NL_GRADCHECK_CASE registry (ops, norms, layers, the encoder),
-// optionally filtered by a regular expression, and exits 1 if any case fails.
+// optionally filtered by name (substrings, comma-separated), and exits 1 if any case fails.
 // What it is not: the checking itself (core/gradcheck.cpp) nor the cases (next to each op).
 #include <cstdio>
-#include <regex>
+#include <sstream>
+#include <vector>
 
 #include "normlab/cli.h"
 #include "normlab/gradcheck.h"
@@ -14,13 +15,23 @@ namespace nl {
 NL_COMMAND("gradcheck", "Check every op's and layer's backward against central differences", 90,
            [](CLI::App& sub) -> CommandRun {
   auto filter = std::make_shared<std::string>();
-  sub.add_option("--filter", *filter, "Only cases whose name matches this regular expression");
+  sub.add_option("--filter", *filter,
+                 "Only cases whose name contains one of these comma-separated substrings");
   return [filter]() {
-    std::regex re(filter->empty() ? ".*" : *filter);
+    std::vector<std::string> wanted;  // empty: every case
+    std::istringstream parts(*filter);
+    for (std::string w; std::getline(parts, w, ',');)
+      if (!w.empty()) wanted.push_back(w);
+    auto selected = [&](const std::string& name) {
+      if (wanted.empty()) return true;
+      for (const std::string& w : wanted)
+        if (name.find(w) != std::string::npos) return true;
+      return false;
+    };
     int n = 0, failed = 0;
     std::printf("%-44s %12s %12s  %s\n", "case", "max abs err", "max rel err", "result");
     for (const GradcheckCase& c : gradcheck_registry()) {
-      if (!std::regex_search(c.name, re)) continue;
+      if (!selected(c.name)) continue;
       GradcheckResult r = c.run();
       ++n;
       failed += r.ok ? 0 : 1;

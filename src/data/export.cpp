@@ -25,6 +25,7 @@ static std::string escape(const std::string& s) {
 }
 
 static std::string name_of(const std::vector<std::string>& names, int id) {
+  if (id == kIgnoreLabel) return "_";  // a position without a label (histogram's <bos>)
   return (id >= 0 && id < (int)names.size()) ? names[id] : std::to_string(id);
 }
 

@@ -23,8 +23,16 @@
 //
 // Permutation invariance (SPEC: `positions: none`): majority and parity labels do not
 // change when the tokens are permuted, and histogram labels move with their tokens
-// (equivariant), so a model without positions can solve all three exactly, at any length.
-// sort, reverse and dyck depend on order and need positions.
+// (equivariant). sort, reverse and dyck depend on order and need positions.
+//
+// Counting needs a <bos>. Without positions, every attention output is a softmax-weighted
+// average, so a model sees only the *fractions* of each symbol: [1 2] and [1 1 2 2] look
+// alike, yet their histograms (1 1 vs 2 2 2 2) and parities differ. So histogram and
+// parity sequences start with a <bos> token (id S+1, not counted in the length, label
+// -1 = ignored for histogram): a token attending to its own symbol and to <bos> puts
+// weight 1/(count+1) on <bos>, which recovers the count (Weiss et al. 2021, "Thinking
+// Like Transformers", whose RASP histogram uses the same BOS trick). Majority needs only
+// fractions and has no <bos>.
 #include <algorithm>
 #include <functional>
 #include <vector>
@@ -192,17 +200,25 @@ struct Generated {
   const char* head;
   std::function<Example(Rng&, int, int)> gen;
   bool even_lengths;
+  bool bos;  // sequences start with <bos> (id S+1): the counting tasks, see the top
 };
 
 static const Generated& find_generated(const std::string& name) {
   static const std::vector<Generated> table = {
-      {"majority", "classify", gen_majority, false}, {"histogram", "tag", gen_histogram, false},
-      {"sort", "tag", gen_sort, false},              {"reverse", "tag", gen_reverse, false},
-      {"parity", "classify", gen_parity, false},     {"dyck", "classify", gen_dyck, true},
+      {"majority", "classify", gen_majority, false, false},
+      {"histogram", "tag", gen_histogram, false, true},
+      {"sort", "tag", gen_sort, false, false},
+      {"reverse", "tag", gen_reverse, false, false},
+      {"parity", "classify", gen_parity, false, true},
+      {"dyck", "classify", gen_dyck, true, false},
   };
   for (const Generated& g : table)
     if (name == g.name) return g;
   throw std::invalid_argument("make_generated_task: unknown task '" + name + "'");
+}
+
+int generated_prefix_tokens(const std::string& name) {
+  return is_generated_task(name) && find_generated(name).bos ? 1 : 0;
 }
 
 // Lengths drawn uniformly from r (even ones only for dyck).
@@ -222,7 +238,12 @@ static Dataset generate(const Generated& g, Rng rng, const LengthRange& r, int n
   for (int i = 0; i < n; ++i) {
     int L = rng.randint(lo, hi);
     if (g.even_lengths) L *= 2;
-    d.examples.push_back(g.gen(rng, L, S));
+    Example e = g.gen(rng, L, S);
+    if (g.bos) {
+      e.tokens.insert(e.tokens.begin(), S + 1);
+      if (std::string(g.head) == "tag") e.labels.insert(e.labels.begin(), kIgnoreLabel);
+    }
+    d.examples.push_back(std::move(e));
   }
   return d;
 }
@@ -250,6 +271,10 @@ TaskData make_generated_task(const TaskConfig& cfg, uint64_t seed) {
     td.vocab = S + 1;
     td.token_names = {"<pad>"};
     for (int s = 1; s <= S; ++s) td.token_names.push_back(std::to_string(s));
+  }
+  if (g.bos) {
+    td.vocab += 1;
+    td.token_names.push_back("<bos>");
   }
   if (cfg.name == "parity") {
     td.class_names = {"even", "odd"};

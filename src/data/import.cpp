@@ -63,6 +63,8 @@ EvalSplit import_split(const TaskData& task, const std::string& path, const Leng
   std::map<std::string, int> token_id, class_id;
   for (size_t i = 0; i < task.token_names.size(); ++i) token_id[task.token_names[i]] = (int)i;
   for (size_t i = 0; i < task.class_names.size(); ++i) class_id[task.class_names[i]] = (int)i;
+  if (task.head == "tag") class_id["_"] = kIgnoreLabel;  // export's "no label" (a <bos>)
+  const int prefix = task_prefix_tokens(task.task);        // <bos>: not part of the length
   auto lookup = [&](const std::map<std::string, int>& ids, const std::string& name, int line,
                     const char* what) {
     auto it = ids.find(name);
@@ -96,8 +98,9 @@ EvalSplit import_split(const TaskData& task, const std::string& path, const Leng
                         " labels for " + std::to_string(e.tokens.size()) + " tokens");
     }
     if (e.tokens.empty()) throw UserError("--data " + path + ":" + std::to_string(n) + ": empty text");
-    split.lengths.min = std::min(split.lengths.min, (int)e.tokens.size());
-    split.lengths.max = std::max(split.lengths.max, (int)e.tokens.size());
+    const int length = std::max(1, (int)e.tokens.size() - prefix);
+    split.lengths.min = std::min(split.lengths.min, length);
+    split.lengths.max = std::max(split.lengths.max, length);
     split.data.examples.push_back(std::move(e));
   }
   if (split.data.examples.empty()) throw UserError("--data " + path + ": no examples");

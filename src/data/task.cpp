@@ -79,6 +79,8 @@ std::vector<std::string> task_names() {
   return names;
 }
 
+int task_prefix_tokens(const std::string& task) { return data::generated_prefix_tokens(task); }
+
 TaskData make_task(const TaskConfig& cfg, uint64_t seed) {
   data::check_ranges(cfg);
   if (cfg.eval_lengths.empty())

@@ -16,6 +16,7 @@ namespace nl::data {
 // Generated tasks (generated.cpp): majority, histogram, sort, reverse, parity, dyck.
 bool is_generated_task(const std::string& name);
 TaskData make_generated_task(const TaskConfig& cfg, uint64_t seed);
+int generated_prefix_tokens(const std::string& name);  // 1 if its examples start with <bos>
 extern const char* const kGeneratedTasks[6];
 
 // File tasks (text_files.cpp).

@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "normlab/cli.h"
+#include "normlab/data/task.h"
 #include "normlab/nn/norm.h"
 
 namespace nl {
@@ -305,9 +306,11 @@ void check_cross_fields(const Config& c, const std::string& src) {
     for (size_t i = 0; i < c.task.eval_lengths.size(); ++i)
       if (c.task.eval_lengths[i].max > longest)
         longest = c.task.eval_lengths[i].max, where = "task.eval_lengths[" + std::to_string(i) + "].max";
-    if (longest > m.max_len)
+    const int prefix = task_prefix_tokens(c.task.name);  // <bos>
+    if (longest + prefix > m.max_len)
       fail(src, "model.max_len", std::to_string(m.max_len) + " is shorter than " + where + " = " +
-                                     std::to_string(longest) + " (positions '" + m.positions + "' need max_len >= every length)");
+                                     std::to_string(longest) + (prefix ? " + 1 (<bos>)" : "") +
+                                     " (positions '" + m.positions + "' need max_len >= every length)");
   }
   const std::string& t = c.task.name;
   if ((t == "text_classify" || t == "char_lm") && c.task.path.empty())

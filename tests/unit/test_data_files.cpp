@@ -293,6 +293,28 @@ TEST_CASE("normlab data export CONFIG writes every split and prints the paths", 
   tc.eval_lengths = {{2, 3}, {40, 50}};
   TaskData td = nl::make_task(tc, 1);
   CHECK(lines_of(printed[1])[0] == nl::export_line(td, td.evals[0].data.examples[0]));
+  // parity starts with <bos>: it is exported by name, and the length range counts the symbols
+  CHECK(lines_of(printed[1])[0].rfind("<bos> ", 0) == 0);
+  // import reads an export back: same examples, same length range (histogram: <bos> tagged "_")
+  for (const char* task : {"parity", "histogram"}) {
+    INFO(task);
+    tc.name = task;
+    TaskData t = nl::make_task(tc, 1);
+    const std::string file = (dir / (std::string(task) + ".tsv")).string();
+    {
+      std::ofstream f(file);
+      for (const Example& e : t.evals[1].data.examples) f << nl::export_line(t, e) << '\n';
+    }
+    nl::EvalSplit back = nl::import_split(t, file, tc.train_lengths);
+    REQUIRE(back.data.examples.size() == t.evals[1].data.examples.size());
+    for (size_t i = 0; i < back.data.examples.size(); ++i) {
+      CHECK(back.data.examples[i].tokens == t.evals[1].data.examples[i].tokens);
+      CHECK(back.data.examples[i].labels == t.evals[1].data.examples[i].labels);
+    }
+    CHECK(back.lengths.min >= 40);
+    CHECK(back.lengths.max <= 50);
+    CHECK_FALSE(back.seen_in_training);
+  }
   // --set reaches the task; a bad value is a one-line error, exit 2, nothing written
   REQUIRE(run(cfg + " --out " + out + "2 --set task.name=wordlang --set task.train_size=4 "
                  "--set 'task.eval_lengths=[{\"min\": 8, \"max\": 20}]'") == 0);

@@ -113,16 +113,27 @@ TEST_CASE("every generated task: lengths in range, ids in range, labels correct"
     CHECK((int)td.class_names.size() == td.n_classes);
     auto check_set = [&](const nl::Dataset& d, nl::LengthRange r) {
       int min_len = 1 << 30, max_len = 0;
+      const bool bos = name == "histogram" || name == "parity";  // counting tasks start with <bos>
+      CHECK(nl::task_prefix_tokens(name) == (bos ? 1 : 0));
       for (const Example& e : d.examples) {
-        const int L = (int)e.tokens.size();
+        std::vector<int> x = e.tokens, y = e.labels;
+        if (bos) {
+          REQUIRE(x.front() == td.vocab - 1);
+          x.erase(x.begin());
+          if (td.head == "tag") {
+            REQUIRE(y.front() == nl::kIgnoreLabel);  // <bos> has no label
+            y.erase(y.begin());
+          }
+        }
+        const int L = (int)x.size();
         min_len = std::min(min_len, L);
         max_len = std::max(max_len, L);
         REQUIRE(L >= r.min);
         REQUIRE(L <= r.max);
         if (name == "dyck") REQUIRE(L % 2 == 0);
-        for (int v : e.tokens) REQUIRE((v >= 1 && v < td.vocab));
-        for (int y : e.labels) REQUIRE((y >= 0 && y < td.n_classes));
-        REQUIRE(e.labels == oracle(name, e.tokens, 5));
+        for (int v : x) REQUIRE((v >= 1 && v <= 5));
+        for (int v : y) REQUIRE((v >= 0 && v < td.n_classes));
+        REQUIRE(y == oracle(name, x, 5));
       }
       // lengths vary across the whole range (uniform draws, hundreds of examples)
       CHECK(min_len <= r.min + 1);
@@ -142,7 +153,10 @@ TEST_CASE("generated tasks: heads, class counts and vocabularies", "[data]") {
     INFO(name);
     CHECK(td.head == hc.first);
     CHECK(td.n_classes == hc.second);
-    CHECK(td.vocab == 9);  // PAD + 8 symbols (dyck: 4 bracket types = 8 tokens)
+    // PAD + 8 symbols (dyck: 4 bracket types = 8 tokens), + <bos> for the counting tasks
+    const bool bos = name == "histogram" || name == "parity";
+    CHECK(td.vocab == (bos ? 10 : 9));
+    CHECK((td.token_names.back() == "<bos>") == bos);
   }
   TaskData d = nl::make_task(gen_cfg("dyck", 4), 1);
   CHECK(d.token_names == std::vector<std::string>{"<pad>", "(", ")", "[", "]"});
@@ -185,7 +199,7 @@ TEST_CASE("majority, parity: the label is a function of the token multiset; hist
       if (td.head == "classify") {
         val = e.labels;
       } else {  // label as a function of the symbol (one slot per symbol)
-        val.assign(c.symbols + 1, -1);
+        val.assign(td.vocab, -1);
         for (size_t t = 0; t < e.tokens.size(); ++t) {
           int& slot = val[e.tokens[t]];
           if (slot != -1 && slot != e.labels[t]) val[0] = -2;  // not a function of the symbol

@@ -1,9 +1,10 @@
 // `normlab graph`: the DOT of one training step of a tiny model matches its architecture.
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -36,18 +37,35 @@ struct Dot {
   std::vector<std::pair<int, int>> edges;
 };
 
+// "t<digits>" at s[i...]: the id, and i moved past it; -1 if it is not there.
+int read_id(const std::string& s, size_t& i) {
+  if (i >= s.size() || s[i] != 't') return -1;
+  size_t j = i + 1;
+  while (j < s.size() && std::isdigit((unsigned char)s[j])) ++j;
+  if (j == i + 1) return -1;
+  const int id = std::stoi(s.substr(i + 1, j - i - 1));
+  i = j;
+  return id;
+}
+
+// Node lines "  t12 [label=...];" and edge lines "  t3 -> t12;"; anything else is skipped.
 Dot parse_dot(const std::string& text) {
   Dot d;
   std::istringstream in(text);
   std::string line;
-  const std::regex node_re(R"(^\s*t(\d+) \[(.*)\];$)"), edge_re(R"(^\s*t(\d+) -> t(\d+);$)");
-  std::smatch m;
   while (std::getline(in, line)) {
-    if (std::regex_match(line, m, node_re)) {
-      REQUIRE(d.nodes.count(std::stoi(m[1])) == 0);  // declared once
-      d.nodes[std::stoi(m[1])] = m[2];
-    } else if (std::regex_match(line, m, edge_re)) {
-      d.edges.push_back({std::stoi(m[1]), std::stoi(m[2])});
+    size_t i = line.find_first_not_of(' ');
+    if (i == std::string::npos) continue;
+    const int a = read_id(line, i);
+    if (a < 0) continue;
+    const std::string rest = line.substr(i);
+    if (rest.size() >= 3 && rest.compare(0, 2, " [") == 0 && rest.compare(rest.size() - 2, 2, "];") == 0) {
+      REQUIRE(d.nodes.count(a) == 0);  // declared once
+      d.nodes[a] = rest.substr(2, rest.size() - 4);
+    } else if (rest.compare(0, 4, " -> ") == 0) {
+      size_t k = i + 4;
+      const int b = read_id(line, k);
+      if (b >= 0 && line.substr(k) == ";") d.edges.push_back({a, b});
     }
   }
   return d;

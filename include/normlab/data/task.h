@@ -17,6 +17,9 @@
 namespace nl {
 
 constexpr int kPad = 0;
+// A tag label that no loss or accuracy counts (the <bos> position of histogram). Batches
+// use it for pads too; export writes it as "_" and import reads "_" back.
+constexpr int kIgnoreLabel = -1;
 
 // head: "classify" -> labels has 1 entry; "tag" -> one label per token;
 // "lm" -> labels[t] is the token to predict after tokens[0..t] (so labels = next tokens).
@@ -49,6 +52,9 @@ struct TaskData {
 
 // Build the task's data, deterministic in (cfg, seed). Throws UserError for bad files.
 TaskData make_task(const TaskConfig& cfg, uint64_t seed);
+// Tokens a task puts before the `length` real symbols of every example (1 for the
+// counting tasks histogram and parity, which start with <bos>; else 0).
+int task_prefix_tokens(const std::string& task);
 std::vector<std::string> task_names();
 
 // A padded batch. tokens [B*T] (PAD at pads); keep [B,T] float 1/0 (no grad);
