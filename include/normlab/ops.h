@@ -72,6 +72,14 @@ Tensor log_softmax(const Tensor& x, int axis = -1);   // x - max - log(sum exp(x
 // logits [N,C], targets N ints. All rows ignored -> loss 0 and zero gradient.
 Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets, int ignore_index = -1);
 
+// ---- attention -------------------------------------------------------------------------
+// The core of multi-head attention in one op (kernels/attention.h): q, k, v [B,T,D] with
+// head h in columns h*dh..h*dh+dh-1 (dh = D/heads), mask [B,1,T,T] (1 = skip), and
+//   out_h = softmax(q_h k_h^T / sqrt(dh), -1e9 where mask) v_h,  out [B,T,D].
+// Equal to the composed ops in nn/attention.cpp, without their permute copies and pad keys.
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                       int heads);
+
 // ---- lookup, masks, dropout ---------------------------------------------------------
 // weight [V,D], ids any count -> [ids_shape..., D]; backward scatter-adds rows.
 Tensor embedding(const Tensor& weight, const std::vector<int>& ids, const Shape& ids_shape);

@@ -1,10 +1,12 @@
 // pool.cpp — the buffer pool behind every tensor.
 //
 // What it is: a caching allocator. A freed Buffer goes onto a free list keyed by its
-// exact size; the next request for that size takes it back. Training steps repeat
-// the same shapes, so after the first step nothing new is asked of the system
-// (pool_stats().system_allocs stops moving). Buckets by exact size keep it simple
-// and waste nothing; variable-length batches add a few sizes, not many.
+// size class; the next request of that class takes it back. Classes are the request
+// rounded up to one of four steps per power of two (2^k, 1.25, 1.5, 1.75 x 2^k; at most
+// 25% slack; small requests round to 64 bytes), so the many sizes of variable-length
+// batches (every T gives new [B,T,D], [B,H,T,T] sizes) share a few blocks: after a few
+// steps nothing new is asked of the system (pool_stats().system_allocs stops moving), and
+// the cache does not grow with every new length.
 // What it is not: thread-safe for allocation from inside OpenMP regions (tensors are
 // only made on the main thread), nor a general-purpose malloc.
 #include <cstdlib>
@@ -37,10 +39,21 @@ Pool& pool() {
 
 }  // namespace
 
+// The size class of a request, in floats: at least `count`, at most 25% more.
+static size_t size_class(size_t count) {
+  if (count <= 16) return 16;                      // 64 bytes
+  if (count <= 4096) return (count + 15) / 16 * 16;  // whole cache lines
+  size_t top = 1;
+  while ((top << 1) <= count) top <<= 1;           // top = 2^k <= count < 2^(k+1)
+  const size_t step = top / 4;
+  return (count + step - 1) / step * step;         // 2^k + j * 2^(k-2), j = 0..4
+}
+
 Buffer::Buffer(size_t count) : n(count) {
   Pool& P = pool();
-  size_t bytes = (count == 0 ? 1 : count) * sizeof(float);
-  auto it = P.free_lists.find(count);
+  const size_t cls = size_class(count);
+  const size_t bytes = cls * sizeof(float);
+  auto it = P.free_lists.find(cls);
   if (it != P.free_lists.end() && !it->second.empty()) {
     ptr = it->second.back();
     it->second.pop_back();
@@ -48,8 +61,7 @@ Buffer::Buffer(size_t count) : n(count) {
     P.stats.bytes_cached -= (long long)bytes;
   } else {
     // 64-byte alignment: whole cache lines, and what AVX-512 loads like.
-    size_t rounded = (bytes + 63) / 64 * 64;
-    ptr = static_cast<float*>(std::aligned_alloc(64, rounded));
+    ptr = static_cast<float*>(std::aligned_alloc(64, bytes));
     if (!ptr) throw std::bad_alloc();
     P.stats.system_allocs++;
   }
@@ -64,15 +76,15 @@ constexpr bool kCache = true;
 
 Buffer::~Buffer() {
   Pool& P = pool();
+  const size_t cls = size_class(n);
+  const size_t bytes = cls * sizeof(float);
+  P.stats.bytes_live -= (long long)bytes;
   if (!kCache) {
     std::free(ptr);
-    P.stats.bytes_live -= (long long)((n == 0 ? 1 : n) * sizeof(float));
     return;
   }
-  size_t bytes = (n == 0 ? 1 : n) * sizeof(float);
-  P.stats.bytes_live -= (long long)bytes;
   P.stats.bytes_cached += (long long)bytes;
-  P.free_lists[n].push_back(ptr);
+  P.free_lists[cls].push_back(ptr);
 }
 
 PoolStats pool_stats() { return pool().stats; }

@@ -3,8 +3,12 @@
 //
 // What it is: the attention of one encoder layer, written as batched ops over
 // [B,H,T,dh] so each step reads like the formula in nn/layers.h.
-// What it is not: a fused or memory-efficient kernel (no flash attention); the
-// [B,H,T,T] score tensor is materialised. Speed comes later, in kernels/.
+// Two paths, same numbers: the composed ops below (the plain twin, under
+// `--kernels reference`, and whenever attention dropout is active) and, by default, the
+// fused op fused_attention (kernels/attention.cpp), which skips the permute copies, the
+// separate masked_fill/softmax passes and the pad keys.
+// What it is not: memory-efficient (flash) attention: the [B,H,T,T] weights are kept
+// for the backward either way.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -12,6 +16,7 @@
 
 #include "normlab/gradcheck.h"
 #include "normlab/nn/layers.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -58,6 +63,10 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng
   if (mask.shape() != Shape{B, 1, T, T})
     throw std::invalid_argument("attention: mask is " + mask.shape_str() + " but x is " +
                                 x.shape_str() + " (expected [B,1,T,T])");
+
+  const bool weight_dropout = dropout_p > 0.0f && training();
+  if (!use_reference_kernels() && !weight_dropout)
+    return o.forward(fused_attention(q.forward(x), k.forward(x), v.forward(x), mask, H));
 
   // [B,T,D] -> [B,T,H,dh] -> [B,H,T,dh]: each head attends over its own dh features.
   auto split_heads = [&](const Tensor& t) { return permute(reshape(t, {B, T, H, dh}), {0, 2, 1, 3}); };

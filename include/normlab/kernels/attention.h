@@ -1,0 +1,41 @@
+// kernels/attention.h — fused multi-head attention core on raw floats: scores, mask,
+// softmax and the weighted sum in one pass per (sequence, head), and its backward.
+//
+// What it is: the fast twin of nn/attention.cpp's composed path
+//   scores = q_h k_h^T * scale;  scores = -1e9 where mask;  P = softmax(scores);  o_h = P v_h
+// computed for each (b, h) straight from q, k, v laid out [B,T,D] (head h is the column
+// block h*dh .. h*dh+dh-1, so no permute copies), with sgemm on strided blocks. It reads
+// the same [B,1,T,T] mask (1 = skip) and gives the same numbers as the composed ops,
+// including a row whose keys are all masked (uniform weights over all T keys). Keys past
+// the last one any query may see (the pads at the end of a short sequence) are never
+// computed: for a batch of lengths 8..64 padded to 64, that is most of the pad work.
+// OpenMP over the B*H blocks; each block is one thread's, so results do not depend on
+// the thread count.
+// What it is not: memory-free (flash) attention: P [B,H,T,T] is kept for the backward.
+// Nor dropout on the weights: with attention dropout the composed path runs.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace nl::kernels {
+
+// For each sequence b: how many leading key columns any query may attend to (1 + the
+// last unmasked column of mask[b]), or T if some query row has every key masked (then
+// softmax is uniform over all T keys, as in the composed path).
+std::vector<int> attention_key_extent(const float* mask, int B, int T);
+
+// q, k, v, out: [B,T,D]; P: [B,H,T,T] (written: softmax weights, 0 past the key extent).
+void attention_forward(float* out, float* P, const float* q, const float* k, const float* v,
+                       const float* mask, const std::vector<int>& extent, int B, int T, int D,
+                       int H, float scale);
+
+// forward: S = scale q_h k_h^T (masked), P = softmax(S), o_h = P v_h   =>
+//   dv_h += P^T do_h;  dP = do_h v_h^T;  dS = P * (dP - rowsum(dP * P));
+//   dq_h += scale dS k_h;  dk_h += scale dS^T q_h.
+// dq, dk, dv may be null (that input needs no gradient). scratch: threads*T*T floats.
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* P,
+                        const float* q, const float* k, const float* v,
+                        const std::vector<int>& extent, int B, int T, int D, int H, float scale,
+                        float* scratch);
+
+}  // namespace nl::kernels
