@@ -1,5 +1,11 @@
 // ops/elementwise.cpp — add, sub, mul, div with NumPy broadcasting, and the scalar ops.
 //
+// What it is: the autograd ops: the broadcast shape check (broadcast_shape, errors name
+// the op and both shapes), one kernel call forward, and the closure that brings each
+// input's gradient back to that input's shape. add_scalar, mul_scalar and neg are one
+// op, x * mul + add.
+// What it is not: the per-element math (kernels/elementwise.cpp) or the summing loop
+// (kernels/reduce.cpp).
 // Broadcasting (https://numpy.org/doc/stable/user/basics.broadcasting.html): align the
 // shapes at their last axis; an axis of size 1 (or a missing one) stretches. In
 // backward, an input that was stretched along an axis receives the sum of the
