@@ -68,7 +68,9 @@ Tensor binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b) {
   kernels::binary_forward(op, out.data(), a.data(), b.data(), bc);  // out = a op b
 
   record(out, name, {a, b}, [a, b, op, bc, out_shape](TensorImpl& o) mutable {
-    // forward: out = a op b (broadcast)  =>  da = reduce(dout * d(op)/da), db likewise
+    // forward: out = a op b (broadcast)  =>  da += reduce(dout * d(a op b)/da), db likewise:
+    //   (da, db) before reduce: add (dout, dout)  sub (dout, -dout)  mul (dout * b, dout * a)
+    //   div (dout / b, -dout * a / b^2); reduce sums over the axes that input was stretched along.
     const float* dout = o.grad->ptr;
     const bool additive = op == kernels::BinaryOp::add || op == kernels::BinaryOp::sub;
     Tensor g;  // the local gradient in out's shape, made only when it is needed
