@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # bench.sh — normlab vs PyTorch on SPEC's bench-small and bench-medium, in one run.
 #
-# For each preset: normlab trains on random batches (2 threads) and dumps its initial
+# What it is: one table row per preset (tokens/s, ratio, MFU, peak RSS, allocations per
+# step). For each preset: normlab trains on random batches (2 threads) and dumps its initial
 # weights and batches; scripts/bench_torch.py loads them into the same model in
 # PyTorch, checks the first loss agrees (rel 1e-4: otherwise the comparison means
 # nothing and the script stops), then times the same steps with every thread setting
 # (torch threads 1|2 x OPENBLAS_NUM_THREADS 1|2) and keeps its best.
+# What it is not: part of the test suite, nor a correctness check beyond the first loss.
+# It builds the release preset and, as root, installs python3-torch if it is missing.
 #   usage: ./scripts/bench.sh [small|medium|all] [timed steps]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """plot_compare.py — the plots of a `normlab compare` folder, as small PNGs.
 
+What it is: four matplotlib figures drawn from files `normlab compare` already wrote.
+What it is not: the statistics: summary.json (written by `normlab compare`) holds those;
+this script only averages the metrics.csv curves over seeds (mean, min-max band) to draw them.
+
 usage: /usr/bin/python3 scripts/plot_compare.py OUT_DIR
 
 Reads OUT_DIR/summary.json (variants, seeds, run folders, splits) and each run's
@@ -10,7 +14,6 @@ metrics.csv (columns documented in include/normlab/train/trainer.h), and writes:
                                unseen lengths hatched)
   OUT_DIR/plots/drift.png      BatchNorm drift_mean and drift_var vs step, per layer (mean over seeds)
   OUT_DIR/plots/grad_norm.png  gradient norm per layer group vs step, per variant (mean over seeds)
-It is not the statistics: summary.json (written by `normlab compare`) holds those.
 Exit codes: 0 ok, 2 bad input, 3 matplotlib missing.
 """
 import csv

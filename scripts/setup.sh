@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # setup.sh — install the Debian packages normlab needs, only those missing, then
-# configure and build a preset. Sourced by run.sh and test.sh; safe to run twice
-# (the second run checks with dpkg -s and installs nothing).
+# configure and build a preset.
+#
+# What it is: dpkg -s for each package, apt-get for the missing ones (as root only),
+# then cmake --preset (once) and cmake --build. Called by run.sh, test.sh and bench.sh;
+# safe to run twice (the second run checks with dpkg -s and installs nothing).
+# What it is not: a test run (test.sh) nor a way to install without root: it stops
+# and names the missing packages instead.
 #   usage: scripts/setup.sh [preset]      (default: release)
 set -euo pipefail
 cd "$(dirname "$0")/.."

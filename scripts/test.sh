@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # test.sh — build normlab and run the whole test suite (Catch2 through CTest).
-# On a fresh Debian machine, as root, it installs what is missing first.
+#
+# What it is: setup.sh for the preset (on a fresh Debian machine, as root, it installs
+# what is missing first), then ctest with OMP_WAIT_POLICY=PASSIVE.
+# What it is not: the benchmark (bench.sh) nor the norm comparison (run.sh).
 #   usage: ./scripts/test.sh            release build, every test
 #          ./scripts/test.sh asan       the same suite under ASan + UBSan
 set -euo pipefail

@@ -4,7 +4,12 @@
 #
 # What it is: installs wamerican, wngerman, wfrench, wspanish, witalian if missing
 # (dpkg -s check, then apt-get as root), reads /usr/share/dict/*, and writes a
-# deterministic, balanced split:
+# deterministic, balanced split (the rules below).
+# What it is not: needed by the tests or by training. The generated files are committed;
+# re-run it only to rebuild them (different Debian releases ship slightly different lists;
+# data/wordlang/SOURCE.txt records the package versions used).
+#
+# The split:
 #   - words are lower-cased; words with anything but letters (possessives such as
 #     "dog's", hyphens, digits) are dropped;
 #   - a word found in more than one language's list is dropped from all of them, so
@@ -14,9 +19,6 @@
 #     has a length range never seen in training);
 #   - "random" choices are the order of sha256(lang + word), so the same word lists give
 #     the same files on any machine and any Python version.
-# What it is not: needed by the tests or by training. The generated files are committed;
-# re-run it only to rebuild them (different Debian releases ship slightly different lists;
-# data/wordlang/SOURCE.txt records the package versions used).
 #   usage: scripts/wordlists.sh [OUT_DIR]        (default: data/wordlang)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,13 +1,14 @@
 // parallel.h — when an OpenMP loop is worth forking: one shared size threshold.
 //
-// Starting a parallel region costs a fork/join (and, with a passive wait policy, a
-// futex wake-up): about 10 us on this 2-core machine, the time of ~100k cheap float
-// operations. Tiny tensors used to pay it on every op (a tiny model trained ~20x slower
-// on 2 threads than on 1). Every `#pragma omp parallel for` in kernels/ops/nn/optim
-// carries `if (parallel_worth(work))`, with
+// What it is: parallel_worth(work) and the cost units work is counted in. Starting a
+// parallel region costs a fork/join (and, with a passive wait policy, a futex wake-up):
+// about 10 us on this 2-core machine, the time of ~100k cheap float operations. Tiny
+// tensors used to pay it on every op (a tiny model trained ~20x slower on 2 threads than
+// on 1). Every `#pragma omp parallel for` in kernels/ops/nn/optim carries
+// `if (parallel_worth(work))`, with
 //     work = elements touched x rough cost per element (kCost* below).
-// Is not: a scheduler. The `if` only decides whether the SAME static loop runs on one
-// thread or on many; every iteration computes the same value either way, and loops
+// What it is not: a scheduler. The `if` only decides whether the SAME static loop runs on
+// one thread or on many; every iteration computes the same value either way, and loops
 // whose reduction order would depend on the split keep a fixed split (kSumChunks,
 // column blocks), so results stay bit-identical across thread counts.
 #pragma once

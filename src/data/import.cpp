@@ -1,4 +1,10 @@
 // import.cpp — read an exported TSV back as an evaluation split (see data/export.h).
+//
+// What it is: import_split(), behind `normlab eval --data FILE`: each `text<TAB>label`
+// line unescaped, split into pieces and mapped through the task's token and class names.
+// What it is not: a way to grow the vocabulary or train on new data: an unknown character
+// of a text task becomes <unk>, any other unknown name is a UserError with the line number.
+// The writer is export.cpp.
 #include <filesystem>
 #include <fstream>
 #include <map>

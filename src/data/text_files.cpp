@@ -1,6 +1,11 @@
 // text_files.cpp — tasks read from files: text classification, a character LM, wordlang.
 //
-// What it is:
+// What it is: the tasks whose examples come from files. Every error a user can cause
+// (missing or empty file, a malformed line) is one UserError line naming the file and,
+// for a bad line, its number.
+// What it is not: a tokenizer. Characters only, no normalisation, no lower-casing.
+//
+// The tasks:
 //  - text_classify: task.path is a TSV (`text<TAB>label`, one example a line, split at the
 //    last tab, no header) or a JSONL ({"text": "...", "label": "..."} a line; the label may
 //    also be an integer), chosen by the extension (.tsv/.txt or .jsonl/.json). Blank lines
@@ -22,9 +27,6 @@
 //    the next characters (the text shifted by one). Head lm; classes = vocab.
 //  - wordlang: text_classify on data/wordlang/{train,test}.tsv (scripts/wordlists.sh):
 //    which language (de, en, es, fr, it) a word comes from. Chance 1/5 (balanced).
-// What it is not: a tokenizer. Characters only, no normalisation, no lower-casing.
-// Every error a user can cause (missing or empty file, a malformed line) is one UserError
-// line naming the file and, for a bad line, its number.
 #include <algorithm>
 #include <fstream>
 #include <map>

@@ -1,7 +1,13 @@
 // kernels/elementwise.cpp — broadcasting binary ops, scalar ops, masked_fill, dropout.
 //
-// Every element is independent, so OpenMP splits the outer loop over rows and the
-// result is bit-identical for any thread count.
+// What it is: the per-element math of add/sub/mul/div (forward, and one input's local
+// gradient still in out's shape), x * mul + add, masked_fill and dropout. The binary ops
+// and masked_fill have a plain walk (one index unravel per element, no threads) and a
+// fast one (contiguous rows); use_reference_kernels() picks. Every element is independent,
+// so OpenMP splits the outer loop over rows and the result is bit-identical for any
+// thread count.
+// What it is not: the autograd wiring, nor the sum over broadcast axes in backward:
+// ops/elementwise.cpp and ops/mask.cpp record these kernels; kernels/reduce.cpp sums.
 #include "normlab/kernels/elementwise.h"
 
 #include "normlab/runtime.h"
@@ -119,6 +125,9 @@ void forward_t(float* out, const float* a, const float* b, const Broadcast& bc) 
   if (FAST) walk_fast(bc, f); else walk_reference(bc, f);
 }
 
+// forward: out[o] = apply<OP>(a[ia], b[ib])
+//   =>  g[o] = grad_of<OP, WHICH>(dout[o], ...) = dout[o] * d(a op b)/da (WHICH 0) or /db (1).
+// g has out's shape; the op sums it over the axes where that input was stretched.
 template <BinaryOp OP, int WHICH, bool FAST>
 void backward_t(float* g, const float* dout, const float* a, const float* b, const Broadcast& bc) {
   auto f = [=](int64_t o, int64_t ia, int64_t ib) { g[o] = grad_of<OP, WHICH>(dout[o], a[ia], b[ib]); };
@@ -181,6 +190,7 @@ void affine_scalar(float* out, const float* x, float mul, float add, int64_t n) 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * mul + add;
 }
 
+// forward: out = x * mul + add  =>  dx += dout * mul
 void axpy(float* dx, const float* dout, float mul, int64_t n) {
 #pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * mul;
@@ -192,6 +202,9 @@ void masked_fill_forward(float* out, const float* x, const float* mask, float va
   if (use_reference_kernels()) walk_reference(bc, f); else walk_fast(bc, f);
 }
 
+// forward: out[o] = mask[im] != 0.0f ? value : x[ix]
+//   =>  dx[ix] += mask[im] == 0 ? dout[o] : 0   (a filled element is the constant `value`)
+// x has out's shape (bc was built with a = x), so ix == o and no two iterations share a dx.
 void masked_fill_backward(float* dx, const float* dout, const float* mask, const Broadcast& bc) {
   auto f = [=](int64_t o, int64_t ix, int64_t im) { if (mask[im] == 0.0f) dx[ix] += dout[o]; };
   if (use_reference_kernels()) walk_reference(bc, f); else walk_fast(bc, f);
@@ -202,6 +215,7 @@ void dropout_forward(float* out, const float* x, const float* scale, int64_t n) 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale[i];
 }
 
+// forward: out[i] = x[i] * scale[i]  =>  dx[i] += dout[i] * scale[i]   (scale is 0 or 1/(1-p))
 void dropout_backward(float* dx, const float* dout, const float* scale, int64_t n) {
 #pragma omp parallel for schedule(static) if (parallel_worth(n * kCostCheap))
   for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * scale[i];

@@ -1,4 +1,9 @@
 // kernels/embedding.cpp — embedding lookup (a gather) and backward (a scatter-add).
+//
+// What it is: out[n,:] = W[ids[n],:] over raw floats, and its adjoint, split by columns so
+// that repeated ids never race and the sums do not depend on the thread count.
+// What it is not: the op (ops/embedding.cpp range-checks the ids and records the backward)
+// nor the token and position embeddings of the model (nn/encoder.cpp).
 #include "normlab/kernels/embedding.h"
 #include "normlab/parallel.h"
 
@@ -13,6 +18,8 @@ void embedding_forward(float* out, const float* W, const int* ids, int64_t N, in
   }
 }
 
+// forward: out_n[d] = W_row[d], W_row = W + ids[n] * D
+//   =>  dW[ids[n], d] += dout[n, d]: row v of dW gets the sum of dout over every n with ids[n] == v.
 // The same id can appear at many positions, so splitting over n would race on dW.
 // Threads split the D columns instead: each owns its columns of every row, and adds
 // the positions in order n = 0, 1, ..., so the sum is the same for any thread count.

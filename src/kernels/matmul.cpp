@@ -1,4 +1,9 @@
 // kernels/matmul.cpp — GEMM: OpenBLAS for speed, a triple loop to read.
+//
+// What it is: C = alpha * op(A) @ op(B) + beta * C on row-major floats, by cblas_sgemm or
+// by the naive loop, as the runtime kernel switch (use_reference_kernels()) says.
+// What it is not: matmul's backward, shapes or batching: ops/matmul.cpp checks the shapes
+// and differentiates with two more calls to sgemm (dA = dC @ B^T, dB = A^T @ dC).
 #include "normlab/kernels/matmul.h"
 
 #include <cblas.h>

@@ -1,5 +1,9 @@
 // kernels/reduce.cpp — sum over axes: a plain walk, and a fast [outer, R, inner] path.
 //
+// What it is: sum_axes (out = or += scale * the sum over the reduced axes) and its adjoint
+// expand_axes_add (the sum's backward: a broadcast back).
+// What it is not: the ops sum/mean/sum_all/mean_all (ops/reduce.cpp), nor the broadcast
+// backward of add/sub/mul/div (ops/elementwise.cpp); both call these kernels.
 // Adjacent axes that are all kept or all reduced merge, so most reductions become
 // [outer, R, inner]: sum over the last axis is [N, D, 1], BatchNorm statistics over
 // (B,T) of [B,T,D] are [1, B*T, D], sum_all is [1, n, 1].

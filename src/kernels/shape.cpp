@@ -1,4 +1,9 @@
 // kernels/shape.cpp — permute and strided row copies.
+//
+// What it is: permute_forward and permute_backward (one index walk serves both), and
+// copy_rows, the strided block copy behind slice and concat (forward: =, backward: +=).
+// What it is not: reshape, which copies nothing (a view, ops/shape.cpp), nor the shape
+// checks and autograd of transpose, permute, slice and concat (ops/shape.cpp).
 #include "normlab/kernels/shape.h"
 
 #include <cstddef>
@@ -43,6 +48,8 @@ void permute_forward(float* out, const float* x, const std::vector<int>& in_shap
   permute_walk(in_shape, perm, [=](int64_t o, int64_t ix) { out[o] = x[ix]; });
 }
 
+// forward: out[o] = x[ix], where out axis j is x axis perm[j]
+//   =>  dx[ix] += dout[o]: each gradient goes back to the element its value came from.
 // Each x element is the source of exactly one output element, so no two iterations
 // write the same dx element.
 void permute_backward(float* dx, const float* dout, const std::vector<int>& in_shape,

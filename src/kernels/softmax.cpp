@@ -1,4 +1,9 @@
 // kernels/softmax.cpp — stable softmax, log-softmax and cross-entropy.
+//
+// What it is: the row loops declared in kernels/softmax.h, each forward beside its backward.
+// A row is C values at stride `inner`, so any axis is done in place, without a transpose.
+// What it is not: the ops (ops/softmax.cpp and ops/loss.cpp record these on the tape), nor
+// the masking: attention fills masked scores with a large negative number first (nn/attention.cpp).
 #include "normlab/kernels/softmax.h"
 
 #include <cmath>
@@ -11,8 +16,9 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// One row of C values at stride s: its max m and sum_c exp(x[c] - m). Callers use
-// x - m (exact for nearby values) rather than x - lse, which would round at large |x|.
+// One row of C values at stride s: its max m and sum_c exp(x[c] - m). The forwards use
+// x - m (exact for nearby values) rather than x - lse, which would round at large |x|;
+// cross_entropy_backward does use x - lse, with the lse its forward kept.
 // A row that is all -inf has m = -inf and gets sum 0.
 inline float row_max(const float* x, int C, int64_t s) {
   float m = kNegInf;
@@ -41,6 +47,9 @@ void softmax_forward(float* out, const float* x, int64_t outer, int C, int64_t i
   }
 }
 
+// forward: out_r[c] = exp(x_r[c] - m) / sum, i.e. y = softmax(x)
+// backward: the row's Jacobian is J[c][j] = y_c * ([c == j] - y_j), so
+//   dx_j = sum_c dy_c * J[c][j] = y_j * (dy_j - sum_c dy_c * y_c)
 void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int C,
                       int64_t inner) {
 #pragma omp parallel for schedule(static) if (parallel_worth(outer * inner * C * kCostTranscend))
@@ -68,6 +77,9 @@ void log_softmax_forward(float* out, const float* x, int64_t outer, int C, int64
   }
 }
 
+// forward: out[k] = (x[k] - m) - log_sum, i.e. y = x - lse(x)
+// backward: the row's Jacobian is J[c][j] = [c == j] - softmax(x)_j = [c == j] - exp(y_j), so
+//   dx_j = sum_c dy_c * J[c][j] = dy_j - exp(y_j) * sum_c dy_c
 void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t outer, int C,
                           int64_t inner) {
 #pragma omp parallel for schedule(static) if (parallel_worth(outer * inner * C * kCostTranscend))
@@ -108,6 +120,9 @@ float cross_entropy_forward(float* row_loss, float* lse, int* count, const float
   return *count > 0 ? total / (float)*count : 0.0f;
 }
 
+// forward: row_loss[n] = log_sum - (x_n[t_n] - m) = lse[n] - x_n[t_n];  loss = total / count
+// backward: the derivative of row_loss[n] by x_n[c] is softmax(x_n)_c - [c == t_n], so
+//   dlogits[n, c] += dloss / count * (exp(x_n[c] - lse[n]) - [c == t_n])   (ignored rows: 0)
 void cross_entropy_backward(float* dlogits, float dloss, const float* logits, const float* lse,
                             const int* targets, int N, int C, int ignore_index, int count) {
   if (count == 0) return;  // every row ignored: the loss is the constant 0

@@ -1,4 +1,10 @@
 // kernels/unary.cpp — exp, log, sqrt, pow, relu, gelu, tanh: forward and backward pairs.
+//
+// What it is: one element loop per function and one per derivative, OpenMP over elements;
+// each backward adds dout * f'(x) into dx, computed from x or from the saved output.
+// What it is not: the ops (ops/unary.cpp records these on the tape), nor guarded outside
+// a function's domain: log or sqrt of x <= 0 and a fractional power of x < 0 give what
+// <cmath> gives (-inf, NaN; sqrt's backward at 0 is inf).
 #include "normlab/kernels/unary.h"
 
 #include <cmath>

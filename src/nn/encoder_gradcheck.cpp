@@ -2,7 +2,15 @@
 //
 // What it is: a tiny encoder (D=8, H=2, F=16, B=2, lengths 5 and 3, so one sequence
 // is padded) whose loss is checked by central differences against backward(), with
-// respect to every parameter. Each head gets its own layout so that together the cases
+// respect to every parameter.
+// What it is not: a check of a norm's own backward (nn/norms/ has those). Two norms
+// differentiate something other than their forward on purpose, so finite differences
+// cannot check every parameter through them:
+//   adanorm:    sg(y) in C(1 - k sg(y)) y; checked with k = 0, where the sg factor is
+//               constant and backward is the true gradient;
+//   detachnorm: sg(mu), sg(sigma); only the head (after the last norm) is checked.
+//
+// Each head gets its own layout so that together the cases
 // cover post and pre norm, the three kinds of positions, mean and first-token pooling,
 // and the causal mask:
 //   classify: post-norm, learned positions, GELU, mean pool, 2 layers
@@ -15,12 +23,6 @@
 // The step is h = 3e-3: with init_std 0.5 the loss is curved enough that h = 1e-2 leaves
 // a truncation error (O(h^2)) of ~5e-3, while 3e-3 keeps it and rounding below 1e-3.
 // Each case runs single-threaded: a model this small only pays for thread start-up.
-// What it is not: a check of a norm's own backward (nn/norms/ has those). Two norms
-// differentiate something other than their forward on purpose, so finite differences
-// cannot check every parameter through them:
-//   adanorm:    sg(y) in C(1 - k sg(y)) y; checked with k = 0, where the sg factor is
-//               constant and backward is the true gradient;
-//   detachnorm: sg(mu), sg(sigma); only the head (after the last norm) is checked.
 #include <memory>
 
 #include "normlab/data/task.h"

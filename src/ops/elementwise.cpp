@@ -1,5 +1,11 @@
 // ops/elementwise.cpp — add, sub, mul, div with NumPy broadcasting, and the scalar ops.
 //
+// What it is: the autograd ops: the broadcast shape check (broadcast_shape, errors name
+// the op and both shapes), one kernel call forward, and the closure that brings each
+// input's gradient back to that input's shape. add_scalar, mul_scalar and neg are one
+// op, x * mul + add.
+// What it is not: the per-element math (kernels/elementwise.cpp) or the summing loop
+// (kernels/reduce.cpp).
 // Broadcasting (https://numpy.org/doc/stable/user/basics.broadcasting.html): align the
 // shapes at their last axis; an axis of size 1 (or a missing one) stretches. In
 // backward, an input that was stretched along an axis receives the sum of the
@@ -62,7 +68,9 @@ Tensor binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b) {
   kernels::binary_forward(op, out.data(), a.data(), b.data(), bc);  // out = a op b
 
   record(out, name, {a, b}, [a, b, op, bc, out_shape](TensorImpl& o) mutable {
-    // forward: out = a op b (broadcast)  =>  da = reduce(dout * d(op)/da), db likewise
+    // forward: out = a op b (broadcast)  =>  da += reduce(dout * d(a op b)/da), db likewise:
+    //   (da, db) before reduce: add (dout, dout)  sub (dout, -dout)  mul (dout * b, dout * a)
+    //   div (dout / b, -dout * a / b^2); reduce sums over the axes that input was stretched along.
     const float* dout = o.grad->ptr;
     const bool additive = op == kernels::BinaryOp::add || op == kernels::BinaryOp::sub;
     Tensor g;  // the local gradient in out's shape, made only when it is needed

@@ -1,4 +1,10 @@
 // ops/embedding.cpp — embedding lookup: rows of a table by id; backward scatter-adds.
+//
+// What it is: embedding(W, ids, ids_shape) -> [ids_shape..., D]: checks that W is [V,D] and
+// every id is in [0,V), gathers with kernels::embedding_forward, records the scatter-add.
+// The ids are plain ints, not a tensor: only W gets a gradient.
+// What it is not: the loops (kernels/embedding.cpp), nor the model's token and position
+// tables, their initialisation and their sum (nn/encoder.cpp).
 #include <stdexcept>
 
 #include "normlab/autograd.h"

@@ -1,9 +1,13 @@
 // ops/loss.cpp — cross-entropy with an ignore index (padding / unlabelled positions).
 //
+// What it is: cross_entropy(logits [N,C], targets) -> [1], one fused op:
 // loss = (1/count) sum over counted rows n of -log softmax(logits[n])[t_n]
 //      = (1/count) sum_n (lse_n - logits[n, t_n])
 // Rows whose target is ignore_index do not count; if none count, the loss is 0 and
 // no gradient flows. Forward keeps lse (one float per row) for backward, like llm.c.
+// What it is not: log_softmax followed by a pick (the fused kernel pair in
+// kernels/softmax.cpp never builds the probabilities in forward), nor label smoothing
+// or class weights.
 #include <stdexcept>
 
 #include "normlab/autograd.h"

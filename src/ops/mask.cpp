@@ -1,5 +1,9 @@
 // ops/mask.cpp — masked_fill (attention and padding masks) and seeded inverted dropout.
 //
+// What it is: masked_fill(x, mask, value), the mask broadcasting to x's shape, and
+// dropout(x, p, rng, training), whose keep mask is drawn here and kept for backward.
+// What it is not: where the masks come from (nn/attention.cpp builds the key-padding and
+// causal mask) nor the loops (kernels/elementwise.cpp).
 // Dropout (Srivastava et al. 2014, https://jmlr.org/papers/v15/srivastava14a.html),
 // "inverted": kept values are scaled by 1/(1-p) at training time so evaluation is the
 // identity. The keep mask is drawn from the caller's Rng on the main thread, in

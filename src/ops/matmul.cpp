@@ -1,5 +1,10 @@
 // ops/matmul.cpp — matmul and linear: forward through kernels::sgemm, backward beside it.
 //
+// What it is: matmul(a, b, trans_a, trans_b) (2-D; batched with equal leading axes; or a's
+// leading axes folded into M when b is 2-D) with its shape checks, and linear(x, W, b) =
+// x @ W^T + b with the bias add fused into one op.
+// What it is not: the GEMM (kernels/matmul.cpp), nor the Linear layer that owns W and b
+// and initialises them (nn/layers.cpp).
 // For C = A @ B:  dA += dC @ B^T,  dB += A^T @ dC  (with transposes folded into the
 // sgemm flags, so no transposed copy is ever made).
 #include <stdexcept>

@@ -1,5 +1,9 @@
 // ops/reduce.cpp — sum and mean over axes (keepdim or not), sum_all, mean_all.
 //
+// What it is: one function, reduce(), behind all four: axis checks, one sum_axes call
+// forward, one expand_axes_add call backward (mean is the sum with scale = 1/count).
+// What it is not: max, variance or any other reduction (there are none; the norms' plain
+// twins build their variance from mean), nor the loops (kernels/reduce.cpp).
 // forward:  out[kept] = scale * sum over the reduced axes of x   (scale = 1 or 1/count)
 // backward: dx[...]  += scale * dout[kept]                       (a broadcast back)
 // Reducing every axis without keepdim gives shape [1], like sum_all.

@@ -1,5 +1,9 @@
 // ops/shape.cpp — reshape (a view), transpose, permute, slice, concat.
 //
+// What it is: the five ops that move values without changing them, with their checks
+// (errors name the op and the shape) and their backward closures.
+// What it is not: a strided-view system: apart from reshape and a contiguous slice,
+// every op here writes a new tensor with the loops of kernels/shape.cpp.
 // Tensors are always contiguous, so only reshape and a slice whose result is one
 // contiguous block (every axis before the sliced one has size 1) share storage; the
 // others write a new tensor through kernels/shape.h. Backward of every op here moves
@@ -63,7 +67,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
   const Shape in_shape = x.shape();
   kernels::permute_forward(out.data(), x.data(), in_shape, p);  // out axis j = x axis p[j]
   record(out, "permute", {x}, [x, in_shape, p](TensorImpl& o) mutable {
-    // forward: out axis j = x axis p[j]  =>  dx gets dout moved back, element for element
+    // forward: out axis j = x axis p[j], i.e. out[o] = x[ix] for one ix per o
+    //   =>  dx[ix] += dout[o]: dout moved back through the same index map
     kernels::permute_backward(x.grad(), o.grad->ptr, in_shape, p);
   });
   return out;

@@ -1,5 +1,10 @@
 // ops/softmax.cpp — softmax and log-softmax over any axis, max-subtracted (stable).
 //
+// What it is: softmax(x, axis) and log_softmax(x, axis): the axis check, a view of x as
+// [outer, C, inner] around the axis, and one kernel call each way. Both backwards read
+// the saved output y rather than x.
+// What it is not: the loops (kernels/softmax.cpp), nor the loss: cross_entropy
+// (ops/loss.cpp) is its own fused op and does not call log_softmax.
 // softmax(x)_c = exp(x_c - lse),  log_softmax(x)_c = x_c - lse,
 // lse = m + log(sum_c exp(x_c - m)), m = max_c x_c, so exp never overflows.
 // A row that is entirely -inf (every key masked) gives softmax 0, not NaN.

@@ -1,8 +1,10 @@
 // ops/unary.cpp — exp, log, sqrt, pow, relu, gelu (exact), tanh.
 //
-// Each op: out = f(x) through a kernel, and the closure dx += dout * f'(x). Ops whose
-// derivative is cheapest from the output (exp, sqrt, tanh) keep `out` — as a
+// What it is: per op, out = f(x) through a kernel, and the closure dx += dout * f'(x). Ops
+// whose derivative is cheapest from the output (exp, sqrt, tanh) keep `out` — as a
 // TensorImpl* borrowed from the closure's argument, never a handle, so no cycle.
+// What it is not: the loops and their derivatives (kernels/unary.cpp), nor domain
+// checks: log and sqrt of x <= 0 give what <cmath> gives, not an error.
 #include <cmath>
 
 #include "normlab/autograd.h"

@@ -9,15 +9,16 @@
 //            p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
 //   AdamW    p -= lr*wd*p (decoupled, Loshchilov & Hutter 2019, arXiv:1711.05101);
 //            then the Adam update without the wd term in g
+// What it is not: per-parameter step counts. One step counter is shared by all tensors
+// (State below), so a tensor with no gradient in some step (PyTorch skips it and keeps
+// its own count) would see a different bias correction than in PyTorch; the encoder has
+// no such tensors.
 // Weight decay skips tensors marked no_decay (norm gains/biases, all biases) unless
 // optim.decay_norm_and_bias is true.
 // State: every moment is a Tensor the optimizer updates in place, and the step counter is
 // a one-element tensor; state() hands out those very tensors, so writing a checkpoint's
 // values into them restores the optimizer exactly. The counter is stored as float: exact
 // up to 2^24 (16.7M) steps.
-// What it is not: per-parameter step counts. One step counter is shared by all tensors,
-// so a tensor with no gradient in some step (PyTorch skips it and keeps its own count)
-// would see a different bias correction than in PyTorch; the encoder has no such tensors.
 #include "normlab/optim/optimizer.h"
 
 #include <cmath>

@@ -1,6 +1,11 @@
 // checkpoint.cpp — safetensors files: an atomic writer and a strict reader.
 //
-// What it is: the file format of https://github.com/huggingface/safetensors, F32 only:
+// What it is: the file format of https://github.com/huggingface/safetensors, F32 only,
+// written atomically and read strictly (both described below).
+// What it is not: a general safetensors library (F32 only; other dtypes are an error),
+// nor the checkpoint layout (which tensors a run saves lives in the trainer).
+//
+// The format:
 //   bytes [0, 8)        N, the header length, unsigned 64-bit little-endian
 //   bytes [8, 8+N)      JSON: {"<name>": {"dtype": "F32", "shape": [..],
 //                                "data_offsets": [begin, end]}, ...,
@@ -14,8 +19,6 @@
 // Reading checks everything the Rust reference reader checks (header inside the file,
 // valid JSON, dtype, offsets inside the data, consistent with the shape, no overlap, no
 // holes, no trailing bytes), and each failure is one line naming the file.
-// What it is not: a general safetensors library (F32 only; other dtypes are an error),
-// nor the checkpoint layout (which tensors a run saves lives in the trainer).
 #include "normlab/train/checkpoint.h"
 
 #include <fcntl.h>

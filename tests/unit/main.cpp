@@ -1,3 +1,6 @@
-// The Catch2 test runner (one translation unit defines main).
+// main.cpp — the Catch2 test runner (one translation unit defines main).
+//
+// What it is not: a test: the TEST_CASEs are the test_*.cpp files beside it; CTest lists
+// them through catch_discover_tests (CMakeLists.txt).
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>

@@ -1,4 +1,6 @@
-// The autograd contract: accumulation, fan-out, no_grad, no leaks or cycles.
+// test_autograd.cpp — the autograd contract: accumulation, fan-out, no_grad, no leaks or cycles.
+//
+// What it is not: a check of any op's gradient values (test_gradcheck.cpp runs those).
 #include <catch2/catch.hpp>
 
 #include <functional>

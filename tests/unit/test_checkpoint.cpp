@@ -1,5 +1,8 @@
-// safetensors files: round trip, the byte layout, every kind of corruption, atomic
-// writes (a crash mid-write leaves the previous file readable), copy_into.
+// test_checkpoint.cpp — safetensors files: round trip, the byte layout, every kind of
+// corruption, atomic writes (a crash mid-write leaves the previous file readable), copy_into.
+//
+// What it is not: a test of resuming training from a checkpoint (test_train.cpp checks
+// that resume is bit-identical).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>

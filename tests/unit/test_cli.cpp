@@ -1,4 +1,7 @@
-// The `normlab` binary as a user meets it: help, clean one-line errors, eval --data.
+// test_cli.cpp — the `normlab` binary as a user meets it: help, clean one-line errors, eval --data.
+//
+// What it is not: the in-depth test of each command's logic (test_config.cpp,
+// test_train.cpp, test_compare_*.cpp, test_data_*.cpp); these cases run the binary.
 #include <catch2/catch.hpp>
 #include <sys/wait.h>
 

@@ -1,5 +1,8 @@
 // test_compare_config.cpp — the compare config: what it accepts, and the one-line errors
 // (UserError, code 2) naming the key for what it does not.
+//
+// What it is not: a test of running a comparison (test_compare_runner.cpp,
+// test_compare_e2e.cpp).
 #include <catch2/catch.hpp>
 
 #include <filesystem>

@@ -2,6 +2,8 @@
 // 2 variants x 2 seeds, a few steps. Every run finishes, the summary reads the runs'
 // metrics, a rerun trains nothing, a deleted run folder is rerun, and for a given seed the
 // variants start from the same initial values of the parameters they share.
+//
+// What it is not: a check that any norm beats another: the runs are a few steps long.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>

@@ -1,7 +1,10 @@
 // test_compare_runner.cpp — the compare runner: child processes, skipping finished runs,
 // rerunning deleted ones, --only, failed and killed runs reported, plots drawn or reported
-// missing. The children are a stand-in trainer (a shell script writing the documented run
-// folder), so this tests the machinery, not training; test_compare_e2e.cpp runs the real one.
+// missing.
+//
+// What it is not: a test of training. The children are a stand-in trainer (a shell script
+// writing the documented run folder), so this tests the machinery; test_compare_e2e.cpp
+// runs the real one.
 #include <catch2/catch.hpp>
 
 #include <filesystem>

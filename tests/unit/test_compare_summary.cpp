@@ -1,6 +1,8 @@
 // test_compare_summary.cpp — summary.json and report.md from run folders, checked against
-// the runs' metrics.csv recomputed here. The run folders are synthetic (written by the test
-// in the trainer's documented layout), so this needs no training.
+// the runs' metrics.csv recomputed here.
+//
+// What it is not: a training run. The run folders are synthetic (written by the test in
+// the trainer's documented layout).
 #include <catch2/catch.hpp>
 
 #include <cmath>

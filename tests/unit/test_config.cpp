@@ -1,5 +1,7 @@
-// Config parsing and validation: defaults, round trip, overrides, and the corpus of
-// broken configs in tests/configs/broken/ (each with its expected one-line error).
+// test_config.cpp — config parsing and validation: defaults, round trip, overrides, and the
+// corpus of broken configs in tests/configs/broken/ (each with its expected one-line error).
+//
+// What it is not: a test that a valid config trains (test_train.cpp).
 #include <catch2/catch.hpp>
 
 #include <fstream>

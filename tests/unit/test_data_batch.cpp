@@ -1,5 +1,8 @@
-// Batching: padding, keep mask and targets per head; the Batcher's epochs, exact state
-// round-trip, and bucketing by length.
+// test_data_batch.cpp — batching: padding, keep mask and targets per head; the Batcher's
+// epochs, exact state round-trip, and bucketing by length.
+//
+// What it is not: a test of the tasks' contents (test_data_tasks.cpp,
+// test_data_files.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

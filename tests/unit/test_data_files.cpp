@@ -1,4 +1,7 @@
-// File tasks: text_classify (TSV, JSONL), char_lm, wordlang; malformed files; export.
+// test_data_files.cpp — file tasks: text_classify (TSV, JSONL), char_lm, wordlang; malformed
+// files; export.
+//
+// What it is not: a test of the generated tasks (test_data_tasks.cpp).
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>

@@ -1,5 +1,8 @@
-// Generated tasks: determinism, lengths, labels (against small oracles that are themselves
-// checked by hand), permutation invariance, class balance, errors.
+// test_data_tasks.cpp — generated tasks: determinism, lengths, labels (against small oracles
+// that are themselves checked by hand), permutation invariance, class balance, errors.
+//
+// What it is not: a test of the file tasks (test_data_files.cpp) or of batching
+// (test_data_batch.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

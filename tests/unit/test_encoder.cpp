@@ -1,5 +1,8 @@
-// The encoder: whole-model gradient checks, padding invariance, pads never attended,
-// causality, initialisation shared across norms, parameter names and counts, losses.
+// test_encoder.cpp — the encoder: whole-model gradient checks, padding invariance, pads never
+// attended, causality, initialisation shared across norms, parameter names and counts, losses.
+//
+// What it is not: a test of each norm or op on its own (test_norms*.cpp, test_ops*.cpp),
+// nor of learning a task to a bound (test_train.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -1,6 +1,9 @@
-// The gdb pretty-printers (scripts/gdb/normlab_printers.py) on a real process: gdb stops in
-// a norm kernel, goes up to main of tests/gdb/probe.cpp and prints tensors through them.
+// test_gdb.cpp — the gdb pretty-printers (scripts/gdb/normlab_printers.py) on a real process:
+// gdb stops in a norm kernel, goes up to main of tests/gdb/probe.cpp and prints tensors
+// through them.
 // Skipped (with a warning) when gdb is not installed.
+//
+// What it is not: a test of the kernels' values; it checks only what gdb prints.
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>

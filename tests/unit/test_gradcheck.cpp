@@ -1,4 +1,8 @@
-// Every registered gradient check (ops, norms, layers, whole models) must pass.
+// test_gradcheck.cpp — every registered gradient check (ops, norms, layers, whole models) must
+// pass.
+//
+// What it is not: where the checks are written: each op, norm and layer registers its own
+// beside its code (NL_GRADCHECK_CASE, norms::NormGradchecks).
 #include <catch2/catch.hpp>
 
 #include "normlab/autograd.h"

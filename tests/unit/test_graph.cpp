@@ -1,4 +1,7 @@
-// `normlab graph`: the DOT of one training step of a tiny model matches its architecture.
+// test_graph.cpp — `normlab graph`: the DOT of one training step of a tiny model matches its
+// architecture.
+//
+// What it is not: a test of gradients: the step's tape is drawn, never differentiated.
 #include <catch2/catch.hpp>
 
 #include <cctype>

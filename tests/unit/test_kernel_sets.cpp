@@ -1,6 +1,9 @@
-// `--kernels reference` (train.kernels) swaps every fast path for its plain twin — BLAS for
-// naive loops, fused norm kernels for their composition of ops — and training follows the
-// same trajectory within float tolerance.
+// test_kernel_sets.cpp — `--kernels reference` (train.kernels) swaps every fast path for its
+// plain twin — BLAS for naive loops, fused norm kernels for their composition of ops — and
+// training follows the same trajectory within float tolerance.
+//
+// What it is not: a bit-for-bit comparison (the two sets round differently) nor a
+// kernel-by-kernel one (test_ops_kernels.cpp, test_norms_twins.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>

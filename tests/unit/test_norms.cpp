@@ -1,7 +1,10 @@
-// Properties of the norms that SPEC and the papers state, checked on random data:
+// test_norms.cpp — properties of the norms that SPEC and the papers state, checked on random data:
 // AdaNorm's detached factor, LayerNorm-simple's zero-mean input gradient, DetachNorm's
 // dx = dy / sqrt(var + eps), "LayerNorm is BatchNorm on the transposed matrix", BatchNorm's
 // train/eval and running statistics, names, defaults, errors, determinism.
+//
+// What it is not: the gradient checks (registered in nn/norms/, run by test_gradcheck.cpp)
+// nor the comparison with PyTorch's values (test_norms_golden.cpp).
 #include <catch2/catch.hpp>
 
 #include <stdexcept>

@@ -1,10 +1,12 @@
-// Every norm against tests/fixtures/golden_norms.json: values computed independently in
-// float64 PyTorch straight from SPEC's formulas (checked against torch.nn.LayerNorm and
-// torch.nn.BatchNorm1d where those exist). Compared at float32 tolerance, llm.c style:
-// each tensor prints its max diff.
+// test_norms_golden.cpp — every norm against tests/fixtures/golden_norms.json: values computed
+// independently in float64 PyTorch straight from SPEC's formulas (checked against
+// torch.nn.LayerNorm and torch.nn.BatchNorm1d where those exist). Compared at float32
+// tolerance, llm.c style: each tensor prints its max diff.
 // The file has NaN for AdaNorm's dx at the two all-zero pad rows: PyTorch differentiates
 // sqrt at s = 0 (inf * 0). There dy is 0 and normlab's gradient is 0; the test requires a
 // finite value at such elements instead of comparing with NaN.
+//
+// What it is not: a PyTorch run at test time: the values are precomputed in the fixture.
 #include <catch2/catch.hpp>
 
 #include <fstream>

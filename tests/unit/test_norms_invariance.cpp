@@ -1,10 +1,12 @@
-// Invariance: what a norm's output for a real token may depend on.
+// test_norms_invariance.cpp — invariance: what a norm's output for a real token may depend on.
 //  - per-token norms: that token only. Adding padding or changing the other sequences of
 //    the batch leaves it bit-identical.
 //  - masked batchnorm: the batch's real tokens, never the pads: adding pad positions (with
 //    any values) leaves the batch statistics and the outputs bit-identical.
 //  - batchnorm_padded (nn.BatchNorm1d on a padded batch): the pads too. This is the damage
 //    the layer exists to show: the statistics move with the amount of padding.
+//
+// What it is not: a check of the values themselves (test_norms_golden.cpp).
 #include <catch2/catch.hpp>
 
 #include "norm_test_util.h"

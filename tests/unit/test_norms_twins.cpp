@@ -1,7 +1,11 @@
-// Fused norm kernels == their plain twins composed from autograd primitives (ops.h).
+// test_norms_twins.cpp — fused norm kernels == their plain twins composed from autograd
+// primitives (ops.h).
 // The kernel set `reference` makes every norm run its `composed` path; both paths must
 // give the same outputs, input and parameter gradients, and BatchNorm statistics, on a
 // dense and a padded batch, in training and in eval mode.
+//
+// What it is not: a check that either path is right (test_norms_golden.cpp and the
+// gradient checks do that), only that they agree.
 #include <catch2/catch.hpp>
 
 #include "norm_test_util.h"

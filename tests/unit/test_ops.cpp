@@ -1,4 +1,7 @@
-// Op values against hand computations, shapes, and the error messages.
+// test_ops.cpp — op values against hand computations, shapes, and the error messages.
+//
+// What it is not: the gradient checks (registered beside each op in src/ops/, run by
+// test_gradcheck.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>

@@ -1,4 +1,7 @@
-// Fast kernels against their plain twins, and determinism across runs and threads.
+// test_ops_kernels.cpp — fast kernels against their plain twins, and determinism across runs
+// and threads.
+//
+// What it is not: a speed test (scripts/bench.sh and `normlab bench` measure speed).
 #include <catch2/catch.hpp>
 
 #include <cstring>

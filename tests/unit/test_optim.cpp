@@ -1,5 +1,8 @@
-// Optimizers, schedules and clipping against steps worked out by hand from PyTorch's
-// formulas (torch.optim.SGD / Adam / AdamW, torch.nn.utils.clip_grad_norm_).
+// test_optim.cpp — optimizers, schedules and clipping against steps worked out by hand from
+// PyTorch's formulas (torch.optim.SGD / Adam / AdamW, torch.nn.utils.clip_grad_norm_).
+//
+// What it is not: a comparison with a live PyTorch: the expected values are worked out in
+// the test.
 #include <catch2/catch.hpp>
 
 #include <cmath>

@@ -1,4 +1,6 @@
-// Tensor basics, the Rng, and the buffer pool.
+// test_tensor.cpp — Tensor basics, the Rng, and the buffer pool.
+//
+// What it is not: a test of ops or autograd (test_ops.cpp, test_autograd.cpp).
 #include <catch2/catch.hpp>
 
 #include <set>

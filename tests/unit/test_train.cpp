@@ -1,4 +1,7 @@
-// End-to-end training: it learns, resume is bit-identical, a NaN stops it cleanly.
+// test_train.cpp — end-to-end training: it learns, resume is bit-identical, a NaN stops it cleanly.
+//
+// What it is not: a benchmark or a norm comparison: the bounds only show that training
+// works.
 #include <catch2/catch.hpp>
 
 #include <filesystem>

@@ -1,7 +1,14 @@
 // kernels/norm.h — normalization kernels on raw float pointers, forward beside backward.
 //
 // What it is: llm.c-style pairs X_forward / X_backward over a matrix x [N,D]: N rows, one
-// per token (N = B*T, pads included), D features. Two families:
+// per token (N = B*T, pads included), D features. Forward keeps what backward needs (mean,
+// rstd = 1/sqrt(var + eps)). Every sum is taken by one thread in a fixed order (double
+// accumulators): no atomics, and the result does not depend on the thread count.
+// What it is not: autograd (src/nn/norms/ wraps these with nl::record) or allocation:
+// callers pass every buffer. Backward functions ADD into dx, dg, db (+=); any of those may
+// be null (that gradient is not wanted). "(may be null)" marks other optional pointers.
+//
+// Two families:
 //  - per-token norms (LayerNorm, RMSNorm, AdaNorm) normalise each ROW over its D features;
 //    OpenMP runs over rows.
 //  - BatchNorm normalises each COLUMN (one feature) over the real tokens; OpenMP runs over
@@ -10,12 +17,6 @@
 //     token n [ x x x x x ]  <- LayerNorm:       [ x | x | x | x ]  BatchNorm: one mean
 //             [ x x x x x ]     one mean and     [ x | x | x | x ]  and var per column,
 //             [ x x x x x ]     var per row      [ x | x | x | x ]  over the real tokens
-// Forward keeps what backward needs (mean, rstd = 1/sqrt(var + eps)). Every sum is taken by
-// one thread in a fixed order (double accumulators): no atomics, and the result does not
-// depend on the thread count.
-// What it is not: autograd (src/nn/norms/ wraps these with nl::record) or allocation:
-// callers pass every buffer. Backward functions ADD into dx, dg, db (+=); any of those may
-// be null (that gradient is not wanted). "(may be null)" marks other optional pointers.
 #pragma once
 
 namespace nl::kernels {

@@ -1,8 +1,9 @@
 // kernels/unary.h — element-wise math functions and their derivatives on raw floats.
 //
 // What it is: for each function f, `f_forward(out, x, n)` writes out[i] = f(x[i]) and
-// `f_backward(dx, dout, x, out, n)` adds dx[i] += dout[i] * f'(x[i]) (using the saved
-// output where that is cheaper: exp' = exp, tanh' = 1 - tanh^2, sqrt' = 1 / (2 sqrt)).
+// `f_backward(dx, dout, x or out, n)` (pow: and p) adds dx[i] += dout[i] * f'(x[i]) (taking the saved
+// output instead of x where that is cheaper: exp' = exp, tanh' = 1 - tanh^2,
+// sqrt' = 1 / (2 sqrt)). The forward/backward formulas sit beside each pair in unary.cpp.
 // OpenMP over the element loop; every element is independent, so results do not
 // depend on the thread count.
 // What it is not: aware of tensors; it allocates nothing.

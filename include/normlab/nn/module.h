@@ -1,9 +1,12 @@
 // nn/module.h — what every layer with parameters shares: named parameters and
 // buffers, and a training/eval switch.
 //
-// Names are dotted paths ("layers.0.attn.q.weight") and are the tensor names in
-// checkpoints. Parameters are learned; buffers (BatchNorm running statistics) are
-// saved and loaded but not learned.
+// What it is: the Module base class (Linear, MultiHeadAttention, FeedForward, Norm and
+// Encoder derive from it) and NamedTensor. Names are dotted paths
+// ("layers.0.attn.q.weight") and are the tensor names in checkpoints. Parameters are
+// learned; buffers (BatchNorm running statistics) are saved and loaded but not learned.
+// What it is not: a forward() interface or a graph: each layer declares its own forward
+// (nn/layers.h, nn/norm.h, nn/encoder.h), and the ops it calls record the tape.
 #pragma once
 #include <string>
 #include <vector>

@@ -3,6 +3,8 @@
 // What it is: the training loop (batches -> forward -> loss -> backward -> clip ->
 // optimizer step), periodic evaluation per length bucket, metrics.csv, checkpoints
 // that resume bit-identically, and the stop on a NaN/Inf loss or gradient.
+// What it is not: the model, the data or the optimizer (nn/, data/, optim/), nor the
+// command line (cli/cmd_train.cpp parses the flags and calls train() or evaluate()).
 // A run folder holds:
 //   config.json              the resolved config
 //   metrics.csv              one row per logged step (columns below)

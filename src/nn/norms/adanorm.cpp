@@ -45,7 +45,9 @@ class AdaNorm final : public Norm {
     const int D = D_;
     const float eps = eps_, C = C_, k = k_;
     record(out, "adanorm", {x}, [x, mean, std, N, D, eps, C, k](TensorImpl& o) {
-      // forward: out = C * (1 - k*sg(y)) * y  (kernels::adanorm_forward)
+      // forward: out = C * (1 - k*sg(y)) * y, y = (x - mean) / (s + eps)  (kernels::adanorm_forward)
+      // backward: dy = dout * C * (1 - k*y)   (the factor is a constant);
+      //   dx = (dy - mean_D(dy)) / (s + eps) - y * sum_D(dy * y) / ((D-1) * s)
       kernels::adanorm_backward(norms::grad_or_null(x), o.grad->ptr, x.data(), mean.data(),
                                 std.data(), N, D, eps, C, k);
     });

@@ -1,21 +1,24 @@
-// nn/norms/batchnorm.cpp — BatchNorm over the real tokens of a padded batch.
-//
-// Ioffe & Szegedy 2015, "Batch Normalization", https://arxiv.org/abs/1502.03167; for
-// Transformers, Shen et al. 2020, "PowerNorm: Rethinking Batch Normalization in
-// Transformers", https://arxiv.org/abs/2003.07845 (the drift diagnostics below, Sec. 3).
+// nn/norms/batchnorm.cpp — BatchNorm (Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167)
+// over the real tokens of a padded batch.
 //
 // What it is: per feature d, over the N real tokens of the batch (keep != 0):
 //   training: mu_d = mean x, var_d = mean (x - mu_d)^2 (biased),
 //             y = g * (x - mu) / sqrt(var + eps) + b,
 //             rm = (1-m) rm + m mu,   rv = (1-m) rv + m var N/(N-1)      (PyTorch convention)
 //   eval:     y = g * (x - rm) / sqrt(rv + eps) + b
-// Pad positions output 0 and get no gradient; they count for nothing. batchnorm_padded
-// (batchnorm_padded.cpp) is this layer with count_pads = true: statistics over all B*T
-// positions, pads included, which is what nn.BatchNorm1d does to a padded batch.
+// Pad positions output 0 and get no gradient; they count for nothing.
+// What it is not: the math, which is kernels::batchnorm_* (src/kernels/norm_batch.cpp).
+//
+// For Transformers: Shen et al. 2020, "PowerNorm: Rethinking Batch Normalization in
+// Transformers", https://arxiv.org/abs/2003.07845, measure how far BatchNorm's batch
+// statistics stray from the running ones on NLP batches (the drift diagnostics below,
+// Sec. 3). The authors' code (https://github.com/sIncerass/powernorm) has a masked
+// BatchNorm, MaskBatchNorm, whose statistics skip the pad tokens as these do.
+// batchnorm_padded (batchnorm_padded.cpp) is this layer with count_pads = true: statistics
+// over all B*T positions, pads included, which is what nn.BatchNorm1d does to a padded batch.
 // Running statistics are buffers (running_mean, running_var), so checkpoints save them.
 // `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel set
 // is `reference` (tests/unit/test_norms_twins.cpp checks they agree).
-// What it is not: the math, which is kernels::batchnorm_* (src/kernels/norm_batch.cpp).
 #include <algorithm>
 #include <cmath>
 
@@ -99,7 +102,12 @@ class BatchNorm final : public Norm {
     const int D = D_;
     const bool through_stats = training_;
     record(out, type_, {x, g, b}, [x, g, b, rows, mean, rstd, N, D, through_stats](TensorImpl& o) {
-      // forward: out = g * (x - mean) * rstd + b over the counted rows (kernels::batchnorm_forward)
+      // forward: out = g * xhat + b, xhat = (x - mean) * rstd, over the counted rows; pads 0
+      //   (kernels::batchnorm_forward)
+      // backward, per feature d over the counted rows: dxhat = dout * g;
+      //   dg += sum dout * xhat,  db += sum dout;
+      //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))  in training,
+      //   dx = rstd * dxhat  in eval (running statistics are constants); pads get dx = 0
       kernels::batchnorm_backward(norms::grad_or_null(x), norms::grad_or_null(g),
                                   norms::grad_or_null(b), o.grad->ptr, x.data(),
                                   norms::data_or_null(rows), mean.data(), rstd.data(), g.data(),

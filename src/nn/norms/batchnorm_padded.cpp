@@ -1,11 +1,14 @@
 // nn/norms/batchnorm_padded.cpp — BatchNorm whose statistics count the pad positions too.
 //
-// What nn.BatchNorm1d does to a padded batch [B,T,D]: mean and variance per feature over
-// all B*T positions, pads included, so the statistics depend on how much padding the batch
-// has, and through them every real token's output does. It exists to show that damage
-// (Shen et al. 2020, PowerNorm, https://arxiv.org/abs/2003.07845, discuss BatchNorm's
-// trouble with NLP batches). The layer is batchnorm.cpp's with count_pads = true; pads
-// then are ordinary rows: normalised, and given gradient.
+// BatchNorm: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167.
+// What it is: what nn.BatchNorm1d does to a padded batch [B,T,D]: mean and variance per
+// feature over all B*T positions, pads included, so the statistics depend on how much
+// padding the batch has, and through them every real token's output does. It exists to
+// show that damage (Shen et al. 2020, PowerNorm, https://arxiv.org/abs/2003.07845, discuss
+// BatchNorm's trouble with NLP batches). Pads are ordinary rows here: normalised, and
+// given gradient.
+// What it is not: a layer of its own: it is batchnorm.cpp's with count_pads = true (the
+// math is kernels/norm_batch.cpp with keep = null).
 #include "common.h"
 
 namespace nl {

@@ -1,4 +1,11 @@
 // nn/norms/common.cpp — input checks, parameter helpers and the shared gradient-check harness.
+//
+// What it is: the definitions behind common.h: check_input, make_param, push_affine, and
+// NormGradchecks, which registers each norm's finite-difference checks (training and
+// eval, dense and padded), optionally against a frozen reference for norms with sg().
+// No paper: this is shared plumbing; each norm's file links its own.
+// What it is not: any norm's math (kernels/norm.cpp, kernels/norm_batch.cpp) or layer
+// (the <name>.cpp files), nor the gradcheck engine (core/gradcheck.cpp).
 #include "common.h"
 
 #include <stdexcept>
@@ -43,7 +50,8 @@ namespace {
 Tensor straight_through(const Tensor& value, const Tensor& grad_to) {
   Tensor out = value.clone();
   record(out, "straight_through", {grad_to}, [grad_to](TensorImpl& o) mutable {
-    // forward: out = grad_to + sg(...)  =>  dgrad_to += dout
+    // forward: out = value.clone(), read as out = grad_to + sg(value - grad_to)
+    //   =>  dgrad_to += dout (value gets nothing)
     const float* dout = o.grad->ptr;
     float* dg = grad_to.grad();
     for (int64_t i = 0, n = grad_to.numel(); i < n; ++i) dg[i] += dout[i];

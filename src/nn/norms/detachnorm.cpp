@@ -1,12 +1,13 @@
 // nn/norms/detachnorm.cpp — DetachNorm: LayerNorm-simple whose mean and std are constants in backward.
 //
 // Xu, Sun, Zhang, Zhao & Lin 2019, "Understanding and Improving Layer Normalization"
-// (NeurIPS), https://arxiv.org/abs/1911.07013, Sec. 4: forward as LayerNorm-simple,
+// (NeurIPS), https://arxiv.org/abs/1911.07013, Sec. 4.
+// What it is: forward as LayerNorm-simple,
 //   y = (x - sg(mu)) / sg(sqrt(var + eps)),   so   dx = dy / sqrt(var + eps).
 // Training with it is worse than with LayerNorm-simple: the gradients through mean and
 // variance, not the forward normalisation, are what stabilise training.
-// The layer is LayerNorm's (layernorm.cpp) with detach_stats = true, which makes
-// kernels::layernorm_backward skip both statistics paths.
+// What it is not: a layer of its own: it is LayerNorm's (layernorm.cpp) with
+// detach_stats = true, which makes kernels::layernorm_backward skip both statistics paths.
 #include <vector>
 
 #include "common.h"

@@ -53,7 +53,10 @@ class LayerNorm final : public Norm {
     const int D = D_;
     const bool through_stats = !detach_stats_;
     record(out, type_, {x, g, b}, [x, g, b, mean, rstd, N, D, through_stats](TensorImpl& o) {
-      // forward: out = g * (x - mean) * rstd + b  (kernels::layernorm_forward)
+      // forward: out = g * xhat + b, xhat = (x - mean) * rstd  (kernels::layernorm_forward)
+      // backward: dxhat = dout * g;  dg += sum_n dout * xhat,  db += sum_n dout;
+      //   dx = rstd * (dxhat - mean_D(dxhat) - xhat * mean_D(dxhat * xhat)),
+      //   or dx = rstd * dxhat when the statistics are detached (DetachNorm)
       kernels::layernorm_backward(norms::grad_or_null(x), norms::grad_or_null(g),
                                   norms::grad_or_null(b), o.grad->ptr, x.data(), mean.data(),
                                   rstd.data(), norms::data_or_null(g), N, D, through_stats);

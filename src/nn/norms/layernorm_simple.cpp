@@ -1,10 +1,13 @@
 // nn/norms/layernorm_simple.cpp — LayerNorm-simple: LayerNorm without the gain g and bias b.
 //
+// LayerNorm: Ba, Kiros & Hinton 2016, https://arxiv.org/abs/1607.06450. Without g and b:
 // Xu, Sun, Zhang, Zhao & Lin 2019, "Understanding and Improving Layer Normalization"
 // (NeurIPS), https://arxiv.org/abs/1911.07013: dropping g and b does not hurt, often helps.
-// y = (x - mean_D x) / sqrt(var_D x + eps), per token. The layer is LayerNorm's
-// (layernorm.cpp) with affine = false. A property the tests check: the input gradient has
-// zero mean over each token's features (the path through the mean removes it).
+// What it is: y = (x - mean_D x) / sqrt(var_D x + eps), per token. A property the tests
+// check: the input gradient has zero mean over each token's features (the path through
+// the mean removes it).
+// What it is not: a layer of its own: it is LayerNorm's (layernorm.cpp) with
+// affine = false; the math is kernels::layernorm_forward / layernorm_backward.
 #include "common.h"
 
 namespace nl {

@@ -1,6 +1,10 @@
 // nn/norms/none.cpp — no normalization: the identity, the baseline of every comparison.
 //
+// No paper: this is the control, a Transformer layer with its norm taken out.
 // What it is: forward returns x itself (same tensor, so the gradient passes straight through).
+// What it is not: a recipe for training without norms (such as Fixup or ReZero, which
+// rescale the residual branches); it only takes the norm out. x and keep are still
+// checked like every norm's input; there are no parameters.
 #include "common.h"
 
 namespace nl {

@@ -37,7 +37,9 @@ class RMSNorm final : public Norm {
     const Tensor g = g_;
     const int D = D_;
     record(out, "rmsnorm", {x, g}, [x, g, rstd, N, D](TensorImpl& o) {
-      // forward: out = g * x * rstd  (kernels::rmsnorm_forward)
+      // forward: out = g * x * rstd, rstd = 1/sqrt(mean_D x^2 + eps)  (kernels::rmsnorm_forward)
+      // backward: dxhat = dout * g with xhat = x * rstd;  dg += sum_n dout * xhat;
+      //   dx = rstd * (dxhat - xhat * mean_D(dxhat * xhat))   (no mean path: nothing is centred)
       kernels::rmsnorm_backward(norms::grad_or_null(x), norms::grad_or_null(g), o.grad->ptr,
                                 x.data(), rstd.data(), g.data(), N, D);
     });
