@@ -84,7 +84,7 @@ void attention_forward(float* out, float* P, const float* q, const float* k, con
 }
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* P,
-                        const float* q, const float* k, const float* v,
+                        const float* q, const float* k, const float* v, const float* mask,
                         const std::vector<int>& extent, int B, int T, int D, int H, float scale,
                         float* scratch) {
   const int dh = D / H;
@@ -100,12 +100,15 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     if (!dq && !dk) continue;
     // dP = do_h v_h^T, then dS = P * (dP - sum_s dP * P) row by row (0 where P is 0)
     gemm(false, true, T, n, dh, 1.0f, dout + base, D, v + base, D, 0.0f, dS, T);
+    const float* m = mask + (size_t)b * T * T;
     for (int t = 0; t < T; ++t) {
       float* row = dS + (size_t)t * T;
       const float* p = Pb + (size_t)t * T;
+      const float* mrow = m + (size_t)t * T;
       float dot = 0.0f;
       for (int s = 0; s < n; ++s) dot += row[s] * p[s];
-      for (int s = 0; s < n; ++s) row[s] = p[s] * (row[s] - dot);
+      // masked scores were overwritten by -1e9 in the forward: no gradient reaches them
+      for (int s = 0; s < n; ++s) row[s] = mrow[s] != 0.0f ? 0.0f : p[s] * (row[s] - dot);
     }
     // dq_h += scale dS k_h;  dk_h += scale dS^T q_h
     if (dq) gemm(false, false, T, dh, n, scale, dS, T, k + base, D, 1.0f, dq + base, D);

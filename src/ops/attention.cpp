@@ -34,7 +34,7 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   // forward: out_h = softmax(scale q_h k_h^T, masked) v_h, P = the softmax weights
   kernels::attention_forward(out.data(), P.data(), q.data(), k.data(), v.data(), mask.data(),
                              extent, B, T, D, H, scale);
-  record(out, "attention", {q, k, v}, [q, k, v, P, extent, B, T, D, H, scale](TensorImpl& o) {
+  record(out, "attention", {q, k, v}, [q, k, v, mask, P, extent, B, T, D, H, scale](TensorImpl& o) {
     // forward: S = scale q_h k_h^T (masked), P = softmax(S), out_h = P v_h
     //   =>  dv_h += P^T dout_h;  dS = P * (dout_h v_h^T - rowsum(...));
     //       dq_h += scale dS k_h;  dk_h += scale dS^T q_h
@@ -42,7 +42,7 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
     kernels::attention_backward(q.requires_grad() ? q.grad() : nullptr,
                                 k.requires_grad() ? k.grad() : nullptr,
                                 v.requires_grad() ? v.grad() : nullptr, o.grad->ptr, P.data(),
-                                q.data(), k.data(), v.data(), extent, B, T, D, H, scale,
+                                q.data(), k.data(), v.data(), mask.data(), extent, B, T, D, H, scale,
                                 scratch.data());
   });
   return out;

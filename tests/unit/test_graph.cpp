@@ -82,11 +82,12 @@ TEST_CASE("graph: op counts of one training step follow the architecture", "[gra
     INFO("layers = " << L);
     nl::StepTape s = nl::first_training_step(graph_config(L, "fast"));
     const auto h = nl::op_histogram(s.loss);
-    // Per layer: q, k, v, o, fc1, fc2 (linear = matmul + bias_add) and the two attention
-    // matmuls (q k^T, attn v); then the head's linear.
-    CHECK(count(h, "matmul") == 8 * L + 1);
+    // Per layer: q, k, v, o, fc1, fc2 (linear = matmul + bias_add) and one fused attention
+    // core (scores, mask, softmax, weighted sum); then the head's linear.
+    CHECK(count(h, "matmul") == 6 * L + 1);
     CHECK(count(h, "bias_add") == 6 * L + 1);
-    CHECK(count(h, "softmax") == L);
+    CHECK(count(h, "attention") == L);
+    CHECK(count(h, "softmax") == 0);
     CHECK(count(h, "gelu") == L);
     CHECK(count(h, "layernorm") == 2 * L);    // post-LN: norm1 and norm2
     CHECK(count(h, "embedding") == 1);        // tokens only (positions none)
@@ -103,7 +104,9 @@ TEST_CASE("graph: with reference kernels the norm is drawn as the ops it is made
   const auto h = nl::op_histogram(s.loss);
   CHECK(count(h, "layernorm") == 0);
   CHECK(count(h, "sqrt") == 2);               // sigma = sqrt(var + eps), once per norm
-  CHECK(count(h, "matmul") == 9);
+  CHECK(count(h, "matmul") == 9);             // 6 linears, q k^T, attn v, the head
+  CHECK(count(h, "softmax") == 1);            // attention as its composed ops
+  CHECK(count(h, "attention") == 0);
   CHECK(count(h, "parameter") == (int)s.model->named_parameters().size());
   nl::set_kernel_set(saved);
 }

@@ -32,9 +32,11 @@ void attention_forward(float* out, float* P, const float* q, const float* k, con
 // forward: S = scale q_h k_h^T (masked), P = softmax(S), o_h = P v_h   =>
 //   dv_h += P^T do_h;  dP = do_h v_h^T;  dS = P * (dP - rowsum(dP * P));
 //   dq_h += scale dS k_h;  dk_h += scale dS^T q_h.
+// (dS is 0 where the mask skips: for a row with every key masked, P is uniform but no
+// gradient reaches the scores, as masked_fill's backward gives in the composed path.)
 // dq, dk, dv may be null (that input needs no gradient). scratch: threads*T*T floats.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* P,
-                        const float* q, const float* k, const float* v,
+                        const float* q, const float* k, const float* v, const float* mask,
                         const std::vector<int>& extent, int B, int T, int D, int H, float scale,
                         float* scratch);
 
