@@ -82,19 +82,22 @@ void Tensor::backward(const Tensor& seed) {
   if (!requires_grad())
     throw std::invalid_argument("backward: the loss does not require grad (made under NoGrad, or from constants only?)");
   std::vector<TensorImpl*> order = topological_order(*this);
-  // Fresh gradients for every intermediate tensor; leaves keep accumulating.
-  for (TensorImpl* t : order) {
-    if (!t->node) continue;
-    const size_t n = (size_t)numel_of(t->shape);
-    if (!t->grad) t->grad = std::make_shared<Buffer>(n);
-    std::memset(t->grad->ptr, 0, n * sizeof(float));
-  }
+  // Gradients of intermediate tensors are made on first write (Tensor::grad() hands out a
+  // zeroed buffer) and given back to the pool as soon as their op's backward has run, as
+  // PyTorch does: at any moment only the gradients between the walk's frontier and the
+  // inputs are alive, not one per activation. Leaves (parameters, inputs) keep theirs and
+  // accumulate across backward calls.
+  for (TensorImpl* t : order)
+    if (t->node) t->grad.reset();  // a second backward through the same graph starts fresh
   float* g = grad();
   const float* s = seed.data();
   for (int64_t i = 0; i < numel(); ++i) g[i] += s[i];
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
-    if (t->node && t->node->backward) t->node->backward(*t);
+    if (!t->node) continue;
+    // No consumer wrote a gradient: it is zero, and so is everything it would add.
+    if (t->grad && t->node->backward) t->node->backward(*t);
+    if (t != impl()) t->grad.reset();
   }
 }
 
