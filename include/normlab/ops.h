@@ -80,6 +80,14 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& targets, int 
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                        int heads);
 
+// The same on packed sequences, no pads: q, k, v [N,D] hold the sequences one after
+// another (lengths sum to N); each attends within itself, causally if asked. Out [N,D].
+Tensor packed_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        const std::vector<int>& lengths, bool causal, int heads);
+// Rows of x [N,D] placed at the given rows of a zero [R,D] (rows: N distinct indices < R);
+// backward gathers them back. Used to unpack packed tokens into the padded [B*T,D] grid.
+Tensor scatter_rows(const Tensor& x, const std::vector<int>& rows, int R);
+
 // ---- lookup, masks, dropout ---------------------------------------------------------
 // weight [V,D], ids any count -> [ids_shape..., D]; backward scatter-adds rows.
 Tensor embedding(const Tensor& weight, const std::vector<int>& ids, const Shape& ids_shape);

@@ -85,6 +85,18 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng
   return o.forward(ctx);
 }
 
+Tensor MultiHeadAttention::forward_packed(const Tensor& x, const std::vector<int>& lengths,
+                                          bool causal) const {
+  if (x.ndim() != 3 || x.dim(0) != 1 || x.dim(2) != D)
+    throw std::invalid_argument("attention: packed x is " + x.shape_str() + ", expected [1,N," +
+                                std::to_string(D) + "]");
+  const int N = x.dim(1);
+  auto rows = [&](const Tensor& t) { return reshape(t, {N, D}); };
+  Tensor ctx = packed_attention(rows(q.forward(x)), rows(k.forward(x)), rows(v.forward(x)), lengths,
+                                causal, H);
+  return o.forward(reshape(ctx, {1, N, D}));
+}
+
 void MultiHeadAttention::parameters(const std::string& prefix, std::vector<NamedTensor>& out) const {
   q.parameters(join_name(prefix, "q"), out);
   k.parameters(join_name(prefix, "k"), out);

@@ -17,10 +17,12 @@
 //  - the lm head is always causal; other heads are causal only if model.causal.
 #include "normlab/nn/encoder.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "normlab/nn/layers.h"
 #include "normlab/ops.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -130,6 +132,8 @@ Tensor Encoder::forward(const Batch& batch) {
   if (m.positions.defined() && T > cfg_.max_len)
     bad("batch length T=" + std::to_string(T) + " exceeds model.max_len=" + std::to_string(cfg_.max_len));
 
+  if (can_pack(batch)) return forward_packed(batch);
+
   // ---- embedding: tokens + positions ----
   Tensor x = embedding(m.tokens, batch.tokens, {B, T});          // [B,T,D]
   if (cfg_.positions == "learned") {
@@ -157,7 +161,82 @@ Tensor Encoder::forward(const Batch& batch) {
     }
   }
   if (m.final_norm) x = m.final_norm->forward(x, keep);
+  return head_forward(x, keep);
+}
 
+// Packing (the fast path's way of not computing pads): when every sequence's real tokens
+// come first and nothing in the model reads a pad row, the pads can be left out entirely.
+// The layers then run on [1,N,D], N = the real tokens of the batch one sequence after
+// another, attention within each sequence; the result is scattered back into the padded
+// [B,T,D] grid (zeros at pads) for the head. The numbers at real tokens are the padded
+// path's: attention never attends to pads, and every other layer works token by token
+// (or, for masked BatchNorm, over real tokens only). Off under `--kernels reference`,
+// with dropout (its draws would land on other elements), and for batchnorm_padded,
+// whose statistics include the pads.
+bool Encoder::can_pack(const Batch& batch) const {
+  const Impl& m = *impl_;
+  if (use_reference_kernels() || cfg_.dropout > 0.0f) return false;
+  for (const auto& L : m.layers)
+    if (L->norm1->reads_pad_rows() || L->norm2->reads_pad_rows()) return false;
+  if (m.final_norm && m.final_norm->reads_pad_rows()) return false;
+  const float* keep = batch.keep.data();
+  for (int b = 0; b < batch.B; ++b) {  // real tokens first, then pads, and at least one
+    if (keep[(size_t)b * batch.T] == 0.0f) return false;
+    for (int t = 1; t < batch.T; ++t)
+      if (keep[(size_t)b * batch.T + t] != 0.0f && keep[(size_t)b * batch.T + t - 1] == 0.0f) return false;
+  }
+  return true;
+}
+
+Tensor Encoder::forward_packed(const Batch& batch) {
+  Impl& m = *impl_;
+  const int B = batch.B, T = batch.T, D = cfg_.d_model;
+  std::vector<int> lengths(B, 0), ids, pos, rows;  // rows: where each packed token sits in [B*T]
+  const float* kp = batch.keep.data();
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      if (kp[(size_t)b * T + t] != 0.0f) {
+        ++lengths[b];
+        ids.push_back(batch.tokens[(size_t)b * T + t]);
+        pos.push_back(t);
+        rows.push_back(b * T + t);
+      }
+  const int N = (int)ids.size();
+
+  // ---- embedding: tokens + positions, real tokens only ----
+  Tensor x = embedding(m.tokens, ids, {1, N});                   // [1,N,D]
+  if (cfg_.positions == "learned") {
+    x = x + embedding(m.positions, pos, {1, N});
+  } else if (cfg_.positions == "sinusoidal") {
+    const Tensor table = sinusoidal_positions(T, D);              // [T,D], a constant
+    Tensor pe = Tensor::empty({1, N, D});
+    for (int i = 0; i < N; ++i)
+      std::copy(table.data() + (size_t)pos[i] * D, table.data() + (size_t)(pos[i] + 1) * D,
+                pe.data() + (size_t)i * D);
+    x = x + pe;
+  }
+
+  // ---- layers: every token is real, so the norms see keep = 1 everywhere ----
+  const Tensor keep = Tensor::full({1, N}, 1.0f);
+  for (auto& L : m.layers) {
+    if (!m.pre) {
+      Tensor h = L->norm1->forward(x + L->attn.forward_packed(x, lengths, m.causal), keep);
+      x = L->norm2->forward(h + L->ffn.forward(h, rng_), keep);
+    } else {
+      Tensor h = x + L->attn.forward_packed(L->norm1->forward(x, keep), lengths, m.causal);
+      x = h + L->ffn.forward(L->norm2->forward(h, keep), rng_);
+    }
+  }
+  if (m.final_norm) x = m.final_norm->forward(x, keep);
+
+  // ---- back into the padded grid (zeros at pads), then the head ----
+  x = reshape(scatter_rows(reshape(x, {N, D}), rows, B * T), {B, T, D});
+  return head_forward(x, batch.keep);
+}
+
+Tensor Encoder::head_forward(const Tensor& x, const Tensor& keep) {
+  Impl& m = *impl_;
+  const int B = x.dim(0), T = x.dim(1), D = x.dim(2);
   // ---- head ----
   if (head_ == "classify") {
     Tensor pooled;

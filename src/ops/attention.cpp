@@ -4,6 +4,7 @@
 // that keeps the softmax weights P [B,H,T,T] and hands dq, dk, dv to the kernel.
 // What it is not: the projections (nn/attention.cpp owns q, k, v, o) nor the readable
 // composed version (also nn/attention.cpp, under `--kernels reference`).
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -48,6 +49,72 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return out;
 }
 
+Tensor packed_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        const std::vector<int>& lengths, bool causal, int heads) {
+  if (q.ndim() != 2 || k.shape() != q.shape() || v.shape() != q.shape())
+    throw std::invalid_argument("packed_attention: q " + q.shape_str() + ", k " + k.shape_str() +
+                                ", v " + v.shape_str() + " must all be [N,D]");
+  const int N = q.dim(0), D = q.dim(1), H = heads;
+  if (H <= 0 || D % H != 0)
+    throw std::invalid_argument("packed_attention: D=" + std::to_string(D) +
+                                " is not divisible by heads=" + std::to_string(H));
+  std::vector<int64_t> off(lengths.size() + 1, 0);
+  int longest = 0;
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    if (lengths[b] <= 0) throw std::invalid_argument("packed_attention: a sequence of length <= 0");
+    off[b + 1] = off[b] + lengths[b];
+    longest = std::max(longest, lengths[b]);
+  }
+  if (off.back() != N)
+    throw std::invalid_argument("packed_attention: lengths sum to " + std::to_string(off.back()) +
+                                " but q has " + std::to_string(N) + " rows");
+  const float scale = 1.0f / std::sqrt((float)(D / H));
+  const std::vector<int64_t> p_off = kernels::packed_attention_offsets(lengths, H);
+  Tensor out = Tensor::empty({N, D});
+  Tensor P = Tensor::empty({(int)std::max<int64_t>(p_off.back(), 1)});
+  // forward: out_h = softmax(scale q_h k_h^T, causal) v_h within each sequence
+  kernels::packed_attention_forward(out.data(), P.data(), q.data(), k.data(), v.data(), off,
+                                    lengths, p_off, D, H, causal, scale);
+  record(out, "attention", {q, k, v},
+         [q, k, v, P, off, lengths, p_off, D, H, causal, scale, longest](TensorImpl& o) {
+    // forward: S = scale q_h k_h^T (causal), P = softmax(S), out_h = P v_h   =>
+    //   dv_h += P^T dout_h;  dS = P * (dout_h v_h^T - rowsum(...));
+    //   dq_h += scale dS k_h;  dk_h += scale dS^T q_h        (per sequence and head)
+    const int64_t per = (int64_t)longest * longest;
+    Tensor scratch = Tensor::empty({num_threads(), (int)per});
+    kernels::packed_attention_backward(q.requires_grad() ? q.grad() : nullptr,
+                                       k.requires_grad() ? k.grad() : nullptr,
+                                       v.requires_grad() ? v.grad() : nullptr, o.grad->ptr,
+                                       P.data(), q.data(), k.data(), v.data(), off, lengths,
+                                       p_off, D, H, causal, scale, scratch.data(), per);
+  });
+  return out;
+}
+
+Tensor scatter_rows(const Tensor& x, const std::vector<int>& rows, int R) {
+  if (x.ndim() != 2 || x.dim(0) != (int)rows.size())
+    throw std::invalid_argument("scatter_rows: x is " + x.shape_str() + " but there are " +
+                                std::to_string(rows.size()) + " rows");
+  const int D = x.dim(1);
+  for (int r : rows)
+    if (r < 0 || r >= R)
+      throw std::invalid_argument("scatter_rows: row " + std::to_string(r) + " outside [0," +
+                                  std::to_string(R) + ")");
+  Tensor out = Tensor::zeros({R, D});
+  float* o = out.data();
+  const float* xs = x.data();
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy(xs + i * D, xs + (i + 1) * D, o + (size_t)rows[i] * D);  // out[rows[i]] = x[i]
+  record(out, "scatter_rows", {x}, [x, rows, D](TensorImpl& o) {
+    // forward: out[rows[i]] = x[i]  =>  dx[i] += dout[rows[i]]
+    float* dx = x.grad();
+    const float* dout = o.grad->ptr;
+    for (size_t i = 0; i < rows.size(); ++i)
+      for (int d = 0; d < D; ++d) dx[i * D + d] += dout[(size_t)rows[i] * D + d];
+  });
+  return out;
+}
+
 // ---- gradient checks: padded keys, a causal mask, a row with every key masked ---------
 static GradcheckResult check_fused(const std::string& name, const Tensor& mask, int B, int T) {
   const int D = 8, H = 2;
@@ -70,6 +137,27 @@ NL_GRADCHECK_CASE("fused_attention/causal_and_empty_row", [] {
   for (int t = 0; t < 3; ++t)
     for (int s = 0; s < 3; ++s) m[t * 3 + s] = (s > t || s == 0) ? 1.0f : 0.0f;
   return check_fused("fused_attention/causal_and_empty_row", Tensor::from(m, {1, 1, 3, 3}), 1, 3);
+});
+
+NL_GRADCHECK_CASE("packed_attention/two_sequences_causal", [] {
+  // lengths 3 and 1 packed into 4 rows, causal
+  return gradcheck("packed_attention/two_sequences_causal",
+                   [](const std::vector<Tensor>& in) {
+                     return packed_attention(in[0], in[1], in[2], {3, 1}, true, 2);
+                   },
+                   {randn({4, 8}, 311), randn({4, 8}, 312), randn({4, 8}, 313)});
+});
+NL_GRADCHECK_CASE("packed_attention/bidirectional", [] {
+  return gradcheck("packed_attention/bidirectional",
+                   [](const std::vector<Tensor>& in) {
+                     return packed_attention(in[0], in[1], in[2], {2, 4}, false, 2);
+                   },
+                   {randn({6, 8}, 314), randn({6, 8}, 315), randn({6, 8}, 316)});
+});
+NL_GRADCHECK_CASE("scatter_rows/unpack", [] {
+  return gradcheck("scatter_rows/unpack",
+                   [](const std::vector<Tensor>& in) { return scatter_rows(in[0], {4, 0, 2}, 6); },
+                   {randn({3, 5}, 317)});
 });
 
 }  // namespace nl

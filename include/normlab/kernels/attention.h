@@ -40,4 +40,21 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const std::vector<int>& extent, int B, int T, int D, int H, float scale,
                         float* scratch);
 
+// ---- packed (variable-length) layout: no pads at all --------------------------------
+// q, k, v, out: [N,D], the B sequences one after another (sequence b is rows
+// off[b] .. off[b]+len[b]-1), each attending within itself (and causally if asked).
+// P holds, per sequence b, H blocks of len[b] x len[b] starting at p_off[b].
+std::vector<int64_t> packed_attention_offsets(const std::vector<int>& len, int H);  // p_off, B+1
+void packed_attention_forward(float* out, float* P, const float* q, const float* k,
+                              const float* v, const std::vector<int64_t>& off,
+                              const std::vector<int>& len, const std::vector<int64_t>& p_off,
+                              int D, int H, bool causal, float scale);
+// The same backward as above, per (sequence, head) block. scratch: threads x
+// scratch_per_thread floats, scratch_per_thread >= max len[b]^2.
+void packed_attention_backward(float* dq, float* dk, float* dv, const float* dout,
+                               const float* P, const float* q, const float* k, const float* v,
+                               const std::vector<int64_t>& off, const std::vector<int>& len,
+                               const std::vector<int64_t>& p_off, int D, int H, bool causal,
+                               float scale, float* scratch, int64_t scratch_per_thread);
+
 }  // namespace nl::kernels

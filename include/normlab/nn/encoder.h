@@ -45,6 +45,9 @@ class Encoder : public Module {
   Rng& rng() { return rng_; }
 
  private:
+  bool can_pack(const Batch& batch) const;       // see encoder.cpp, "Packing"
+  Tensor forward_packed(const Batch& batch);     // the layers on real tokens only
+  Tensor head_forward(const Tensor& x, const Tensor& keep);  // x [B,T,D] -> logits
   struct Impl;
   ModelConfig cfg_;
   std::string head_;

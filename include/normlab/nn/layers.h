@@ -66,6 +66,10 @@ class MultiHeadAttention : public Module {
   void init(const std::string& prefix, uint64_t seed, float std);
   // x [B,T,D]; mask [B,1,T,T] from attention_mask(); dropout draws come from rng.
   Tensor forward(const Tensor& x, const Tensor& mask, Rng& rng) const;
+  // x [1,N,D]: sequences of the given lengths packed one after another, no pads; each
+  // attends within itself (causally if asked). No attention dropout (the encoder packs
+  // only without dropout).
+  Tensor forward_packed(const Tensor& x, const std::vector<int>& lengths, bool causal) const;
   // "<prefix>.{q,k,v,o}.{weight,bias}"
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
 

@@ -33,6 +33,10 @@ class Norm : public Module {
   virtual std::string type() const = 0;
   // Only BatchNorm-like layers have these; others return nullptr.
   virtual const BatchNormStats* batch_stats() const { return nullptr; }
+  // Whether the output at real tokens depends on the pad rows (batchnorm_padded: they
+  // are in its batch statistics). If not, the encoder may drop the pads altogether and
+  // run on the real tokens only (packed); so a norm says false only when that is exact.
+  virtual bool reads_pad_rows() const { return true; }
 };
 
 using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D)>;

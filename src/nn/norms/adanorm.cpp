@@ -36,6 +36,7 @@ class AdaNorm final : public Norm {
   }
 
   std::string type() const override { return "adanorm"; }
+  bool reads_pad_rows() const override { return false; }  // per token (or masked)
 
  private:
   Tensor fused(const Tensor& x, int N) const {

@@ -71,6 +71,7 @@ class BatchNorm final : public Norm {
   }
 
   std::string type() const override { return type_; }
+  bool reads_pad_rows() const override { return count_pads_; }  // padded: pads are in the stats
   const BatchNormStats* batch_stats() const override { return &stats_; }
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {
     norms::push_affine(prefix, out, g_, b_);

@@ -19,6 +19,7 @@ class NoNorm final : public Norm {
     return x;
   }
   std::string type() const override { return "none"; }
+  bool reads_pad_rows() const override { return false; }  // per token (or masked)
 
  private:
   int D_;
