@@ -28,6 +28,7 @@ int64_t numel_of(const Shape& s);
 struct Buffer {
   float* ptr = nullptr;
   size_t n = 0;
+  size_t capacity = 0;         // floats actually reserved (the pool's size class, >= n)
   explicit Buffer(size_t n);   // uninitialised
   ~Buffer();
   Buffer(const Buffer&) = delete;

@@ -63,13 +63,13 @@ NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medi
            [](CLI::App& sub) -> CommandRun {
   struct Args {
     std::string preset = "small", dump;
-    int steps = 20, warmup = 3;
+    int steps = 20, warmup = 20;
     uint64_t seed = 1;
   };
   auto a = std::make_shared<Args>();
   sub.add_option("--preset", a->preset, "small or medium")->check(CLI::IsMember({"small", "medium"}));
   sub.add_option("--steps", a->steps, "Timed steps (default 20)");
-  sub.add_option("--warmup", a->warmup, "Untimed steps first (default 3)");
+  sub.add_option("--warmup", a->warmup, "Untimed steps first, while the buffer pool meets the batch sizes (default 20)");
   sub.add_option("--seed", a->seed, "Seed for weights and batches");
   sub.add_option("--dump", a->dump, "Write weights, batches and first loss here for scripts/bench_torch.py");
   return [a]() {

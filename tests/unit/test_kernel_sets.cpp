@@ -15,6 +15,7 @@
 #include "normlab/gradcheck.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/layers.h"
+#include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/trainer.h"
 
@@ -175,4 +176,41 @@ TEST_CASE("encoder: packed real tokens and the padded grid give the same loss an
         REQUIRE(g_fast[j][i] == Approx(g_ref[j][i]).margin(2e-5));
       }
   }
+}
+
+// Issue 6: a steady-state training step allocates nothing. Batches of varying lengths
+// (so every step has other tensor sizes); after the pool has seen enough of them, forty
+// more steps ask the system for no memory at all. The allocator counter, not a clock.
+TEST_CASE("training steps on variable-length batches stop allocating after warm-up", "[kernels][pool]") {
+#if defined(__SANITIZE_ADDRESS__)
+  SUCCEED("the pool does not cache under AddressSanitizer (frees at once to catch use-after-free)");
+#else
+  nl::ModelConfig mc;
+  mc.d_model = 32; mc.heads = 4; mc.d_ff = 64; mc.layers = 2; mc.max_len = 32;
+  nl::Encoder model(mc, "classify", 9, 4, 1);
+  nl::OptimConfig oc;
+  auto opt = nl::make_optimizer(oc, model.named_parameters());
+  nl::Rng rng(2);
+  auto step = [&] {
+    nl::Dataset d;
+    std::vector<int> idx;
+    for (int i = 0; i < 8; ++i) {
+      nl::Example e;
+      const int L = rng.randint(4, 32);
+      for (int t = 0; t < L; ++t) e.tokens.push_back(rng.randint(1, 8));
+      e.labels = {rng.randint(0, 3)};
+      d.examples.push_back(e);
+      idx.push_back(i);
+    }
+    const nl::Batch b = nl::make_batch(d, idx, "classify");
+    opt->zero_grad();
+    nl::Tensor loss = model.loss(model.forward(b), b);
+    loss.backward();
+    opt->step(oc.lr);
+  };
+  for (int i = 0; i < 150; ++i) step();  // warm-up: the pool meets the sizes
+  const long long before = nl::pool_stats().system_allocs;
+  for (int i = 0; i < 40; ++i) step();
+  CHECK(nl::pool_stats().system_allocs - before == 0);
+#endif
 }
