@@ -13,6 +13,7 @@
 
 #include "normlab/config.h"
 #include "normlab/gradcheck.h"
+#include "normlab/kernels/unary.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/layers.h"
 #include "normlab/optim/optimizer.h"
@@ -213,4 +214,34 @@ TEST_CASE("training steps on variable-length batches stop allocating after warm-
   for (int i = 0; i < 40; ++i) step();
   CHECK(nl::pool_stats().system_allocs - before == 0);
 #endif
+}
+
+// The fast GELU's polynomial erf and exp against <cmath>, forward and backward, over the
+// range activations live in and beyond (where exp underflows and erf saturates).
+TEST_CASE("gelu: the vectorised erf/exp agree with std::erf to float precision", "[kernels]") {
+  const int n = 40001;
+  std::vector<float> x(n), dy(n, 1.0f);
+  for (int i = 0; i < n; ++i) x[i] = -20.0f + 40.0f * i / (n - 1);
+  auto run = [&](nl::KernelSet ks, std::vector<float>& y, std::vector<float>& dx) {
+    const nl::KernelSet saved = nl::kernel_set();
+    nl::set_kernel_set(ks);
+    y.assign(n, 0.0f);
+    dx.assign(n, 0.0f);
+    nl::kernels::gelu_forward(y.data(), x.data(), n);
+    nl::kernels::gelu_backward(dx.data(), dy.data(), x.data(), n);
+    nl::set_kernel_set(saved);
+  };
+  std::vector<float> yf, dxf, yr, dxr;
+  run(nl::KernelSet::fast, yf, dxf);
+  run(nl::KernelSet::reference, yr, dxr);
+  double worst_y = 0, worst_dx = 0;
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(std::isfinite(yf[i]));
+    REQUIRE(std::isfinite(dxf[i]));
+    worst_y = std::max(worst_y, std::fabs((double)yf[i] - yr[i]) / std::max(1.0, std::fabs((double)x[i])));
+    worst_dx = std::max(worst_dx, std::fabs((double)dxf[i] - dxr[i]));
+  }
+  INFO("max |gelu diff| / max(1,|x|) " << worst_y << ", max |gelu' diff| " << worst_dx);
+  CHECK(worst_y < 3e-7);
+  CHECK(worst_dx < 5e-7);
 }
