@@ -79,9 +79,14 @@ namespace {
 
 // exp(x) for x in [-87, 88] (clamped outside; exp(-87) ~ 1e-38 stands in for 0): x = n ln2 + r,
 // |r| <= ln2/2, exp(r) by Cephes' degree-6 polynomial, 2^n put into the exponent bits.
+// (Written with ?: and an int conversion, not std::min/max/floor, and built with
+// -fno-trapping-math: otherwise GCC will not vectorize the loop.)
 inline float exp_poly(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float y = x * 1.44269504088896341f;                   // x / ln 2
+  const int32_t ni = (int32_t)(y + std::copysign(0.5f, y));  // nearest integer
+  const float n = (float)ni;
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln 2 split in two
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -90,7 +95,7 @@ inline float exp_poly(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = ((int32_t)n + 127) << 23;  // 2^n
+  const int32_t bits = (ni + 127) << 23;  // 2^n
   float two_n;
   std::memcpy(&two_n, &bits, sizeof two_n);
   return p * two_n;
