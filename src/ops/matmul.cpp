@@ -7,6 +7,7 @@
 // and initialises them (nn/layers.cpp).
 // For C = A @ B:  dA += dC @ B^T,  dB += A^T @ dC  (with transposes folded into the
 // sgemm flags, so no transposed copy is ever made).
+#include <algorithm>
 #include <stdexcept>
 
 #include "normlab/autograd.h"
@@ -14,6 +15,7 @@
 #include "normlab/kernels/matmul.h"
 #include "normlab/ops.h"
 #include "normlab/parallel.h"
+#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -82,15 +84,51 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return out;
 }
 
+// The fast linear: one op, one output buffer. out starts as the bias in every row and
+// sgemm adds x W^T onto it (beta = 1), so there is no separate [rows,Out] product to keep
+// alive for the backward, and no extra pass to add the bias. The composed version below
+// (matmul, then bias_add) is the twin under `--kernels reference`.
+static Tensor linear_fused(const Tensor& x, const Tensor& W, const Tensor& bias) {
+  const int In = W.dim(1), Out = W.dim(0);
+  const int rows = (int)(x.numel() / In);
+  Shape shape = x.shape();
+  shape.back() = Out;
+  Tensor out = Tensor::empty(shape);
+  float* o = out.data();
+  const float* b = bias.data();
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)rows * Out * kCostCheap))
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < Out; ++j) o[(size_t)r * Out + j] = b[j];
+  kernels::sgemm(false, true, rows, Out, In, 1.0f, x.data(), W.data(), 1.0f, o);  // out = b + x W^T
+  record(out, "linear", {x, W, bias}, [x, W, bias, rows, In, Out](TensorImpl& o) {
+    // forward: out[r,:] = x[r,:] W^T + b
+    //   =>  dx += dout W,  dW += dout^T x,  db[j] += sum_r dout[r,j]
+    const float* dout = o.grad->ptr;
+    if (x.requires_grad()) kernels::sgemm(false, false, rows, In, Out, 1.0f, dout, W.data(), 1.0f, x.grad());
+    if (W.requires_grad()) kernels::sgemm(true, false, Out, In, rows, 1.0f, dout, x.data(), 1.0f, W.grad());
+    if (bias.requires_grad()) {
+      float* db = bias.grad();
+      // columns split across threads, each summing its columns over all rows in order:
+      // the same sums whatever the thread count
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)rows * Out * kCostCheap))
+      for (int j0 = 0; j0 < Out; j0 += 16)
+        for (int r = 0; r < rows; ++r)
+          for (int j = j0; j < std::min(Out, j0 + 16); ++j) db[j] += dout[(size_t)r * Out + j];
+    }
+  });
+  return out;
+}
+
 Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
   if (W.ndim() != 2 || x.ndim() < 1 || x.dim(-1) != W.dim(1))
     throw std::invalid_argument("linear: x is " + x.shape_str() + " but W is " + W.shape_str() +
                                 " (expected [Out," + std::to_string(x.dim(-1)) + "])");
+  if (bias.defined() && (bias.ndim() != 1 || bias.dim(0) != W.dim(0)))
+    throw std::invalid_argument("linear: bias is " + bias.shape_str() + " but W is " + W.shape_str());
+  if (bias.defined() && !use_reference_kernels()) return linear_fused(x, W, bias);
   Tensor y = matmul(x.ndim() == 1 ? reshape(x, {1, x.dim(0)}) : x, W, false, true);  // x @ W^T
   if (x.ndim() == 1) y = reshape(y, {W.dim(0)});
   if (!bias.defined()) return y;
-  if (bias.ndim() != 1 || bias.dim(0) != W.dim(0))
-    throw std::invalid_argument("linear: bias is " + bias.shape_str() + " but W is " + W.shape_str());
   // The bias add is fused here rather than a broadcasting add: y[r,:] += b.
   const int Out = W.dim(0);
   const long rows = (long)(y.numel() / Out);
