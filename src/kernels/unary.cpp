@@ -82,6 +82,7 @@ namespace {
 // (Written with ?: and an int conversion, not std::min/max/floor, and built with
 // -fno-trapping-math: otherwise GCC will not vectorize the loop.)
 inline float exp_poly(float x) {
+  x = x == x ? x : 0.0f;  // NaN: any finite value (the GELU loops keep the NaN through x)
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
   const float y = x * 1.44269504088896341f;                   // x / ln 2
@@ -95,7 +96,7 @@ inline float exp_poly(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (ni + 127) << 23;  // 2^n
+  const uint32_t bits = (uint32_t)(ni + 127) << 23;  // 2^n, biased exponent 40..215
   float two_n;
   std::memcpy(&two_n, &bits, sizeof two_n);
   return p * two_n;
