@@ -7,28 +7,14 @@
 // `--kernels reference`.
 #include "normlab/kernels/attention.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <cmath>
 
+#include "normlab/kernels/matmul.h"
 #include "normlab/parallel.h"
 
 namespace nl::kernels {
-
-namespace {
-
-constexpr float kMaskedScore = -1e9f;  // as in nn/attention.cpp: exp underflows to 0
-
-// C[M,N] (ldc) = alpha op(A) op(B) + beta C, row-major, any leading dimensions.
-void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-          const float* B, int ldb, float beta, float* C, int ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-}  // namespace
 
 std::vector<int> attention_key_extent(const float* mask, int B, int T) {
   std::vector<int> extent(B, 0);
@@ -67,7 +53,7 @@ bool skipped(const Block& b, int t, int s) {
 
 void block_forward(const Block& b, int ld, int dh, float scale) {
   // S = scale * q_h k_h^T
-  gemm(false, true, b.rows, b.keys, dh, scale, b.q, ld, b.k, ld, 0.0f, b.P, b.ldP);
+  sgemm_strided(false, true, b.rows, b.keys, dh, scale, b.q, ld, b.k, ld, 0.0f, b.P, b.ldP);
   for (int t = 0; t < b.rows; ++t) {
     float* row = b.P + (size_t)t * b.ldP;
     float mx = -INFINITY;
@@ -85,17 +71,17 @@ void block_forward(const Block& b, int ld, int dh, float scale) {
     for (int s = b.keys; s < b.ldP; ++s) row[s] = 0.0f;
   }
   // o_h = P v_h
-  gemm(false, false, b.rows, dh, b.keys, 1.0f, b.P, b.ldP, b.v, ld, 0.0f, b.out, ld);
+  sgemm_strided(false, false, b.rows, dh, b.keys, 1.0f, b.P, b.ldP, b.v, ld, 0.0f, b.out, ld);
 }
 
 // dq, dk, dv: the same block of the gradients (null: not wanted); dout likewise.
 void block_backward(const Block& b, float* dq, float* dk, float* dv, const float* dout, int ld,
                     int dh, float scale, float* dS) {
   // dv_h += P^T do_h
-  if (dv) gemm(true, false, b.keys, dh, b.rows, 1.0f, b.P, b.ldP, dout, ld, 1.0f, dv, ld);
+  if (dv) sgemm_strided(true, false, b.keys, dh, b.rows, 1.0f, b.P, b.ldP, dout, ld, 1.0f, dv, ld);
   if (!dq && !dk) return;
   // dP = do_h v_h^T, then dS = P * (dP - sum_s dP * P) row by row
-  gemm(false, true, b.rows, b.keys, dh, 1.0f, dout, ld, b.v, ld, 0.0f, dS, b.keys);
+  sgemm_strided(false, true, b.rows, b.keys, dh, 1.0f, dout, ld, b.v, ld, 0.0f, dS, b.keys);
   for (int t = 0; t < b.rows; ++t) {
     float* row = dS + (size_t)t * b.keys;
     const float* p = b.P + (size_t)t * b.ldP;
@@ -105,8 +91,8 @@ void block_backward(const Block& b, float* dq, float* dk, float* dv, const float
     for (int s = 0; s < b.keys; ++s) row[s] = skipped(b, t, s) ? 0.0f : p[s] * (row[s] - dot);
   }
   // dq_h += scale dS k_h;  dk_h += scale dS^T q_h
-  if (dq) gemm(false, false, b.rows, dh, b.keys, scale, dS, b.keys, b.k, ld, 1.0f, dq, ld);
-  if (dk) gemm(true, false, b.keys, dh, b.rows, scale, dS, b.keys, b.q, ld, 1.0f, dk, ld);
+  if (dq) sgemm_strided(false, false, b.rows, dh, b.keys, scale, dS, b.keys, b.k, ld, 1.0f, dq, ld);
+  if (dk) sgemm_strided(true, false, b.keys, dh, b.rows, scale, dS, b.keys, b.q, ld, 1.0f, dk, ld);
 }
 
 // The block of (sequence b, head h) in the padded [B,T,D] layout, P [B,H,T,T].

@@ -15,14 +15,13 @@
 #include <stdexcept>
 
 #include "normlab/gradcheck.h"
+#include "normlab/kernels/attention.h"
 #include "normlab/nn/layers.h"
 #include "normlab/runtime.h"
 
 namespace nl {
 
-// A score that softmax turns into exactly 0 (exp(-1e9 - max) underflows), yet finite,
-// so a row with every key masked (an empty sequence) gives uniform weights, not NaN.
-static constexpr float kMaskedScore = -1e9f;
+using kernels::kMaskedScore;  // -1e9: see kernels/attention.h
 
 Tensor attention_mask(const Tensor& keep, bool causal) {
   if (keep.ndim() != 2)

@@ -17,7 +17,6 @@
 //  - the lm head is always causal; other heads are causal only if model.causal.
 #include "normlab/nn/encoder.h"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "normlab/nn/layers.h"
@@ -148,20 +147,30 @@ Tensor Encoder::forward(const Batch& batch) {
   // ---- layers ----
   const Tensor& keep = batch.keep;
   const Tensor mask = attention_mask(keep, m.causal);           // [B,1,T,T]
+  x = layers_forward(x, keep, [&](const MultiHeadAttention& attn, const Tensor& h) {
+    return attn.forward(h, mask, rng_);
+  });
+  return head_forward(x, keep);
+}
+
+// The layer stack and the final norm, on the padded grid or on packed tokens: only how
+// attention sees the sequences differs (`attend`).
+Tensor Encoder::layers_forward(Tensor x, const Tensor& keep, const Attend& attend) {
+  Impl& m = *impl_;
   const float p = cfg_.dropout;
   for (auto& L : m.layers) {
     if (!m.pre) {
       // post: h = N1(x + Attn(x)),  out = N2(h + FFN(h))
-      Tensor h = L->norm1->forward(x + dropout(L->attn.forward(x, mask, rng_), p, rng_, training_), keep);
+      Tensor h = L->norm1->forward(x + dropout(attend(L->attn, x), p, rng_, training_), keep);
       x = L->norm2->forward(h + dropout(L->ffn.forward(h, rng_), p, rng_, training_), keep);
     } else {
       // pre: h = x + Attn(N1(x)),  out = h + FFN(N2(h))
-      Tensor h = x + dropout(L->attn.forward(L->norm1->forward(x, keep), mask, rng_), p, rng_, training_);
+      Tensor h = x + dropout(attend(L->attn, L->norm1->forward(x, keep)), p, rng_, training_);
       x = h + dropout(L->ffn.forward(L->norm2->forward(h, keep), rng_), p, rng_, training_);
     }
   }
   if (m.final_norm) x = m.final_norm->forward(x, keep);
-  return head_forward(x, keep);
+  return x;
 }
 
 // Packing (the fast path's way of not computing pads): when every sequence's real tokens
@@ -208,26 +217,14 @@ Tensor Encoder::forward_packed(const Batch& batch) {
   if (cfg_.positions == "learned") {
     x = x + embedding(m.positions, pos, {1, N});
   } else if (cfg_.positions == "sinusoidal") {
-    const Tensor table = sinusoidal_positions(T, D);              // [T,D], a constant
-    Tensor pe = Tensor::empty({1, N, D});
-    for (int i = 0; i < N; ++i)
-      std::copy(table.data() + (size_t)pos[i] * D, table.data() + (size_t)(pos[i] + 1) * D,
-                pe.data() + (size_t)i * D);
-    x = x + pe;
+    x = x + embedding(sinusoidal_positions(T, D), pos, {1, N});  // rows of a constant table
   }
 
   // ---- layers: every token is real, so the norms see keep = 1 everywhere ----
-  const Tensor keep = Tensor::full({1, N}, 1.0f);
-  for (auto& L : m.layers) {
-    if (!m.pre) {
-      Tensor h = L->norm1->forward(x + L->attn.forward_packed(x, lengths, m.causal), keep);
-      x = L->norm2->forward(h + L->ffn.forward(h, rng_), keep);
-    } else {
-      Tensor h = x + L->attn.forward_packed(L->norm1->forward(x, keep), lengths, m.causal);
-      x = h + L->ffn.forward(L->norm2->forward(h, keep), rng_);
-    }
-  }
-  if (m.final_norm) x = m.final_norm->forward(x, keep);
+  // (no dropout here: can_pack() packs only without it)
+  x = layers_forward(x, Tensor::full({1, N}, 1.0f), [&](const MultiHeadAttention& attn, const Tensor& h) {
+    return attn.forward_packed(h, lengths, m.causal);
+  });
 
   // ---- back into the padded grid (zeros at pads), then the head ----
   x = reshape(scatter_rows(reshape(x, {N, D}), rows, B * T), {B, T, D});

@@ -7,12 +7,12 @@
 // and initialises them (nn/layers.cpp).
 // For C = A @ B:  dA += dC @ B^T,  dB += A^T @ dC  (with transposes folded into the
 // sgemm flags, so no transposed copy is ever made).
-#include <algorithm>
 #include <stdexcept>
 
 #include "normlab/autograd.h"
 #include "normlab/gradcheck.h"
 #include "normlab/kernels/matmul.h"
+#include "normlab/kernels/reduce.h"
 #include "normlab/ops.h"
 #include "normlab/parallel.h"
 #include "normlab/runtime.h"
@@ -106,15 +106,8 @@ static Tensor linear_fused(const Tensor& x, const Tensor& W, const Tensor& bias)
     const float* dout = o.grad->ptr;
     if (x.requires_grad()) kernels::sgemm(false, false, rows, In, Out, 1.0f, dout, W.data(), 1.0f, x.grad());
     if (W.requires_grad()) kernels::sgemm(true, false, Out, In, rows, 1.0f, dout, x.data(), 1.0f, W.grad());
-    if (bias.requires_grad()) {
-      float* db = bias.grad();
-      // columns split across threads, each summing its columns over all rows in order:
-      // the same sums whatever the thread count
-#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)rows * Out * kCostCheap))
-      for (int j0 = 0; j0 < Out; j0 += 16)
-        for (int r = 0; r < rows; ++r)
-          for (int j = j0; j < std::min(Out, j0 + 16); ++j) db[j] += dout[(size_t)r * Out + j];
-    }
+    if (bias.requires_grad())  // db += dout summed over its rows (axis 0 of [rows,Out])
+      kernels::sum_axes(bias.grad(), dout, {rows, Out}, {true, false}, 1.0f, /*accumulate=*/true);
   });
   return out;
 }

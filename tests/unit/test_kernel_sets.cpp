@@ -24,6 +24,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Runs a block with one kernel set and puts the previous one back, even on a throw.
+struct KernelSetScope {
+  explicit KernelSetScope(nl::KernelSet ks) : saved(nl::kernel_set()) { nl::set_kernel_set(ks); }
+  ~KernelSetScope() { nl::set_kernel_set(saved); }
+  nl::KernelSet saved;
+};
+
 // The loss column of metrics.csv (one row per step with log_every = 1).
 std::vector<double> train_losses(const std::string& norm, const std::string& kernels) {
   nl::Config c = nl::load_config(std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json");
@@ -95,8 +102,7 @@ TEST_CASE("attention: the fused core and the composed ops agree, forward and bac
     std::vector<nl::NamedTensor> params;
     mha.parameters("attn", params);
     auto run = [&](nl::KernelSet ks, std::vector<std::vector<float>>& grads) {
-      const nl::KernelSet saved = nl::kernel_set();
-      nl::set_kernel_set(ks);
+      const KernelSetScope scope(ks);
       nl::Tensor x = nl::randn({B, T, D}, 9);
       nl::Rng rng(1);
       for (const auto& p : params) p.tensor.zero_grad();
@@ -106,7 +112,6 @@ TEST_CASE("attention: the fused core and the composed ops agree, forward and bac
       grads.clear();
       grads.push_back(x.grad_vector());
       for (const auto& p : params) grads.push_back(p.tensor.grad_vector());
-      nl::set_kernel_set(saved);
       return y.to_vector();
     };
     std::vector<std::vector<float>> g_fast, g_ref;
@@ -156,14 +161,12 @@ TEST_CASE("encoder: packed real tokens and the padded grid give the same loss an
     const nl::Batch batch = nl::make_batch(d, {0, 1, 2, 3, 4}, c.head);
     const int n_out = std::string(c.head) == "lm" ? 7 : 3;
     auto run = [&](nl::KernelSet ks, std::vector<std::vector<float>>& grads) {
-      const nl::KernelSet saved = nl::kernel_set();
-      nl::set_kernel_set(ks);
+      const KernelSetScope scope(ks);
       nl::Encoder model(mc, c.head, 7, n_out, 3);
       nl::Tensor loss = model.loss(model.forward(batch), batch);
       loss.backward();
       grads.clear();
       for (const auto& p : model.named_parameters()) grads.push_back(p.tensor.grad_vector());
-      nl::set_kernel_set(saved);
       return loss.item();
     };
     std::vector<std::vector<float>> g_fast, g_ref;
@@ -223,13 +226,11 @@ TEST_CASE("gelu: the vectorised erf/exp agree with std::erf to float precision",
   std::vector<float> x(n), dy(n, 1.0f);
   for (int i = 0; i < n; ++i) x[i] = -20.0f + 40.0f * i / (n - 1);
   auto run = [&](nl::KernelSet ks, std::vector<float>& y, std::vector<float>& dx) {
-    const nl::KernelSet saved = nl::kernel_set();
-    nl::set_kernel_set(ks);
+    const KernelSetScope scope(ks);
     y.assign(n, 0.0f);
     dx.assign(n, 0.0f);
     nl::kernels::gelu_forward(y.data(), x.data(), n);
     nl::kernels::gelu_backward(dx.data(), dy.data(), x.data(), n);
-    nl::set_kernel_set(saved);
   };
   std::vector<float> yf, dxf, yr, dxr;
   run(nl::KernelSet::fast, yf, dxf);

@@ -19,6 +19,11 @@
 
 namespace nl::kernels {
 
+// The score a masked (query, key) pair gets before softmax, here and in nn/attention.cpp's
+// composed path: exp(-1e9 - max) underflows to exactly 0 (never attended), yet it is finite,
+// so a row with every key masked gives uniform weights, not NaN.
+constexpr float kMaskedScore = -1e9f;
+
 // For each sequence b: how many leading key columns any query may attend to (1 + the
 // last unmasked column of mask[b]), or T if some query row has every key masked (then
 // softmax is uniform over all T keys, as in the composed path).

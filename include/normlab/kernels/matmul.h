@@ -16,5 +16,10 @@ void sgemm_blas(bool trans_a, bool trans_b, int M, int N, int K, float alpha, co
                 const float* B, float beta, float* C);
 void sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                      const float* A, const float* B, float beta, float* C);
+// OpenBLAS on blocks inside larger row-major arrays: lda, ldb, ldc are the row strides
+// (in floats) of A, B and C as stored. sgemm_blas is this with contiguous strides; the
+// fused attention kernels use it on one head's columns of [N,D] tensors.
+void sgemm_strided(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+                   int lda, const float* B, int ldb, float beta, float* C, int ldc);
 
 }  // namespace nl::kernels

@@ -7,6 +7,7 @@
 // they share (what `normlab compare` relies on).
 // What it is not: the training loop (train/), nor the norms (nn/norm.h).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "normlab/nn/norm.h"
 
 namespace nl {
+
+class MultiHeadAttention;  // nn/layers.h
 
 class Encoder : public Module {
  public:
@@ -45,6 +48,8 @@ class Encoder : public Module {
   Rng& rng() { return rng_; }
 
  private:
+  using Attend = std::function<Tensor(const MultiHeadAttention&, const Tensor&)>;
+  Tensor layers_forward(Tensor x, const Tensor& keep, const Attend& attend);
   bool can_pack(const Batch& batch) const;       // see encoder.cpp, "Packing"
   Tensor forward_packed(const Batch& batch);     // the layers on real tokens only
   Tensor head_forward(const Tensor& x, const Tensor& keep);  // x [B,T,D] -> logits
