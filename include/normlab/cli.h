@@ -7,18 +7,12 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace nl {
+#include "normlab/error.h"
 
-// An error the user can fix (bad config, missing file, corrupt checkpoint, NaN loss).
-// main prints "normlab: error: <what>" on one line and exits with `code`.
-struct UserError : std::runtime_error {
-  int code;
-  explicit UserError(const std::string& what, int code = 1) : std::runtime_error(what), code(code) {}
-};
+namespace nl {
 
 // The options every command takes (`normlab --threads 1 train ...`). 0 / empty: not
 // given, so the config's train.threads / train.kernels (or the default) apply.

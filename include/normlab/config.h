@@ -2,7 +2,7 @@
 //
 // What it is: plain structs with defaults. Every JSON key is a field here with the
 // same name; `configs/README.md` documents each one. Parsing and validation live in
-// src/train/config.cpp: an unknown key, a wrong type or an out-of-range value is a
+// src/config/config.cpp: an unknown key, a wrong type or an out-of-range value is a
 // UserError naming the key path ("model.norm.type: 'batchnrom' is not one of ...")
 // and exit code 2.
 // What it is not: a place for derived values (vocab size and class count come from

@@ -1,17 +1,17 @@
 // cmd_compare.cpp — `normlab compare CONFIG`: variants x seeds as independent runs, then a report.
 //
-// What it is: the command-line side of train/compare.h: the flags (--out, --jobs, --only),
+// What it is: the command-line side of compare/compare.h: the flags (--out, --jobs, --only),
 // then run_compare(). Each run is a child process `normlab --threads T train <run>/compare_config.json --out <run>`;
 // `--jobs` of them at a time with T = max(1, cores / jobs). Finished runs (result.json) are
 // skipped, so an interrupted comparison continues where it stopped; `--only` reruns one.
 // Exit code: 0 when every run has a result, 1 when some failed or are missing (the report
 // still covers the others), 2 for a bad compare config.
-// What it is not: the planner, runner or report (src/train/compare.cpp,
-// compare_report.cpp), nor the training of a run (each child is `normlab train`).
+// What it is not: the planner, runner or report (src/compare/runner.cpp,
+// summary.cpp, report.cpp), nor the training of a run (each child is `normlab train`).
 #include <memory>
 
 #include "normlab/cli.h"
-#include "normlab/train/compare.h"
+#include "normlab/compare/compare.h"
 
 namespace nl {
 

@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "task_parts.h"
 
 namespace nl {

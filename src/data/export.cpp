@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "task_parts.h"
 
 namespace nl {

@@ -37,7 +37,7 @@
 #include <functional>
 #include <vector>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "task_parts.h"
 
 namespace nl::data {

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <map>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/data/export.h"
 #include "task_parts.h"
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "task_parts.h"
 
 namespace nl {

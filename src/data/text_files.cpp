@@ -35,7 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "task_parts.h"
 
 namespace nl::data {

@@ -34,7 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 
 namespace nl {
 

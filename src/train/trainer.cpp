@@ -22,7 +22,7 @@
 #include <sstream>
 
 #include "normlab/autograd.h"
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"

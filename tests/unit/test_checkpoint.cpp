@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/train/checkpoint.h"
 
 namespace fs = std::filesystem;

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "normlab/cli.h"
-#include "normlab/train/compare.h"
+#include "normlab/error.h"
+#include "normlab/compare/compare.h"
 
 using nl::CompareConfig;
 using ojson = nlohmann::ordered_json;

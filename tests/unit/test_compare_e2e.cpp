@@ -12,11 +12,11 @@
 #include <map>
 #include <sstream>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/config.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
-#include "normlab/train/compare.h"
+#include "normlab/compare/compare.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;

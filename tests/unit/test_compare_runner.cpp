@@ -11,8 +11,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/cli.h"
-#include "normlab/train/compare.h"
+#include "normlab/error.h"
+#include "normlab/compare/compare.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;

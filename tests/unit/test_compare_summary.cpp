@@ -11,8 +11,8 @@
 #include <map>
 #include <sstream>
 
-#include "normlab/cli.h"
-#include "normlab/train/compare.h"
+#include "normlab/error.h"
+#include "normlab/compare/compare.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
@@ -56,7 +56,7 @@ void write_run(const fs::path& dir, const std::string& variant, uint64_t seed, b
   if (finished) std::ofstream(dir / "result.json") << R"({"steps": 200, "seconds": 1.5})";
 }
 
-// ---- recompute from the CSV, independently of compare_report.cpp ----
+// ---- recompute from the CSV, independently of src/compare/summary.cpp ----
 struct Csv {
   std::vector<std::string> head;
   std::vector<std::vector<std::string>> rows;

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/config.h"
 
 using nlohmann::json;

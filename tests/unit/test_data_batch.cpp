@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/data/task.h"
 
 using nl::Batch;

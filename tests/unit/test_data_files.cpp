@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
 

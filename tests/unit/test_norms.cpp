@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "norm_test_util.h"
-#include "normlab/cli.h"
+#include "normlab/error.h"
 
 using namespace normtest;
 

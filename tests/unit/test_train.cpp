@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/config.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"

@@ -24,7 +24,7 @@
 
 #include "common.h"
 #include "normlab/autograd.h"
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
 #include "normlab/runtime.h"

@@ -21,7 +21,7 @@
 #include <set>
 #include <sstream>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/norm.h"
 

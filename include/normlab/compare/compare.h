@@ -1,4 +1,4 @@
-// train/compare.h — `normlab compare`: one base config, named variants, several seeds.
+// compare/compare.h — `normlab compare`: one base config, named variants, several seeds.
 //
 // What it is: the compare config (configs/compare/README.md documents it), the plan
 // (one run per variant x seed, each a resolved training config with train.seed = seed,
@@ -113,6 +113,8 @@ MetricsTable read_metrics_csv(const std::string& path);  // UserError when unrea
 // exit code and stderr of runs that failed in this invocation.
 nlohmann::ordered_json summarize_compare(const CompareConfig& cc, const std::string& out_dir,
                                          const std::vector<RunOutcome>& outcomes);
+// Mean, sample std (n-1), min, max and n of the finite values in xs (summary.cpp).
+nlohmann::ordered_json stats_of(const std::vector<double>& xs);
 // report.md from summary.json. `plots_note` is empty when the plots were drawn, else why not.
 std::string render_report(const nlohmann::ordered_json& summary, const std::string& plots_note);
 

@@ -3,9 +3,9 @@
 // What it is: parse/validate the compare config (configs/compare/README.md), resolve one
 // training config per variant x seed, run each as `normlab --threads T train ... --out DIR`
 // in its own process (`jobs` at a time), skip runs whose folder has result.json, report
-// runs that fail, then summarise (compare_report.cpp) and draw the plots (a python script).
+// runs that fail, then summarise (summary.cpp, report.cpp) and draw the plots (a python script).
 // What it is not: training (the child processes do that) nor the statistics of the report.
-#include "normlab/train/compare.h"
+#include "normlab/compare/compare.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -25,7 +25,7 @@
 #include <sstream>
 #include <thread>
 
-#include "normlab/cli.h"
+#include "normlab/error.h"
 #include "normlab/config.h"
 
 namespace fs = std::filesystem;
