@@ -15,9 +15,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "normlab/cli.h"
+#include "normlab/io.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
@@ -159,8 +159,7 @@ NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medi
       j["batches"] = nlohmann::json::array();
       for (const Batch& b : batches)
         j["batches"].push_back({{"B", b.B}, {"T", b.T}, {"tokens", b.tokens}, {"labels", b.targets}});
-      std::ofstream out(a->dump + "/bench.json");
-      out << j.dump() << "\n";
+      write_file_atomic(a->dump + "/bench.json", j.dump() + "\n");
     }
     return 0;
   };

@@ -5,11 +5,11 @@
 // labelled with the op that made it and its shape, parameters as filled boxes.
 // What it is not: a renderer — Graphviz's `dot` turns the file into a picture.
 #include <cstdio>
-#include <fstream>
 
 #include "normlab/cli.h"
 #include "normlab/config.h"
 #include "normlab/graph.h"
+#include "normlab/io.h"
 #include "normlab/train/step_tape.h"
 
 namespace nl {
@@ -37,10 +37,7 @@ NL_COMMAND("graph", "Write the autograd graph of one training step as Graphviz D
       std::fputs(dot.c_str(), stdout);
       return 0;
     }
-    std::ofstream f(a->out);
-    if (!f) throw UserError("graph: cannot write " + a->out);
-    f << dot;
-    if (!f) throw UserError("graph: cannot write " + a->out);
+    write_file_atomic(a->out, dot);
     int nodes = 0;
     for (auto& [op, n] : op_histogram(step.loss)) nodes += n;
     std::printf("wrote %s (%d tensors)\n", a->out.c_str(), nodes);

@@ -5,12 +5,12 @@
 // What it is not: the training loop itself (src/train/trainer.cpp).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "normlab/cli.h"
 #include "normlab/config.h"
 #include "normlab/data/export.h"
+#include "normlab/io.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
@@ -95,9 +95,7 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
       if (a->json_out == "-") {
         std::printf("%s\n", j.dump(2).c_str());
       } else {
-        std::ofstream out(a->json_out);
-        if (!out) throw UserError("cannot write " + a->json_out);
-        out << j.dump(2) << "\n";
+        write_file_atomic(a->json_out, j.dump(2) + "\n");
       }
     }
     return 0;

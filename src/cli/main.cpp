@@ -10,6 +10,7 @@
 #include <map>
 
 #include "normlab/cli.h"
+#include "normlab/io.h"
 #include "normlab/runtime.h"
 
 int main(int argc, char** argv) {
@@ -42,7 +43,11 @@ int main(int argc, char** argv) {
     nl::set_num_threads(global.threads);
     if (!global.kernels.empty()) nl::set_kernel_set(nl::parse_kernel_set(global.kernels));
     for (auto& [sub, run] : runs)
-      if (sub->parsed()) return run();
+      if (sub->parsed()) {
+        const int code = run();
+        nl::flush_stdout_or_throw();  // `normlab eval --json - > /dev/full` is an error, not exit 0
+        return code;
+      }
   } catch (const nl::UserError& e) {
     std::fprintf(stderr, "normlab: error: %s\n", e.what());
     return e.code;

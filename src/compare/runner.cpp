@@ -27,6 +27,7 @@
 
 #include "normlab/error.h"
 #include "normlab/config.h"
+#include "normlab/io.h"
 
 namespace fs = std::filesystem;
 
@@ -421,10 +422,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
                   file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) &&
                   !file_exists((fs::path(r.dir) / "result.json").string());
     if (!resume) remove_run_outputs(r.dir);
-    {
-      std::ofstream out(cfg_path);
-      out << r.config.dump(2) << "\n";
-    }
+    write_file_atomic(cfg_path, r.config.dump(2) + "\n");
     std::vector<std::string> argv = {opt.exe, "--threads", std::to_string(threads), "train",
                                      cfg_path, "--out", r.dir};
     if (resume) argv.push_back("--resume");
@@ -480,19 +478,13 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   // summary.json, plots, report.md
   nlohmann::ordered_json summary = summarize_compare(cc, res.out_dir, res.runs);
   res.summary_path = (fs::path(res.out_dir) / "summary.json").string();
-  {
-    std::ofstream out(res.summary_path);
-    out << summary.dump(2) << "\n";
-  }
+  write_file_atomic(res.summary_path, summary.dump(2) + "\n");
   std::string plots_note = draw_plots(opt.python, opt.plot_script.empty() ? default_plot_script() : opt.plot_script,
                                       res.out_dir);
   res.plots_ok = plots_note.empty();
   if (!res.plots_ok) say("compare: plots are missing: " + plots_note);
   res.report_path = (fs::path(res.out_dir) / "report.md").string();
-  {
-    std::ofstream out(res.report_path);
-    out << render_report(summary, plots_note);
-  }
+  write_file_atomic(res.report_path, render_report(summary, plots_note));
   if (res.incomplete) {
     std::string list;
     for (const auto& o : res.runs)

@@ -6,9 +6,9 @@
 #include "normlab/data/export.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "normlab/error.h"
+#include "normlab/io.h"
 #include "task_parts.h"
 
 namespace nl {
@@ -38,11 +38,14 @@ std::string export_line(const TaskData& task, const Example& e) {
 }
 
 static std::string write_split(const TaskData& task, const Dataset& d, const std::string& path) {
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw UserError("data export: cannot write '" + path + "'");
-  for (const Example& e : d.examples) f << export_line(task, e) << '\n';
-  f.close();
-  if (!f) throw UserError("data export: writing '" + path + "' failed");
+  AtomicFile f(path);
+  std::string chunk;
+  for (const Example& e : d.examples) {
+    chunk += export_line(task, e) + '\n';
+    if (chunk.size() >= (1 << 20)) f.write(chunk), chunk.clear();
+  }
+  f.write(chunk);
+  f.commit();
   return path;
 }
 

@@ -14,15 +14,12 @@
 //                       allows trailing whitespace; it keeps the data 8-byte aligned)
 //   bytes [8+N, end)    the data: each tensor's float32 values, little-endian, row-major,
 //                       at [begin, end) counted from 8+N; tensors tile it with no gaps
-// Writing goes to "<path>.tmp", is fsync'ed, renamed over <path>, and the directory is
-// fsync'ed, so a kill at any moment leaves either the old file or the new one whole.
+// Writing goes through io.h's AtomicFile ("<path>.tmp", fsync, rename over <path>, fsync
+// the directory), so a kill at any moment leaves either the old file or the new one whole.
 // Reading checks everything the Rust reference reader checks (header inside the file,
 // valid JSON, dtype, offsets inside the data, consistent with the shape, no overlap, no
 // holes, no trailing bytes), and each failure is one line naming the file.
 #include "normlab/train/checkpoint.h"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -35,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "normlab/error.h"
+#include "normlab/io.h"
 
 namespace nl {
 
@@ -53,31 +51,6 @@ bool little_endian_host() {
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
   throw UserError("checkpoint " + path + ": " + what);
-}
-
-std::string sys_error(const std::string& what, const std::string& file) {
-  return what + " " + file + ": " + std::strerror(errno);
-}
-
-// write(2) until everything is out (it may write less than asked).
-bool write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return true;
-}
-
-std::string dir_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 }  // namespace
@@ -110,31 +83,13 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = (unsigned char)(N >> (8 * i));  // little-endian
 
-  // Temporary file, fsync, rename, fsync the directory.
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw UserError(sys_error("cannot create", tmp));
-  bool ok = write_all(fd, (const char*)len, 8) && write_all(fd, text.data(), text.size());
-  for (size_t i = 0; ok && i < tensors.size(); ++i)
-    ok = write_all(fd, (const char*)tensors[i].tensor.data(), (size_t)tensors[i].tensor.numel() * sizeof(float));
-  ok = ok && ::fsync(fd) == 0;
-  std::string err = ok ? "" : sys_error("cannot write", tmp);
-  if (::close(fd) != 0 && ok) ok = false, err = sys_error("cannot close", tmp);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    throw UserError(err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = sys_error("cannot rename " + tmp + " to", path);
-    ::unlink(tmp.c_str());
-    throw UserError(err);
-  }
-  // Make the rename itself durable.
-  int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // Temporary file, fsync, rename, fsync the directory (io.h); any failure throws and
+  // leaves the previous checkpoint as it was.
+  AtomicFile f(path);
+  f.write(len, 8);
+  f.write(text);
+  for (const auto& t : tensors) f.write(t.tensor.data(), (size_t)t.tensor.numel() * sizeof(float));
+  f.commit();
 }
 
 // ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 
 #include "normlab/autograd.h"
 #include "normlab/error.h"
+#include "normlab/io.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
@@ -37,19 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Write a text file atomically: temporary file, then rename over the old one.
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw UserError("cannot write " + tmp.string());
-    f << text;
-    if (!f) throw UserError("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
 }
 
 // Parameter groups for per-layer gradient norms: "embed", "layers.0", ..., "head".
@@ -136,21 +124,21 @@ class MetricsCsv {
     for (size_t i = 0; i < columns_.size(); ++i) o << (i ? "," : "") << columns_[i];
     o << "\n";
     for (auto& l : keep) o << l << "\n";
-    write_text_atomic(path_, o.str());
-    out_.open(path_, std::ios::app);
+    write_file_atomic(path_.string(), o.str());
+    out_.open(path_.string());
   }
   void row(const std::map<std::string, std::string>& values) {
+    std::string line;
     for (size_t i = 0; i < columns_.size(); ++i) {
       auto it = values.find(columns_[i]);
-      out_ << (i ? "," : "") << (it == values.end() ? "" : it->second);
+      line += (i ? "," : "") + (it == values.end() ? std::string() : it->second);
     }
-    out_ << "\n";
-    out_.flush();
+    out_.append(line + "\n");  // one checked write: a full disk stops the run here
   }
  private:
   fs::path path_;
   std::vector<std::string> columns_;
-  std::ofstream out_;
+  AppendFile out_;
 };
 
 nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
@@ -209,7 +197,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   set_kernel_set(parse_kernel_set(tc.kernels));
 
   const std::string config_text = config_to_json(cfg).dump(2);
-  write_text_atomic(dir / "config.json", config_text + "\n");
+  write_file_atomic((dir / "config.json").string(), config_text + "\n");
 
   // ---- data, model, optimizer ---------------------------------------------------
   const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
@@ -402,7 +390,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
                      {"final_train_loss", result.final_train_loss},
                      {"seconds", result.seconds},
                      {"eval", eval_to_json(result.evals)}};
-    write_text_atomic(dir / "result.json", r.dump(2) + "\n");
+    write_file_atomic((dir / "result.json").string(), r.dump(2) + "\n");
   }
   return result;
 }
