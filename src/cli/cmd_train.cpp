@@ -50,7 +50,10 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     opt.quiet = a->quiet;
     opt.stop_after = a->stop_after;
     TrainResult r = train(cfg, opt);
-    if (!a->quiet) {
+    if (!a->quiet && r.already_finished) {
+      std::printf("\nalready finished at step %d; nothing ran, result.json left as it was\nrun folder: %s\n", r.steps,
+                  r.out_dir.c_str());
+    } else if (!a->quiet) {
       std::printf("\nfinished %d steps in %.1f s; final training loss %.4f\n", r.steps, r.seconds,
                   r.final_train_loss);
       if (!r.evals.empty()) print_evals(r.evals);

@@ -27,6 +27,7 @@
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
+#include "normlab/train/resume.h"
 
 namespace fs = std::filesystem;
 
@@ -56,20 +57,6 @@ std::string fmt(double v, int precision = 6) {
   std::ostringstream o;
   o << std::setprecision(precision) << v;
   return o.str();
-}
-
-// "3a1f..." <-> 64-bit words, for RNG state in the checkpoint metadata (exact).
-std::string rng_to_string(const std::array<uint64_t, 4>& s) {
-  std::ostringstream o;
-  for (int i = 0; i < 4; ++i) o << (i ? " " : "") << std::hex << s[i];
-  return o.str();
-}
-std::array<uint64_t, 4> rng_from_string(const std::string& str) {
-  std::istringstream in(str);
-  std::array<uint64_t, 4> s{};
-  for (auto& w : s) in >> std::hex >> w;
-  if (!in) throw UserError("checkpoint: bad rng state '" + str + "'");
-  return s;
 }
 
 bool all_finite(const std::vector<NamedTensor>& params) {
@@ -150,6 +137,23 @@ nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
   return a;
 }
 
+// result.json: written last, so its presence (with steps == train.steps) means finished.
+std::string result_json(const TrainResult& r) {
+  nlohmann::json j{{"steps", r.steps},
+                   {"final_train_loss", r.final_train_loss},
+                   {"seconds", r.seconds},
+                   {"eval", eval_to_json(r.evals)}};
+  return j.dump(2);
+}
+
+// Does `path` hold the result of a run that reached `steps`?
+bool finished_result(const fs::path& path, int steps) {
+  std::ifstream in(path);
+  if (!in) return false;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("steps") && j["steps"] == steps;
+}
+
 }  // namespace
 
 std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size) {
@@ -190,14 +194,9 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const fs::path ckpt_path = dir / "checkpoint.safetensors";
   if (opt.resume && !fs::exists(ckpt_path))
     throw UserError("--resume: no checkpoint at " + ckpt_path.string());
-  fs::create_directories(dir);
-  std::error_code ec;
-  fs::remove(dir / "result.json", ec);  // the run is no longer finished
   set_num_threads(tc.threads);
   set_kernel_set(parse_kernel_set(tc.kernels));
-
   const std::string config_text = config_to_json(cfg).dump(2);
-  write_file_atomic((dir / "config.json").string(), config_text + "\n");
 
   // ---- data, model, optimizer ---------------------------------------------------
   const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
@@ -213,28 +212,50 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   saved.insert(saved.end(), buffers.begin(), buffers.end());
   for (const NamedTensor& s : optimizer->state()) saved.push_back(s);
 
+  // ---- resume: every check before anything in the run folder changes --------------
   int start_step = 0;
   Window window;
+  double last_logged_loss = NAN;
   if (opt.resume) {
     SafetensorsFile f = load_safetensors(ckpt_path.string());
-    copy_into(f, saved, ckpt_path.string());
-    auto meta = [&](const std::string& k) {
-      auto it = f.metadata.find(k);
-      if (it == f.metadata.end()) throw UserError("checkpoint " + ckpt_path.string() + ": no '" + k + "' in metadata");
-      return it->second;
-    };
-    start_step = std::stoi(meta("step"));
-    model.rng().set_state(rng_from_string(meta("rng")));
-    Batcher::State bs;
-    bs.epoch = std::stoll(meta("data_epoch"));
-    bs.cursor = std::stoll(meta("data_cursor"));
-    batcher.set_state(bs);
-    window.loss_sum = std::stod(meta("window_loss_sum"));
-    window.steps = std::stoi(meta("window_steps"));
-    window.real_tokens = std::stoll(meta("window_tokens"));
-    if (nlohmann::json::parse(meta("config"))["model"] != config_to_json(cfg)["model"])
-      throw UserError("checkpoint " + ckpt_path.string() + " was trained with a different model config");
+    ResumePoint p = read_resume_point(f, cfg, ckpt_path.string());  // metadata and config
+    copy_into(f, saved, ckpt_path.string());                         // names and shapes, then values
+    batcher.set_state(p.data);
+    model.rng().set_state(p.rng);
+    start_step = p.step;
+    window.loss_sum = p.window_loss_sum;
+    window.steps = p.window_steps;
+    window.real_tokens = p.window_tokens;
+    last_logged_loss = p.last_logged_loss;
   }
+
+  // A resume of a finished run runs no step: its result.json stays exactly as it was.
+  // (Without one, e.g. killed between the last checkpoint and result.json, it is written.)
+  TrainResult result;
+  result.out_dir = dir.string();
+  const fs::path result_path = dir / "result.json";
+  if (opt.resume && start_step == tc.steps) {
+    result.steps = start_step;
+    result.final_train_loss = last_logged_loss;
+    result.already_finished = finished_result(result_path, tc.steps);
+    // Said even with --quiet: a resume that does nothing should never look like one that ran.
+    if (result.already_finished) {
+      std::fprintf(stderr, "normlab train: %s already finished at step %d of %d; nothing to run, result.json left as it was\n",
+                   dir.string().c_str(), start_step, tc.steps);
+      return result;
+    }
+    result.evals = evaluate(model, task.evals, tc.batch_size);
+    write_file_atomic(result_path.string(), result_json(result) + "\n");
+    std::fprintf(stderr, "normlab train: %s was at step %d of %d without result.json; evaluated and wrote it\n",
+                 dir.string().c_str(), start_step, tc.steps);
+    return result;
+  }
+
+  // From here on the run folder changes: the run is no longer finished.
+  fs::create_directories(dir);
+  std::error_code ec;
+  fs::remove(result_path, ec);
+  write_file_atomic((dir / "config.json").string(), config_text + "\n");
 
   auto save_checkpoint = [&](int step) {
     std::map<std::string, std::string> meta{
@@ -246,7 +267,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         {"data_cursor", std::to_string(batcher.state().cursor)},
         {"window_loss_sum", fmt(window.loss_sum, 17)},
         {"window_steps", std::to_string(window.steps)},
-        {"window_tokens", std::to_string(window.real_tokens)}};
+        {"window_tokens", std::to_string(window.real_tokens)},
+        {"last_logged_loss", fmt(last_logged_loss, 17)}};
     save_safetensors(ckpt_path.string(), saved, meta);
   };
 
@@ -282,11 +304,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
   if (!opt.quiet && opt.resume) std::fprintf(stderr, "normlab train: resuming %s at step %d\n", dir.string().c_str(), start_step);
 
-  TrainResult result;
-  result.out_dir = dir.string();
   const auto t_start = Clock::now();
   auto t_window = Clock::now();
-  double last_logged_loss = NAN;
   int last_checkpoint_step = opt.resume ? start_step : -1;
   const int stop_at = opt.stop_after >= 0 ? std::min(tc.steps, start_step + opt.stop_after) : tc.steps;
 
@@ -385,13 +404,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   result.steps = step;
   result.final_train_loss = last_logged_loss;
   result.seconds = seconds_since(t_start);
-  if (step == tc.steps) {
-    nlohmann::json r{{"steps", step},
-                     {"final_train_loss", result.final_train_loss},
-                     {"seconds", result.seconds},
-                     {"eval", eval_to_json(result.evals)}};
-    write_file_atomic((dir / "result.json").string(), r.dump(2) + "\n");
-  }
+  if (step == tc.steps) write_file_atomic(result_path.string(), result_json(result) + "\n");
   return result;
 }
 

@@ -47,6 +47,7 @@ struct TrainResult {
   std::vector<EvalResult> evals; // at the end
   double seconds = 0;
   std::string out_dir;
+  bool already_finished = false; // --resume of a finished run: nothing ran, result.json untouched
 };
 
 TrainResult train(const Config& cfg, const TrainOptions& opt);

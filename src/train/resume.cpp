@@ -1,0 +1,165 @@
+// resume.cpp — a checkpoint's training state, parsed strictly and checked against the
+// config of the resumed run (see train/resume.h).
+//
+// What it is: string -> number parsing that rejects anything but the whole number, the
+// stored-vs-new config comparison, and the step range check. Nothing here writes.
+// What it is not: the loop that applies the state (trainer.cpp) nor the file format
+// (checkpoint.cpp).
+#include "normlab/train/resume.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "normlab/error.h"
+
+namespace nl {
+
+using nlohmann::json;
+
+const std::vector<std::string>& resume_may_change() {
+  // None of these reaches a weight: steps decides where the run ends (and, with a decaying
+  // schedule, the learning rate from here on), the next three when rows, evaluations and
+  // checkpoints are written, threads how the work is split, out_dir the folder's name.
+  static const std::vector<std::string> keys = {"train.steps",            "train.log_every",
+                                                "train.eval_every",       "train.checkpoint_every",
+                                                "train.threads",          "train.out_dir"};
+  return keys;
+}
+
+namespace {
+
+std::string short_value(const json& v) {
+  if (v.is_null()) return "(absent)";
+  std::string s = v.dump();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+bool may_change(const std::string& key) {
+  for (const std::string& k : resume_may_change())
+    if (k == key) return true;
+  return false;
+}
+
+// Walk both objects in key order; `deflt` is the default config at the same place, for
+// keys a checkpoint of an older build does not have.
+bool differ(const json& a, const json& b, const json& deflt, const std::string& at, std::string* key,
+            std::string* va, std::string* vb) {
+  if (may_change(at)) return false;
+  if (a.is_object() && b.is_object()) {
+    std::vector<std::string> keys;
+    for (auto it = a.begin(); it != a.end(); ++it) keys.push_back(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) keys.push_back(it.key());
+    std::sort(keys.begin(), keys.end());
+    for (const std::string& k : keys) {
+      const std::string sub = at.empty() ? k : at + "." + k;
+      const json none;
+      const json& d = deflt.is_object() && deflt.contains(k) ? deflt[k] : none;
+      const json& x = a.contains(k) ? a[k] : d;  // absent from the checkpoint: the default
+      const json& y = b.contains(k) ? b[k] : none;
+      if (differ(x, y, d, sub, key, va, vb)) return true;
+    }
+    return false;
+  }
+  if (a == b) return false;
+  *key = at.empty() ? "(top level)" : at;
+  *va = short_value(a);
+  *vb = short_value(b);
+  return true;
+}
+
+// The whole string as a number, else UserError naming the key.
+[[noreturn]] void bad_meta(const std::string& path, const std::string& key, const std::string& text) {
+  std::string shown = text.size() > 40 ? text.substr(0, 37) + "..." : text;
+  throw UserError("checkpoint " + path + ": __metadata__." + key + " '" + shown + "' is not valid");
+}
+long long to_int(const std::string& path, const std::string& key, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE) bad_meta(path, key, text);
+  return v;
+}
+double to_double(const std::string& path, const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0') bad_meta(path, key, text);
+  return v;
+}
+
+std::array<uint64_t, 4> rng_from_string(const std::string& path, const std::string& str) {
+  std::istringstream in(str);
+  std::array<uint64_t, 4> s{};
+  for (auto& w : s) in >> std::hex >> w;
+  std::string rest;
+  if (!in || (in >> rest)) bad_meta(path, "rng", str);
+  return s;
+}
+
+}  // namespace
+
+std::string first_config_difference(const json& stored, const json& now, std::string* stored_value,
+                                    std::string* now_value) {
+  std::string key;
+  differ(stored, now, config_to_json(Config{}), "", &key, stored_value, now_value);
+  return key;
+}
+
+std::string rng_to_string(const std::array<uint64_t, 4>& s) {
+  std::ostringstream o;
+  for (int i = 0; i < 4; ++i) o << (i ? " " : "") << std::hex << s[i];
+  return o.str();
+}
+
+ResumePoint read_resume_point(const SafetensorsFile& f, const Config& cfg, const std::string& path) {
+  auto meta = [&](const std::string& k) -> const std::string& {
+    auto it = f.metadata.find(k);
+    if (it == f.metadata.end()) throw UserError("checkpoint " + path + ": no '" + k + "' in __metadata__");
+    return it->second;
+  };
+  if (meta("format").rfind("normlab-checkpoint-", 0) != 0)
+    throw UserError("checkpoint " + path + ": __metadata__.format '" + short_value(meta("format")) +
+                    "' is not a normlab checkpoint");
+
+  // The config it was trained with, against the one given now.
+  json stored = json::parse(meta("config"), nullptr, /*allow_exceptions=*/false);
+  if (stored.is_discarded() || !stored.is_object())
+    throw UserError("checkpoint " + path + ": __metadata__.config is not a JSON object");
+  std::string was, now;
+  const std::string key = first_config_difference(stored, config_to_json(cfg), &was, &now);
+  if (!key.empty())
+    throw UserError("--resume: " + key + " is " + now + " but the checkpoint " + path + " was trained with " + was +
+                        " (only train.steps, log_every, eval_every, checkpoint_every, threads, out_dir may change)",
+                    2);
+
+  ResumePoint p;
+  const long long step = to_int(path, "step", meta("step"));
+  const json& stored_steps = stored["train"]["steps"];
+  const long long trained_for = stored_steps.is_number_integer() ? stored_steps.get<long long>() : -1;
+  if (step < 0 || step > trained_for)
+    throw UserError("checkpoint " + path + ": __metadata__.step " + std::to_string(step) + " is outside 0.." +
+                    std::to_string(trained_for) + " (the train.steps it was trained with)");
+  if (step > cfg.train.steps)
+    throw UserError("--resume: train.steps is " + std::to_string(cfg.train.steps) + " but the checkpoint " + path +
+                        " is at step " + std::to_string(step),
+                    2);
+  p.step = (int)step;
+  p.rng = rng_from_string(path, meta("rng"));
+  p.data.epoch = to_int(path, "data_epoch", meta("data_epoch"));
+  p.data.cursor = to_int(path, "data_cursor", meta("data_cursor"));
+  if (p.data.epoch < 0 || p.data.cursor < 0) bad_meta(path, "data_epoch/data_cursor", meta("data_epoch") + "/" + meta("data_cursor"));
+  p.window_loss_sum = to_double(path, "window_loss_sum", meta("window_loss_sum"));
+  const long long wsteps = to_int(path, "window_steps", meta("window_steps"));
+  if (wsteps < 0 || wsteps > step) bad_meta(path, "window_steps", meta("window_steps"));
+  p.window_steps = (int)wsteps;
+  p.window_tokens = to_int(path, "window_tokens", meta("window_tokens"));
+  auto last = f.metadata.find("last_logged_loss");
+  if (last != f.metadata.end()) p.last_logged_loss = to_double(path, "last_logged_loss", last->second);
+  return p;
+}
+
+}  // namespace nl
