@@ -16,6 +16,10 @@
 //                       at [begin, end) counted from 8+N; tensors tile it with no gaps
 // Writing goes through io.h's AtomicFile ("<path>.tmp", fsync, rename over <path>, fsync
 // the directory), so a kill at any moment leaves either the old file or the new one whole.
+// Writing adds __metadata__.data_crc32, the CRC32 (zlib) of the whole data section as 8 hex
+// digits; reading recomputes it, so a flipped byte in the tensor data is an error, not a
+// silently different model. A file without it (older normlab, other tools) reads with a
+// one-line note on stderr.
 // Reading checks everything the Rust reference reader checks (header inside the file,
 // valid JSON, dtype, offsets inside the data, consistent with the shape, no overlap, no
 // holes, no trailing bytes), and each failure is one line naming the file.
@@ -23,6 +27,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -30,6 +35,7 @@
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "normlab/error.h"
 #include "normlab/io.h"
@@ -47,6 +53,13 @@ bool little_endian_host() {
   unsigned char b;
   std::memcpy(&b, &one, 1);
   return b == 1;
+}
+
+// A CRC32 as 8 lowercase hex digits.
+std::string crc_hex(uLong crc) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08lx", (unsigned long)(crc & 0xffffffffUL));
+  return buf;
 }
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
@@ -75,7 +88,13 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
     header[t.name] = {{"dtype", "F32"}, {"shape", t.tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  // The checksum of the data section, so that a flipped byte is caught on load.
+  std::map<std::string, std::string> meta = metadata;
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto& t : tensors)
+    crc = crc32_z(crc, (const Bytef*)t.tensor.data(), (size_t)t.tensor.numel() * sizeof(float));
+  meta[kDataCrc32Key] = crc_hex(crc);
+  header["__metadata__"] = meta;
 
   std::string text = header.dump();
   text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // 8 + N is a multiple of 8
@@ -192,6 +211,19 @@ SafetensorsFile load_safetensors(const std::string& path) {
   }
   if (at != data_size)
     bad(path, std::to_string(data_size - at) + " bytes after the last tensor (the header does not describe them)");
+
+  // The data must be what was written: CRC32 of the whole data section.
+  auto stored = out.metadata.find(kDataCrc32Key);
+  if (stored == out.metadata.end()) {
+    std::fprintf(stderr, "normlab: note: checkpoint %s has no %s (written before checksums or by another tool); "
+                 "its tensor data is not verified\n", path.c_str(), kDataCrc32Key);
+  } else {
+    const std::string actual =
+        crc_hex(crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef*)bytes.data() + data_begin, (size_t)data_size));
+    if (stored->second != actual)
+      bad(path, "tensor data is corrupt: CRC32 " + actual + " but the header says " +
+                    (stored->second.size() > 16 ? stored->second.substr(0, 16) + "..." : stored->second));
+  }
   return out;
 }
 

@@ -251,3 +251,49 @@ TEST_CASE("save_safetensors rejects duplicate and reserved names", "[checkpoint]
   CHECK_THROWS_AS(nl::save_safetensors(t.file("b"), {{"__metadata__", Tensor::zeros({1})}}, {}),
                   std::invalid_argument);
 }
+
+TEST_CASE("a flipped byte in the tensor data is caught by the CRC32", "[checkpoint]") {
+  TempDir t("crc");
+  std::string path = t.file("ck.safetensors");
+  nl::save_safetensors(path, sample(), {{"step", "100"}});
+  const std::string good = read_bytes(path);
+  uint64_t N = 0;
+  for (int i = 0; i < 8; ++i) N |= (uint64_t)(unsigned char)good[i] << (8 * i);
+  const auto meta = nlohmann::json::parse(good.substr(8, N))["__metadata__"];
+  REQUIRE(meta.contains(nl::kDataCrc32Key));
+  CHECK(meta[nl::kDataCrc32Key].get<std::string>().size() == 8);
+  CHECK(load_error(path) == "");
+
+  // Every byte of the data section, one bit at a time in turn: each flip is caught.
+  const size_t data_begin = 8 + N;
+  int caught = 0;
+  for (size_t at = data_begin; at < good.size(); ++at) {
+    std::string bad = good;
+    bad[at] = (char)(bad[at] ^ (1 << (at % 8)));
+    write_bytes(path, bad);
+    const std::string err = load_error(path);
+    INFO("byte " << at << ": " << err);
+    CHECK(err.rfind("checkpoint " + path + ": tensor data is corrupt: CRC32 ", 0) == 0);
+    CHECK(err.find('\n') == std::string::npos);
+    caught += !err.empty();
+  }
+  CHECK(caught == (int)(good.size() - data_begin));
+  CHECK(caught > 40);
+
+  // A wrong checksum in the header is the same error.
+  std::string header = good.substr(8, N);
+  const size_t at = header.find(meta[nl::kDataCrc32Key].get<std::string>());
+  header.replace(at, 8, "00000000");
+  write_bytes(path, good.substr(0, 8) + header + good.substr(data_begin));
+  CHECK(load_error(path).find("tensor data is corrupt") != std::string::npos);
+}
+
+TEST_CASE("a checkpoint without a CRC32 (older normlab) still loads", "[checkpoint]") {
+  TempDir t("nocrc");
+  std::string path = t.file("old.safetensors");
+  write_bytes(path, hand_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"step":"3"}})",
+                              floats({1.0f, 2.0f})));
+  nl::SafetensorsFile f = nl::load_safetensors(path);  // prints a one-line note on stderr
+  CHECK(f.tensors.at("w").to_vector() == std::vector<float>{1.0f, 2.0f});
+  CHECK(f.metadata.at("step") == "3");
+}

@@ -173,3 +173,53 @@ TEST_CASE("first_config_difference: whole config, allowed keys ignored, older ch
   CHECK(nl::first_config_difference(old, base, &a, &b) == "model.future_key");
   CHECK(b == "(absent)");
 }
+
+TEST_CASE("a byte flipped in a checkpoint's tensor data: resume and eval refuse it, one line, exit 1", "[resume]") {
+  TempDir t("resume_flip");
+  const fs::path run = t / "run";
+  REQUIRE(testutil::normlab("train " + kTiny + " --out " + run.string() + kShort + " --stop-after 10").code == 0);
+  const fs::path ckpt = run / "checkpoint.safetensors";
+  std::string bytes = slurp(ckpt);
+  bytes[bytes.size() - 1000] ^= 0x10;  // inside the data: the optimizer's last moments
+  std::ofstream(ckpt, std::ios::binary) << bytes;
+  const auto before = snapshot(run);
+
+  testutil::Run r = testutil::normlab("train " + kTiny + " --out " + run.string() + kShort + " --resume");
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(testutil::count_lines(r.err) == 1);
+  CHECK(r.err.rfind("normlab: error: checkpoint " + ckpt.string() + ": tensor data is corrupt: CRC32 ", 0) == 0);
+  CHECK(snapshot(run) == before);
+
+  testutil::Run e = testutil::normlab("eval " + kTiny + " --checkpoint " + ckpt.string());
+  CHECK(e.code == 1);
+  CHECK(testutil::count_lines(e.err) == 1);
+  CHECK(e.err.find("tensor data is corrupt") != std::string::npos);
+}
+
+TEST_CASE("a checkpoint written before checksums resumes with a one-line note", "[resume]") {
+  TempDir t("resume_nocrc");
+  const fs::path run = t / "run";
+  REQUIRE(testutil::normlab("train " + kTiny + " --out " + run.string() + kShort + " --stop-after 10").code == 0);
+  // Rewrite the file as an older normlab did: the same header without data_crc32.
+  const fs::path ckpt = run / "checkpoint.safetensors";
+  const std::string bytes = slurp(ckpt);
+  uint64_t N = 0;
+  for (int i = 0; i < 8; ++i) N |= (uint64_t)(unsigned char)bytes[i] << (8 * i);
+  nlohmann::ordered_json header = nlohmann::ordered_json::parse(bytes.substr(8, N));
+  REQUIRE(header["__metadata__"].contains(nl::kDataCrc32Key));
+  header["__metadata__"].erase(nl::kDataCrc32Key);
+  std::string text = header.dump();
+  std::string len(8, '\0');
+  for (int i = 0; i < 8; ++i) len[i] = (char)((uint64_t)text.size() >> (8 * i));
+  std::ofstream(ckpt, std::ios::binary) << len << text << bytes.substr(8 + N);
+
+  testutil::Run r = testutil::normlab("train " + kTiny + " --out " + run.string() + kShort + " --resume");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err == "normlab: note: checkpoint " + ckpt.string() +
+                     " has no data_crc32 (written before checksums or by another tool); its tensor data is not verified\n");
+  CHECK(nlohmann::json::parse(slurp(run / "result.json"))["steps"] == 20);
+  // The checkpoint it writes has one again.
+  CHECK(nl::load_safetensors(ckpt.string()).metadata.count(nl::kDataCrc32Key) == 1);
+}
