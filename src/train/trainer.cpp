@@ -28,6 +28,7 @@
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
+#include "normlab/train/run_lock.h"
 
 namespace fs = std::filesystem;
 
@@ -194,6 +195,22 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const fs::path ckpt_path = dir / "checkpoint.safetensors";
   if (opt.resume && !fs::exists(ckpt_path))
     throw UserError("--resume: no checkpoint at " + ckpt_path.string());
+
+  // ---- one writer per run folder: the lock first, so a second run fails at once ------
+  // A folder made here for a run that then fails before writing anything is removed again.
+  struct NewFolder {
+    fs::path dir;
+    bool made = false, keep = false;
+    ~NewFolder() {
+      if (!made || keep) return;
+      std::error_code ec;
+      fs::remove(dir / RunLock::kFileName, ec);
+      fs::remove(dir, ec);  // only if empty
+    }
+  } new_folder{dir};
+  new_folder.made = fs::create_directories(dir);
+  RunLock lock(dir.string());
+
   set_num_threads(tc.threads);
   set_kernel_set(parse_kernel_set(tc.kernels));
   const std::string config_text = config_to_json(cfg).dump(2);
@@ -252,7 +269,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
 
   // From here on the run folder changes: the run is no longer finished.
-  fs::create_directories(dir);
+  new_folder.keep = true;
   std::error_code ec;
   fs::remove(result_path, ec);
   write_file_atomic((dir / "config.json").string(), config_text + "\n");

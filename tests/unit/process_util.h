@@ -97,13 +97,31 @@ struct Child {
   }
   // Exit code, or 128 + the signal that killed it.
   int wait() {
+    if (pid < 0) return exited_code;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     pid = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+  // SIGSTOP, and wait until it has stopped: true if it is stopped (alive), false if it had
+  // exited already (then wait() returns its exit code).
+  int exited_code = -1;
+  bool stop() {
+    kill(pid, SIGSTOP);
+    int status = 0;
+    while (waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR) {}
+    if (WIFSTOPPED(status)) return true;
+    exited_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    pid = -1;
+    return false;
+  }
+  void resume() { kill(pid, SIGCONT); }
+  // Still running (or stopped)? Does not reap it: wait() still gets the exit code.
   bool running() const {
-    return pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0;
+    if (pid <= 0) return false;
+    siginfo_t info{};
+    waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    return info.si_pid == 0;
   }
   ~Child() {
     if (pid > 0) {

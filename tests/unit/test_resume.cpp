@@ -15,6 +15,7 @@
 #include "normlab/error.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
+#include "normlab/train/run_lock.h"
 #include "process_util.h"
 
 namespace fs = std::filesystem;
@@ -29,10 +30,12 @@ const std::string kTiny = kSrc + "/configs/tiny.json";
 const std::string kShort = " --quiet --set train.steps=20 --set optim.warmup_steps=0 --set train.log_every=5"
                            " --set train.eval_every=0";
 
-// Every file of a run folder, by name, with its bytes.
+// Every file of a run folder, by name, with its bytes (but the lock, which names the pid of
+// the last process that held it).
 std::map<std::string, std::string> snapshot(const fs::path& dir) {
   std::map<std::string, std::string> files;
-  for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename().string()] = slurp(e.path());
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename() != nl::RunLock::kFileName) files[e.path().filename().string()] = slurp(e.path());
   return files;
 }
 

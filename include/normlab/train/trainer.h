@@ -10,6 +10,7 @@
 //   metrics.csv              one row per logged step (columns below)
 //   checkpoint.safetensors   weights, BatchNorm buffers, optimizer state, RNG, data position
 //   result.json              written last: the run finished (compare skips such runs)
+//   normlab.lock             flock'ed while a process writes the folder; names its pid
 // metrics.csv columns, in order: step, loss, lr, grad_norm, tokens_per_s, then for each
 // eval split S: eval_loss/S, eval_acc/S (empty on steps without evaluation), then for
 // each batchnorm layer L: drift_mean/L, drift_var/L, then for each layer group G

@@ -1,0 +1,34 @@
+// train/run_lock.h — one writer per run folder: an advisory lock held while a run writes.
+//
+// What it is: flock(LOCK_EX | LOCK_NB) on "<dir>/normlab.lock", whose content is the pid of
+// the holder. A second `normlab train` on the same folder fails at once (exit 2) naming that
+// pid, instead of both appending to metrics.csv and overwriting each other's checkpoint.
+// The kernel drops the lock when the holder exits, however it exits (kill -9 included), so
+// a stale lock file never blocks the next run. The file itself stays in the folder.
+// What it is not: protection against writers that do not take it (an editor, `rm`), nor a
+// lock across machines (flock on NFS is not reliable).
+#pragma once
+#include <string>
+
+namespace nl {
+
+class RunLock {
+ public:
+  static constexpr const char* kFileName = "normlab.lock";
+
+  // Takes the lock on `dir` (which must exist) or throws UserError(code 2):
+  //   "runs/x is in use by another normlab process (pid 1234); wait for it to finish or use another --out"
+  explicit RunLock(const std::string& dir);
+  ~RunLock();  // releases it
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+  // Who holds dir's lock now: its pid, -1 if held but the pid is not written yet, 0 if free.
+  // (For callers that must not touch a folder in use, e.g. compare before it cleans a run.)
+  static long holder(const std::string& dir);
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace nl
