@@ -28,6 +28,8 @@
 #include "normlab/error.h"
 #include "normlab/config.h"
 #include "normlab/io.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
 
 namespace fs = std::filesystem;
 
@@ -85,13 +87,9 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
     fs::path path(p);
     if (path.is_relative() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path))
       path = fs::path(base_dir) / path;
-    std::ifstream in(path);
-    if (!in) throw cerr2(source, "base: cannot read '" + p + "'");
-    try {
-      cc.base = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw cerr2(source, "base: '" + path.string() + "' is not valid JSON (" + e.what() + ")");
-    }
+    // A regular file of at most kMaxConfigBytes; every JSON error one line (json_io.h).
+    const std::string label = source + ": base: '" + path.string() + "'";
+    cc.base = parse_json(read_regular_file(path.string(), label, "config", kMaxConfigBytes, 2), label);
     if (!cc.base.is_object()) throw cerr2(source, "base: '" + path.string() + "' is not a JSON object");
     cc.base_source = path.string();
   } else if (base.is_object()) {
@@ -130,16 +128,16 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
   std::set<uint64_t> seen;
   for (const auto& s : ss) {
     if (!s.is_number_integer() || (!s.is_number_unsigned() && s.get<int64_t>() < 0))
-      throw cerr2(source, "seeds: " + s.dump() + " is not a non-negative integer");
+      throw cerr2(source, "seeds: " + json_brief(s) + " is not a non-negative integer");
     uint64_t v = s.get<uint64_t>();
-    if (!seen.insert(v).second) throw cerr2(source, "seeds: " + s.dump() + " appears twice");
+    if (!seen.insert(v).second) throw cerr2(source, "seeds: " + json_brief(s) + " appears twice");
     cc.seeds.push_back(v);
   }
 
   if (!j.contains("target_loss")) throw cerr2(source, "target_loss: missing (a training loss to reach)");
   if (!j["target_loss"].is_number() || !std::isfinite(j["target_loss"].get<double>()) ||
       j["target_loss"].get<double>() < 0)
-    throw cerr2(source, "target_loss: must be a finite number >= 0, not " + j["target_loss"].dump());
+    throw cerr2(source, "target_loss: must be a finite number >= 0, not " + json_describe(j["target_loss"]));
   cc.target_loss = j["target_loss"].get<double>();
 
   std::string stem = fs::path(source).stem().string();
@@ -154,7 +152,7 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
   cc.jobs = 1;
   if (j.contains("jobs")) {
     if (!j["jobs"].is_number_integer() || j["jobs"].get<int64_t>() < 1 || j["jobs"].get<int64_t>() > 256)
-      throw cerr2(source, "jobs: must be an integer in [1, 256], not " + j["jobs"].dump());
+      throw cerr2(source, "jobs: must be an integer in [1, 256], not " + json_describe(j["jobs"]));
     cc.jobs = j["jobs"].get<int>();
   }
 
@@ -183,7 +181,7 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
       if (!q.is_string() || std::find(names.begin(), names.end(), q.get<std::string>()) == names.end()) {
         std::string list;
         for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-        throw cerr2(source, "questions: " + q.dump() + " is not one of " + list);
+        throw cerr2(source, "questions: " + json_brief(q) + " is not one of " + list);
       }
       cc.questions.push_back(q.get<std::string>());
     }
@@ -204,14 +202,12 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
 }
 
 CompareConfig load_compare_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError("cannot read compare config '" + path + "'", 2);
-  nlohmann::ordered_json j;
-  try {
-    j = nlohmann::ordered_json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw UserError(path + ": not valid JSON (" + std::string(e.what()) + ")", 2);
-  }
+  // A regular file of at most kMaxConfigBytes, depth-checked, duplicate keys rejected.
+  JsonReadOptions opt;
+  opt.code = 2;
+  opt.reject_duplicate_keys = true;
+  nlohmann::ordered_json j =
+      parse_ordered_json(read_regular_file(path, path, "compare config", kMaxConfigBytes, 2), path, opt);
   return compare_config_from_json(j, path, fs::path(path).parent_path().string());
 }
 

@@ -26,6 +26,8 @@
 #include <sstream>
 
 #include "normlab/error.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
 #include "normlab/compare/compare.h"
 
 namespace fs = std::filesystem;
@@ -100,11 +102,10 @@ static std::vector<std::string> columns_with_prefix(const MetricsTable& t, const
 }
 
 nlohmann::json read_json_or_null(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return nullptr;
+  // A run folder's file: anything but a readable, well-formed, regular JSON file is "absent".
   try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error&) {
+    return parse_json(read_regular_file(path, path, "JSON file", kMaxConfigBytes, 1), path);
+  } catch (const UserError&) {
     return nullptr;
   }
 }

@@ -17,11 +17,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <set>
-#include <sstream>
 
 #include "normlab/error.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
+#include "normlab/memory_check.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/norm.h"
 
@@ -41,12 +41,9 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return s;
 }
 
-// A short, one-line rendering of a JSON value for error messages.
-std::string show(const json& v) {
-  std::string s = v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return std::string(v.type_name()) + " " + s;
-}
+// A short, one-line rendering of a JSON value for error messages: its type and at most
+// ~40 characters, never a recursive dump (json_io.h).
+std::string show(const json& v) { return json_describe(v); }
 
 // Shortest decimal that reads back as the same float (0.1f -> 0.1, not 0.10000000149).
 std::string float_str(float f) {
@@ -109,7 +106,7 @@ class Reader {
     bool in = !(x->is_number_unsigned() && x->get<uint64_t>() > (uint64_t)hi) &&
               x->get<int64_t>() >= lo && x->get<int64_t>() <= hi;
     if (!in)
-      fail(source_, key_path(key), x->dump() + " is out of range (allowed: " + std::to_string(lo) +
+      fail(source_, key_path(key), json_brief(*x) + " is out of range (allowed: " + std::to_string(lo) +
                                        ".." + std::to_string(hi) + ")");
     v = (int)x->get<int64_t>();
   }
@@ -131,7 +128,7 @@ class Reader {
     double d = x->get<double>();
     float f = (float)d;
     if (!std::isfinite(f) || !ok(f))
-      fail(source_, key_path(key), x->dump() + " is out of range (allowed: " + allowed + ")");
+      fail(source_, key_path(key), json_brief(*x) + " is out of range (allowed: " + allowed + ")");
     v = f;
   }
 
@@ -150,7 +147,7 @@ class Reader {
     std::string s = x->get<std::string>();
     bool ok = false;
     for (const auto& a : allowed) ok = ok || a == s;
-    if (!ok) fail(source_, key_path(key), "'" + s + "' is not one of " + join(allowed));
+    if (!ok) fail(source_, key_path(key), "'" + printable(s) + "' is not one of " + join(allowed));
     v = s;
   }
 
@@ -331,74 +328,20 @@ Config config_from_json(const json& j, const std::string& source) {
   read_train(root.child("train"), c.train);
   root.finish();
   check_cross_fields(c, source);
+  // Last: a config that cannot fit in memory (or whose tensors outgrow int sizes) is a
+  // config error, caught here before a run folder exists (memory_check.h).
+  check_memory(c, source, available_memory_bytes());
   return c;
 }
 
-namespace {
-
-// nlohmann keeps the last of two equal keys silently; a config with a duplicate key is
-// almost always a mistake, so the parse callback reports it with its key path.
-struct DuplicateKeyCheck {
-  struct Frame { bool is_array; std::string name; std::set<std::string> keys; int index = 0; };
-  std::vector<Frame> stack;
-  std::string pending;  // the key whose value comes next
-  const std::string& source;
-
-  explicit DuplicateKeyCheck(const std::string& s) : source(s) {}
-
-  std::string path() const {
-    std::string p;
-    for (size_t i = 1; i < stack.size(); ++i) p += (p.empty() || stack[i].name[0] == '[' ? "" : ".") + stack[i].name;
-    return p;
-  }
-  std::string next_name() {
-    if (stack.empty()) return "";
-    if (stack.back().is_array) return "[" + std::to_string(stack.back().index++) + "]";
-    return pending;
-  }
-  bool operator()(int, json::parse_event_t ev, json& parsed) {
-    switch (ev) {
-      case json::parse_event_t::object_start: stack.push_back({false, next_name(), {}, 0}); break;
-      case json::parse_event_t::array_start: stack.push_back({true, next_name(), {}, 0}); break;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end: stack.pop_back(); break;
-      case json::parse_event_t::key: {
-        pending = parsed.get<std::string>();
-        if (!stack.back().keys.insert(pending).second) {
-          std::string p = path();
-          fail(source, p.empty() ? pending : p + "." + pending, "duplicate key");
-        }
-        break;
-      }
-      case json::parse_event_t::value:
-        if (!stack.empty() && stack.back().is_array) stack.back().index++;
-        break;
-    }
-    return true;
-  }
-};
-
-}  // namespace
-
+// Only a regular file, at most kMaxConfigBytes; nesting depth, duplicate keys and every
+// parser exception are one line naming the file (and the key when there is one).
 json read_config_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open config: " + std::strerror(errno), 2);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j;
-  try {
-    DuplicateKeyCheck dup(path);
-    j = json::parse(ss.str(), std::ref(dup));
-  } catch (const json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
-    std::string msg = e.what();
-    size_t at = msg.find("] ");
-    if (at != std::string::npos) msg = msg.substr(at + 2);
-    for (char& ch : msg)
-      if (ch == '\n' || ch == '\r') ch = ' ';
-    throw UserError(path + ": malformed JSON: " + msg, 2);
-  }
-  return j;
+  const std::string text = read_regular_file(path, path, "config", kMaxConfigBytes, 2);
+  JsonReadOptions opt;
+  opt.code = 2;
+  opt.reject_duplicate_keys = true;
+  return parse_json(text, path, opt);
 }
 
 Config load_config(const std::string& path) { return config_from_json(read_config_json(path), path); }
@@ -410,6 +353,12 @@ void apply_overrides(json& j, const std::vector<std::string>& overrides) {
     if (eq == std::string::npos || eq == 0)
       throw UserError("--set '" + o + "': expected key.path=value (e.g. model.norm.type=batchnorm)", 2);
     std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+    // Checked before anything is used: a config holds UTF-8 only, and the resolved config
+    // is written as JSON, which cannot hold other bytes.
+    if (!is_valid_utf8(key))
+      throw UserError("--set '" + printable(key, 60) + "': the key is not valid UTF-8", 2);
+    if (!is_valid_utf8(text))
+      throw UserError("--set " + key + ": the value '" + printable(text, 60) + "' is not valid UTF-8", 2);
 
     std::vector<std::string> parts;
     for (size_t b = 0;;) {
@@ -436,6 +385,7 @@ void apply_overrides(json& j, const std::vector<std::string>& overrides) {
       so_far += (so_far.empty() ? "" : ".") + part;
     }
     // The value: JSON if it parses ("64", "true", "[...]", "\"x\""), else the raw string.
+    check_json_depth(text, "--set " + key, kMaxJsonDepth, 2);
     json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) value = text;
 

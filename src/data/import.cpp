@@ -6,11 +6,12 @@
 // of a text task becomes <unk>, any other unknown name is a UserError with the line number.
 // The writer is export.cpp.
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "normlab/error.h"
 #include "normlab/data/export.h"
+#include "normlab/files.h"
 #include "task_parts.h"
 
 namespace nl {
@@ -63,8 +64,10 @@ std::vector<std::string> pieces(const std::string& s, bool text) {
 }  // namespace
 
 EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError("--data " + path + ": cannot open");
+  // A regular file only, at most kMaxDataFileBytes, without a byte-order mark (files.h).
+  std::string contents = read_regular_file(path, "--data " + path, "data file", kMaxDataFileBytes, 1);
+  strip_utf8_bom(contents);
+  std::istringstream in(contents);
   const bool text = data::is_text_task(task.task);
   std::map<std::string, int> token_id, class_id;
   for (size_t i = 0; i < task.token_names.size(); ++i) token_id[task.token_names[i]] = (int)i;

@@ -27,8 +27,9 @@
 //    the next characters (the text shifted by one). Head lm; classes = vocab.
 //  - wordlang: text_classify on data/wordlang/{train,test}.tsv (scripts/wordlists.sh):
 //    which language (de, en, es, fr, it) a word comes from. Chance 1/5 (balanced).
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -36,16 +37,18 @@
 #include <nlohmann/json.hpp>
 
 #include "normlab/error.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
 #include "task_parts.h"
 
 namespace nl::data {
 
+// The whole file: a regular file only (a FIFO or /dev/zero is refused at once), at most
+// kMaxDataFileBytes, without a UTF-8 byte-order mark (files.h).
 static std::string read_file(const std::string& path, const std::string& key) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw UserError(key + ": cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::string text = read_regular_file(path, key + ": '" + path + "'", "data file", kMaxDataFileBytes, 1);
+  strip_utf8_bom(text);
+  return text;
 }
 
 static bool ends_with(const std::string& s, const std::string& suffix) {
@@ -81,8 +84,10 @@ static std::vector<Row> read_rows(const std::string& path, const std::string& ke
       text = line.substr(0, tab);
       r.label = line.substr(tab + 1);
     } else {
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded()) throw UserError(where + "not valid JSON");
+      // Depth-checked, every parser error one line naming file and line (json_io.h).
+      JsonReadOptions jopt;
+      jopt.code = 1;
+      nlohmann::json j = parse_json(line, path + ":" + std::to_string(no), jopt);
       if (!j.is_object()) throw UserError(where + "expected an object {\"text\": ..., \"label\": ...}");
       if (!j.contains("text") || !j["text"].is_string())
         throw UserError(where + "\"text\" is missing or not a string");
@@ -208,7 +213,11 @@ TaskData make_text_classify(const TaskConfig& cfg, uint64_t seed, const std::str
 }
 
 // --- wordlang -----------------------------------------------------------------------
-static bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
+// stat, not open: opening a FIFO to see whether it exists would wait for a writer.
+static bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
 
 // A relative path that does not exist from here is looked up in the source tree, so the
 // committed data set is found from the build folder too (tests run there).

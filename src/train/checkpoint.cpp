@@ -29,9 +29,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +37,8 @@
 
 #include "normlab/error.h"
 #include "normlab/io.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
 
 namespace nl {
 
@@ -115,10 +115,11 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
 // Reading
 
 SafetensorsFile load_safetensors(const std::string& path) {
+  return parse_safetensors(read_regular_file(path, "checkpoint " + path, "checkpoint", kMaxCheckpointBytes, 1), path);
+}
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
   if (!little_endian_host()) throw std::runtime_error("load_safetensors: big-endian hosts are not supported");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) bad(path, std::string("cannot open: ") + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const uint64_t size = bytes.size();
 
   if (size < 8) bad(path, "truncated: " + std::to_string(size) + " bytes, too short for the 8-byte header length");
@@ -127,19 +128,17 @@ SafetensorsFile load_safetensors(const std::string& path) {
   if (N > size - 8)
     bad(path, "header length " + std::to_string(N) + " runs past the end of the file (" +
                   std::to_string(size) + " bytes): truncated or not a safetensors file");
+  if (N > kMaxSafetensorsHeader)
+    bad(path, "header length " + std::to_string(N) + " is more than the " + std::to_string(kMaxSafetensorsHeader) +
+                  "-byte limit of the format");
   if (N < 2 || bytes[8] != '{') bad(path, "header does not start with '{': not a safetensors file");
 
-  json header;
-  try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + (std::ptrdiff_t)N);
-  } catch (const json::parse_error& e) {
-    std::string msg = e.what();
-    size_t at = msg.find("] ");
-    if (at != std::string::npos) msg = msg.substr(at + 2);
-    for (char& ch : msg)  // the parser quotes what it read, which may be any bytes
-      if ((unsigned char)ch < 0x20 || (unsigned char)ch >= 0x7f) ch = '?';
-    bad(path, "header is not valid JSON: " + msg);
-  }
+  // Depth-checked before parsing, every parser error one line (json_io.h); a duplicate
+  // tensor name would silently lose one of the two, so it is an error too.
+  JsonReadOptions jopt;
+  jopt.code = 1;
+  jopt.reject_duplicate_keys = true;
+  const json header = parse_json(std::string_view(bytes).substr(8, N), "checkpoint " + path + ": header", jopt);
   if (!header.is_object()) bad(path, "header is not a JSON object");
 
   const uint64_t data_begin = 8 + N, data_size = size - data_begin;
@@ -151,35 +150,47 @@ SafetensorsFile load_safetensors(const std::string& path) {
     const std::string& name = it.key();
     const json& e = it.value();
     if (name == "__metadata__") {
-      if (!e.is_object()) bad(path, "__metadata__ is not an object of strings");
+      if (!e.is_object()) bad(path, "__metadata__ is not an object of strings, got " + json_describe(e));
       for (auto m = e.begin(); m != e.end(); ++m) {
-        if (!m.value().is_string()) bad(path, "__metadata__." + m.key() + " is not a string");
+        if (!m.value().is_string())
+          bad(path, "__metadata__." + printable(m.key(), 80) + " is not a string, got " + json_describe(m.value()));
         out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    const std::string t = "tensor '" + name + "': ";
-    if (!e.is_object()) bad(path, t + "entry is not an object");
+    // Names and values are shown short and printable: a header may hold any bytes.
+    const std::string t = "tensor '" + printable(name, 80) + "': ";
+    if (!e.is_object()) bad(path, t + "entry is not an object, got " + json_describe(e));
     for (auto f = e.begin(); f != e.end(); ++f)
       if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
-        bad(path, t + "unknown field '" + f.key() + "'");
-    if (!e.contains("dtype") || !e["dtype"].is_string()) bad(path, t + "dtype missing or not a string");
-    if (e["dtype"] != "F32")
-      bad(path, t + "dtype " + e["dtype"].get<std::string>() + " is not supported (normlab reads F32 only)");
-    if (!e.contains("shape") || !e["shape"].is_array()) bad(path, t + "shape missing or not an array");
+        bad(path, t + "unknown field '" + printable(f.key(), 40) + "'");
+    // Pointers into the header, never copies: a copy of a JSON value recurses through it.
+    auto field = [&](const char* k) -> const json* {
+      auto f = e.find(k);
+      return f == e.end() ? nullptr : &*f;
+    };
+    const json* dtype = field("dtype");
+    if (!dtype || !dtype->is_string()) bad(path, t + "dtype missing or not a string");
+    if (*dtype != "F32")
+      bad(path, t + "dtype " + printable(dtype->get_ref<const std::string&>()) +
+                    " is not supported (normlab reads F32 only)");
+    const json* shape_j = field("shape");
+    if (!shape_j || !shape_j->is_array()) bad(path, t + "shape missing or not an array");
     Shape shape;
     uint64_t numel = 1;
-    for (const json& d : e["shape"]) {
+    for (const json& d : *shape_j) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t)INT32_MAX)
-        bad(path, t + "shape " + e["shape"].dump() + " has an invalid dimension");
+        bad(path, t + "shape " + json_brief(*shape_j) + " has an invalid dimension");
       const uint64_t n = d.get<uint64_t>();
       shape.push_back((int)n);
-      if (n != 0 && numel > data_size / n) bad(path, t + "shape " + e["shape"].dump() + " is larger than the data section");
+      if (n != 0 && numel > data_size / n) bad(path, t + "shape " + json_brief(*shape_j) + " is larger than the data section");
       numel *= n;
     }
-    const json& off = e.contains("data_offsets") ? e["data_offsets"] : json();
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    const json* offp = field("data_offsets");
+    if (!offp || !offp->is_array() || offp->size() != 2 || !(*offp)[0].is_number_unsigned() ||
+        !(*offp)[1].is_number_unsigned())
       bad(path, t + "data_offsets must be [begin, end], non-negative integers");
+    const json& off = *offp;
     const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
     if (b > en) bad(path, t + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] end before they begin");
     if (en > data_size)
@@ -189,7 +200,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
       bad(path, t + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] hold " +
                     std::to_string(en - b) + " bytes but shape " + shape_str(shape) + " of F32 needs " +
                     std::to_string(numel * sizeof(float)));
-    spans.push_back({b, en, name});
+    spans.push_back({b, en, printable(name, 80)});
     Tensor x = Tensor::empty(shape);
     if (numel > 0) std::memcpy(x.data(), bytes.data() + data_begin + b, numel * sizeof(float));
     x.set_name(name);

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "normlab/error.h"
+#include "normlab/json_io.h"
 
 namespace nl {
 
@@ -126,8 +127,9 @@ ResumePoint read_resume_point(const SafetensorsFile& f, const Config& cfg, const
                     "' is not a normlab checkpoint");
 
   // The config it was trained with, against the one given now.
-  json stored = json::parse(meta("config"), nullptr, /*allow_exceptions=*/false);
-  if (stored.is_discarded() || !stored.is_object())
+  // Depth-checked before parsing: the comparison below recurses through the value.
+  json stored = parse_json(meta("config"), "checkpoint " + path + ": __metadata__.config", {1});
+  if (!stored.is_object())
     throw UserError("checkpoint " + path + ": __metadata__.config is not a JSON object");
   std::string was, now;
   const std::string key = first_config_difference(stored, config_to_json(cfg), &was, &now);

@@ -23,7 +23,9 @@
 
 #include "normlab/autograd.h"
 #include "normlab/error.h"
+#include "normlab/files.h"
 #include "normlab/io.h"
+#include "normlab/json_io.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
@@ -149,9 +151,12 @@ std::string result_json(const TrainResult& r) {
 
 // Does `path` hold the result of a run that reached `steps`?
 bool finished_result(const fs::path& path, int steps) {
-  std::ifstream in(path);
-  if (!in) return false;
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j;
+  try {  // a regular file of well-formed JSON, else not finished (files.h, json_io.h)
+    j = parse_json(read_regular_file(path.string(), path.string(), "result file", kMaxConfigBytes, 1), path.string());
+  } catch (const UserError&) {
+    return false;
+  }
   return j.is_object() && j.contains("steps") && j["steps"] == steps;
 }
 

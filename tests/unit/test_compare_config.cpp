@@ -88,7 +88,7 @@ TEST_CASE("compare config: base as a path, relative to the compare file's folder
   } catch (const nl::UserError& e) {
     CHECK(e.code == 2);
     CHECK(std::string(e.what()).find("base: ") != std::string::npos);
-    CHECK(std::string(e.what()).find("not valid JSON") != std::string::npos);
+    CHECK(std::string(e.what()).find("malformed JSON") != std::string::npos);
   }
   fs::remove_all(dir);
 }
@@ -98,7 +98,7 @@ TEST_CASE("compare config: every bad key is a one-line error naming it", "[compa
   j = good_compare(); j["varients"] = ojson::object();            expect_error(j, "unknown key 'varients'");
   j = good_compare(); j.erase("base");                            expect_error(j, "base: missing");
   j = good_compare(); j["base"] = 3;                              expect_error(j, "base: must be");
-  j = good_compare(); j["base"] = "/nonexistent/train.json";      expect_error(j, "base: cannot read");
+  j = good_compare(); j["base"] = "/nonexistent/train.json";      expect_error(j, "base: '/nonexistent/train.json': cannot open config");
   j = good_compare(); j.erase("variants");                        expect_error(j, "variants: missing");
   j = good_compare(); j["variants"] = ojson::object();            expect_error(j, "variants: must be a non-empty object");
   j = good_compare(); j["variants"] = ojson::array();             expect_error(j, "variants: must be a non-empty object");
@@ -120,7 +120,7 @@ TEST_CASE("compare config: every bad key is a one-line error naming it", "[compa
   j = good_compare(); j["jobs"] = 1.5;                            expect_error(j, "jobs: must be an integer");
   j = good_compare(); j["title"] = 1;                             expect_error(j, "title: must be a string");
   j = good_compare(); j["reference"] = "powernorm";               expect_error(j, "reference: 'powernorm' is not one of the variants");
-  j = good_compare(); j["questions"] = {"overfit", "why"};        expect_error(j, "questions: \"why\" is not one of");
+  j = good_compare(); j["questions"] = {"overfit", "why"};        expect_error(j, "questions: 'why' is not one of");
   j = good_compare(); j["questions"] = "overfit";                 expect_error(j, "questions: must be an array");
   expect_error(ojson::array(), "a compare config is a JSON object");
 }

@@ -29,7 +29,13 @@ struct SafetensorsFile {
 
 void save_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata);
+// Only a regular file (not a FIFO, device or directory), at most kMaxCheckpointBytes
+// (files.h); the header at most kMaxSafetensorsHeader bytes and 64 levels deep.
 SafetensorsFile load_safetensors(const std::string& path);
+// The same checks on a file's bytes already in memory (the fuzz target calls this).
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path_for_errors);
+// The reference reader's cap on the JSON header (safetensors' MAX_HEADER_SIZE).
+constexpr uint64_t kMaxSafetensorsHeader = 100000000;
 
 // Copy values from `file` into `dst` by name; every dst name must exist with the same
 // shape (else UserError: "checkpoint X: layers.0.norm1.weight is [64] in the file but

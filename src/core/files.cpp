@@ -1,0 +1,133 @@
+// files.cpp — read a user's input file whole: regular files only, size capped (files.h).
+//
+// What it is: open(O_RDONLY | O_NONBLOCK), fstat, refuse anything but a regular file or
+// anything over the cap, then read(2) to the end. O_NONBLOCK matters for a FIFO: a plain
+// open() of a FIFO waits for a writer forever; with O_NONBLOCK it returns at once and
+// fstat says what it is. The cap is checked again while reading, since a file can grow
+// (or lie about its size, as files in /proc do).
+// What it is not: a parser or a writer.
+#include "normlab/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "normlab/error.h"
+
+namespace nl {
+
+std::string file_type_name(unsigned mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISREG(mode)) return "a regular file";
+  return "not a regular file";
+}
+
+std::string bytes_str(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 6) bytes /= 1024, ++u;
+  char buf[64];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%.0f bytes", bytes);
+  else std::snprintf(buf, sizeof buf, bytes < 10 ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+  return buf;
+}
+
+void strip_utf8_bom(std::string& text) {
+  if (text.size() >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
+      (unsigned char)text[2] == 0xBF)
+    text.erase(0, 3);
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& label, const std::string& what, int code) {
+  throw UserError(label + ": " + what, code);
+}
+
+std::string too_big(uint64_t size, const std::string& kind, uint64_t max_bytes) {
+  std::string have = bytes_str((double)size), cap = bytes_str((double)max_bytes);
+  if (have == cap) have = std::to_string(size) + " bytes";  // not "256 MiB is larger than 256 MiB"
+  return have + " is larger than the " + cap + " limit for a " + kind;
+}
+
+// Open and check; returns the descriptor and the size fstat gave.
+int open_regular(const std::string& path, const std::string& label, const std::string& kind,
+                 uint64_t max_bytes, int code, uint64_t& size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    struct stat st;
+    // open() of a socket fails (ENXIO); say what it is rather than "no such device".
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      fail(label, "is " + file_type_name(st.st_mode) + ", not a " + kind + " (a regular file)", code);
+    fail(label, "cannot open " + kind + ": " + std::strerror(err), code);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail(label, "cannot stat " + kind + ": " + std::strerror(err), code);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(label, "is " + file_type_name(st.st_mode) + ", not a " + kind + " (a regular file)", code);
+  }
+  size = (uint64_t)st.st_size;
+  if (size > max_bytes) {
+    ::close(fd);
+    fail(label, too_big(size, kind, max_bytes), code);
+  }
+  return fd;
+}
+
+}  // namespace
+
+uint64_t regular_file_size(const std::string& path, const std::string& label, const std::string& kind,
+                           uint64_t max_bytes, int code) {
+  uint64_t size = 0;
+  ::close(open_regular(path, label, kind, max_bytes, code, size));
+  return size;
+}
+
+std::string read_regular_file(const std::string& path, const std::string& label, const std::string& kind,
+                              uint64_t max_bytes, int code) {
+  uint64_t size = 0;
+  int fd = open_regular(path, label, kind, max_bytes, code, size);
+  std::string out;
+  try {
+    out.resize((size_t)size);
+    size_t have = 0;
+    for (;;) {
+      if (have == out.size()) {
+        // fstat's size is a hint: read on until end of file, within the cap.
+        if (out.size() > max_bytes) fail(label, too_big(out.size(), kind, max_bytes), code);
+        out.resize(out.size() + 65536);
+      }
+      ssize_t r = ::read(fd, &out[have], out.size() - have);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        fail(label, "cannot read " + kind + ": " + std::strerror(errno), code);
+      }
+      if (r == 0) break;
+      have += (size_t)r;
+    }
+    out.resize(have);
+    if (have > max_bytes) fail(label, too_big(have, kind, max_bytes), code);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace nl
