@@ -86,7 +86,9 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
     SafetensorsFile f = load_safetensors(a->checkpoint);
     copy_into(f, tensors, a->checkpoint);
     std::vector<EvalSplit> splits = task.evals;
-    if (!a->data.empty()) splits = {import_split(task, a->data, cfg.task.train_lengths)};
+    if (!a->data.empty())  // texts longer than the positions the model has are an error
+      splits = {import_split(task, a->data, cfg.task.train_lengths,
+                             cfg.model.positions == "none" ? 0 : cfg.model.max_len)};
     std::vector<EvalResult> evals = evaluate(model, splits, cfg.train.batch_size);
     print_evals(evals);
     if (!a->json_out.empty()) {

@@ -63,7 +63,8 @@ std::vector<std::string> pieces(const std::string& s, bool text) {
 
 }  // namespace
 
-EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths) {
+EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths,
+                       int max_len) {
   // A regular file only, at most kMaxDataFileBytes, without a byte-order mark (files.h).
   std::string contents = read_regular_file(path, "--data " + path, "data file", kMaxDataFileBytes, 1);
   strip_utf8_bom(contents);
@@ -107,6 +108,10 @@ EvalSplit import_split(const TaskData& task, const std::string& path, const Leng
                         " labels for " + std::to_string(e.tokens.size()) + " tokens");
     }
     if (e.tokens.empty()) throw UserError("--data " + path + ":" + std::to_string(n) + ": empty text");
+    if (max_len > 0 && (int64_t)e.tokens.size() > max_len)
+      throw UserError("--data " + path + ":" + std::to_string(n) + ": text of " + std::to_string(e.tokens.size()) +
+                      " tokens" + (prefix ? " (with <bos>)" : "") + " is longer than model.max_len = " +
+                      std::to_string(max_len));
     const int length = std::max(1, (int)e.tokens.size() - prefix);
     split.lengths.min = std::min(split.lengths.min, length);
     split.lengths.max = std::max(split.lengths.max, length);

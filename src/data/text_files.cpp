@@ -165,6 +165,10 @@ TaskData make_text_classify(const TaskConfig& cfg, uint64_t seed, const std::str
     td.class_names.push_back(l);
   }
   td.n_classes = (int)td.class_names.size();
+  // One class would train to "accuracy 1.0" and teach nothing.
+  if (td.n_classes < 2)
+    throw UserError("task.path: '" + cfg.path + "' has only one class ('" + printable(td.class_names[0]) +
+                    "'); a classifier needs at least 2 labels");
   CharVocab vocab(char_set);
   td.vocab = (int)vocab.names.size();
   td.token_names = vocab.names;

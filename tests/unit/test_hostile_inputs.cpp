@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "normlab/config.h"
+#include "normlab/data/export.h"
 #include "normlab/data/task.h"
 #include "normlab/error.h"
 #include "normlab/files.h"
@@ -389,4 +390,57 @@ TEST_CASE("no tensor may outgrow int sizes, whatever the memory", "[hostile]") {
   Caught err = error_of([&] { nl::check_memory(c, "t.json", 0); });
   CHECK(err.code == 2);
   CHECK(err.what.rfind("t.json: train.batch_size: one tensor would hold 2e+11 elements (attention weights", 0) == 0);
+}
+
+// ---- data sanity ----------------------------------------------------------------------
+
+TEST_CASE("a UTF-8 byte-order mark is not part of the first text (TSV, --data)", "[hostile]") {
+  nl::TaskConfig c;
+  c.name = "text_classify";
+  c.train_lengths = {1, 4};
+  c.eval_lengths = {{1, 4}};
+  c.path = kSrc + "/tests/fixtures/data/small.tsv";
+  const nl::TaskData plain = nl::make_task(c, 1);
+  c.path = kSrc + "/tests/fixtures/data/bom.tsv";  // the same lines after EF BB BF
+  const nl::TaskData bom = nl::make_task(c, 1);
+  CHECK(bom.token_names == plain.token_names);  // no "\xEF\xBB\xBF" character in the vocabulary
+  REQUIRE(bom.train.examples.size() == plain.train.examples.size());
+  CHECK(bom.train.examples[0].tokens == plain.train.examples[0].tokens);
+
+  // --data: "abc" after a BOM is a, b, c (no <unk> in front).
+  nl::EvalSplit s = nl::import_split(plain, kSrc + "/tests/fixtures/data/bom_eval.tsv", c.train_lengths);
+  REQUIRE(s.data.examples.size() == 1);
+  std::string text;
+  for (int id : s.data.examples[0].tokens) text += plain.token_names[id];
+  CHECK(text == "abc");
+}
+
+TEST_CASE("a classification file with one class is an error naming the file", "[hostile]") {
+  nl::TaskConfig c;
+  c.name = "text_classify";
+  c.train_lengths = {1, 4};
+  c.eval_lengths = {{1, 4}};
+  c.path = kSrc + "/tests/fixtures/data/one_class.tsv";
+  Caught e = error_of([&] { nl::make_task(c, 1); });
+  CHECK(e.code == 1);
+  CHECK(e.what == "task.path: '" + c.path + "' has only one class ('pos'); a classifier needs at least 2 labels");
+}
+
+TEST_CASE("an evaluation text longer than model.max_len names the file and line", "[hostile]") {
+  TempDir t("long_eval");
+  const std::string run = t.file("run");
+  REQUIRE(normlab("train " + kTiny + " --quiet --out " + run +
+                      " --set train.steps=2 --set optim.warmup_steps=0 --set model.positions=learned",
+                  t)
+              .code == 0);
+  std::string long_line;
+  for (int i = 0; i < 70; ++i) long_line += (i ? " " : "") + std::string("1");
+  const std::string data = t.file("long.tsv");
+  write_file(data, "1 2 1\t1\n" + long_line + "\t1\n");
+  Run r = normlab("eval " + kTiny + " --set model.positions=learned --checkpoint " + run +
+                      "/checkpoint.safetensors --data " + data,
+                  t);
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err == "normlab: error: --data " + data + ":2: text of 70 tokens is longer than model.max_len = 64\n");
 }

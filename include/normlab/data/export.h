@@ -28,7 +28,9 @@ std::vector<std::string> export_task(const TaskData& task, const std::string& di
 // an unknown character of a text task becomes <unk>). The split is named after the
 // file, its range is the file's shortest..longest text, and it counts as seen in
 // training when that range lies inside `train_lengths`. UserError on a malformed line
-// or, for generated tasks, an unknown token or label (with the line number).
-EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths);
+// or, for generated tasks, an unknown token or label (with the line number); also when a
+// text has more tokens than `max_len` (the model's position table; 0 = no limit).
+EvalSplit import_split(const TaskData& task, const std::string& path, const LengthRange& train_lengths,
+                       int max_len = 0);
 
 }  // namespace nl
