@@ -1,17 +1,24 @@
 #!/usr/bin/python3
 """plot_compare.py — the plots of a `normlab compare` folder, as small PNGs.
 
-What it is: four matplotlib figures drawn from files `normlab compare` already wrote.
-What it is not: the statistics: summary.json (written by `normlab compare`) holds those;
-this script only averages the metrics.csv curves over seeds (mean, min-max band) to draw them.
+What it is: matplotlib figures drawn from files `normlab compare` already wrote.
+What it is not: the statistics: summary.json (written by `normlab compare`) holds those
+(means, 95% intervals, tests); this script only averages the metrics.csv curves over seeds
+(mean, min-max band) to draw the training curves.
 
 usage: /usr/bin/python3 scripts/plot_compare.py OUT_DIR
 
-Reads OUT_DIR/summary.json (variants, seeds, run folders, splits) and each run's
+Reads OUT_DIR/summary.json (variants, sweep points, seeds, run folders, splits) and each run's
 metrics.csv (columns documented in include/normlab/train/trainer.h), and writes:
+  OUT_DIR/plots/sweep.png      (sweeps only) each metric vs the sweep value per variant, mean with
+                               95% interval (one panel per metric)
   OUT_DIR/plots/loss.png       training loss vs step per variant: mean over seeds, min-max band, log y
-  OUT_DIR/plots/eval_acc.png   final evaluation accuracy per length split (grouped bars, mean ± std,
-                               unseen lengths hatched)
+                               (one panel per sweep point)
+  OUT_DIR/plots/eval_acc.png   final evaluation accuracy per length split (grouped bars, mean with
+                               95% interval, unseen lengths hatched; one panel per sweep point)
+  OUT_DIR/plots/acc_by_length.png  (when result.json has per-length results) accuracy vs length per
+                               variant, 95% band, training lengths shaded (one panel per point)
+  OUT_DIR/plots/bn_shift.png   (BatchNorm layers with shift) shift_mean, shift_var per split and layer
   OUT_DIR/plots/drift.png      BatchNorm drift_mean and drift_var vs step, per layer (mean over seeds)
   OUT_DIR/plots/grad_norm.png  gradient norm per layer group vs step, per variant (mean over seeds)
 Exit codes: 0 ok, 2 bad input, 3 matplotlib missing.
@@ -90,69 +97,230 @@ def main():
     os.makedirs(plots, exist_ok=True)
 
     variants = [v["name"] for v in summary["variants"]]
-    runs = {}  # variant -> [metrics columns of each run that has a metrics.csv]
+    points = summary.get("points") or [{"label": "", "values": {}}]
+    swept = len(points) > 1
+    runs = {}  # variant -> [metrics columns of each run that has a metrics.csv], all points
+    runs_at = {}  # (variant, point index) -> the same, per point
     for v in summary["variants"]:
         runs[v["name"]] = []
-        for r in v["runs"]:
-            path = os.path.join(out, r["dir"], "metrics.csv")
-            if os.path.exists(path):
-                runs[v["name"]].append(read_csv(path))
+        for pi, P in enumerate(v["points"]):
+            runs_at[(v["name"], pi)] = []
+            for r in P["runs"]:
+                path = os.path.join(out, r["dir"], "metrics.csv")
+                if os.path.exists(path):
+                    cols = read_csv(path)
+                    runs[v["name"]].append(cols)
+                    runs_at[(v["name"], pi)].append(cols)
     colors = {name: plt.cm.tab10(i % 10) for i, name in enumerate(variants)}
     target = summary["compare"].get("target_loss")
+    splits = summary.get("splits", [])
 
-    # 1. training loss vs step, band over seeds
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for name in variants:
-        steps, mean, lo, hi = over_seeds(runs[name], "loss")
-        if not steps:
-            continue
-        ax.plot(steps, mean, color=colors[name], label="%s (%d)" % (name, len(runs[name])), lw=1.4)
-        ax.fill_between(steps, lo, hi, color=colors[name], alpha=0.18, lw=0)
-    if finite(target) and target > 0:
-        ax.axhline(target, color="gray", ls=":", lw=1, label="target loss")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (log)")
-    ax.set_title("Training loss: mean over seeds, band = min..max")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3, which="both")
+    def panels(n, w=6.4, h=4.0):
+        ncols = min(3, n)
+        nrows = (n + ncols - 1) // ncols
+        scale = 1.0 if n == 1 else 0.62
+        fig, axes = plt.subplots(nrows, ncols, figsize=(w * scale * ncols, h * scale * nrows + 0.4),
+                                 squeeze=False)
+        flat = [ax for row in axes for ax in row]
+        for ax in flat[n:]:
+            ax.axis("off")
+        return fig, flat[:n]
+
+    def point_title(pi):
+        return points[pi]["label"] or ""
+
+    # 0. each metric vs the sweep value (sweeps only)
+    if swept:
+        metrics = [("final train loss", ["final_train_loss"], True)]
+        for sp in splits:
+            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
+            metrics.append(("accuracy %s (%s)" % (sp["name"], tag), ["eval", sp["name"], "acc"], False))
+        for sp in splits:
+            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
+            metrics.append(("eval loss %s (%s)" % (sp["name"], tag), ["eval", sp["name"], "loss"], True))
+        axes_info = summary["compare"].get("sweep", [])
+        # x: the first axis' value when the sweep has one numeric axis, else the point's index
+        xs = list(range(len(points)))
+        xlabels = [p["label"] for p in points]
+        numeric = len(axes_info) == 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              for v in axes_info[0]["values"])
+        if numeric:
+            xs = [p["values"][axes_info[0]["key"]] for p in points]
+            xlabels = [str(x) for x in xs]
+        elif len(axes_info) == 1:
+            xlabels = axes_info[0]["labels"]
+        fig, flat = panels(len(metrics))
+        for ax, (title, path, logy) in zip(flat, metrics):
+            for vi, v in enumerate(summary["variants"]):
+                ys, lo, hi, xv = [], [], [], []
+                for pi, P in enumerate(v["points"]):
+                    st = P["stats"]
+                    for k in path:
+                        st = st.get(k, {}) if isinstance(st, dict) else {}
+                    if not isinstance(st, dict) or st.get("mean") is None:
+                        continue
+                    ci = st.get("ci95") or 0.0
+                    # a small offset per variant keeps the interval bars apart
+                    off = 0 if numeric else (vi - (len(variants) - 1) / 2) * 0.06
+                    xv.append(xs[pi] + off)
+                    ys.append(st["mean"])
+                    lo.append(ci)
+                    hi.append(ci)
+                if ys:
+                    ax.errorbar(xv, ys, yerr=[lo, hi], color=colors[v["name"]], label=v["name"], marker="o",
+                                ms=3, lw=1.2, capsize=2)
+            if numeric:
+                if min(xs) > 0 and max(xs) / min(xs) >= 8:
+                    ax.set_xscale("log", base=2)
+                ax.set_xticks(xs)
+                ax.set_xticklabels(xlabels, fontsize=7)
+                ax.set_xlabel(axes_info[0]["key"], fontsize=8)
+            else:
+                ax.set_xticks(xs)
+                ax.set_xticklabels(xlabels, fontsize=6, rotation=20)
+            if logy:
+                ax.set_yscale("log")
+            ax.set_title(title, fontsize=9)
+            ax.grid(alpha=0.3, which="both")
+        flat[0].legend(fontsize=6)
+        fig.suptitle("Metrics vs the sweep value: mean over seeds, bars = 95% interval", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(os.path.join(plots, "sweep.png"), dpi=DPI)
+        plt.close(fig)
+
+    # 1. training loss vs step, band over seeds (one panel per point)
+    fig, flat = panels(len(points))
+    for pi, ax in enumerate(flat):
+        for name in variants:
+            rs = runs_at.get((name, pi), [])
+            steps, mean, lo, hi = over_seeds(rs, "loss")
+            if not steps:
+                continue
+            ax.plot(steps, mean, color=colors[name], label="%s (%d)" % (name, len(rs)), lw=1.4)
+            ax.fill_between(steps, lo, hi, color=colors[name], alpha=0.18, lw=0)
+        if finite(target) and target > 0:
+            ax.axhline(target, color="gray", ls=":", lw=1, label="target loss")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss (log)")
+        ax.set_title(point_title(pi) or "Training loss: mean over seeds, band = min..max", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    flat[0].legend(fontsize=7, ncol=2)
+    if swept:
+        fig.suptitle("Training loss: mean over seeds, band = min..max", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(plots, "loss.png"), dpi=DPI)
     plt.close(fig)
 
-    # 2. evaluation accuracy by length split, grouped bars (mean ± std)
-    splits = summary.get("splits", [])
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    width = 0.8 / max(1, len(variants))
-    for vi, v in enumerate(summary["variants"]):
-        xs, ys, es, hatches = [], [], [], []
-        for si, sp in enumerate(splits):
-            st = v["stats"]["eval"].get(sp["name"], {}).get("acc", {})
-            if st.get("mean") is None:
-                continue
-            xs.append(si - 0.4 + width * (vi + 0.5))
-            ys.append(st["mean"])
-            es.append(st.get("std") or 0.0)
-            hatches.append("//" if sp.get("seen") is False else "")
-        bars = ax.bar(xs, ys, width, yerr=es, color=colors[v["name"]], label=v["name"],
-                      capsize=2, error_kw={"lw": 0.8})
-        for b, h in zip(bars, hatches):
-            b.set_hatch(h)
-    labels = []
-    for sp in splits:
-        tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
-        labels.append("%s\n(%s)" % (sp["name"], tag))
-    ax.set_xticks(range(len(splits)))
-    ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylim(0, 1.22)  # room for the legend above the bars
-    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_ylabel("accuracy")
-    ax.set_title("Final evaluation accuracy by length (hatched = unseen lengths)")
-    ax.legend(fontsize=7, ncol=min(6, len(variants)), loc="upper center")
-    ax.grid(alpha=0.3, axis="y")
+    # 2. evaluation accuracy by length split, grouped bars (mean, 95% interval)
+    fig, flat = panels(len(points), 6.4, 3.8)
+    for pi, ax in enumerate(flat):
+        width = 0.8 / max(1, len(variants))
+        for vi, v in enumerate(summary["variants"]):
+            xs, ys, es, hatches = [], [], [], []
+            for si, sp in enumerate(splits):
+                st = v["points"][pi]["stats"]["eval"].get(sp["name"], {}).get("acc", {})
+                if st.get("mean") is None:
+                    continue
+                xs.append(si - 0.4 + width * (vi + 0.5))
+                ys.append(st["mean"])
+                es.append(st.get("ci95") or 0.0)
+                hatches.append("//" if sp.get("seen") is False else "")
+            bars = ax.bar(xs, ys, width, yerr=es, color=colors[v["name"]], label=v["name"],
+                          capsize=2, error_kw={"lw": 0.8})
+            for b, h in zip(bars, hatches):
+                b.set_hatch(h)
+        labels = []
+        for sp in splits:
+            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
+            labels.append("%s\n(%s)" % (sp["name"], tag))
+        ax.set_xticks(range(len(splits)))
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_ylim(0, 1.22)  # room for the legend above the bars
+        ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        ax.set_ylabel("accuracy")
+        ax.set_title(point_title(pi) or "Final evaluation accuracy by length (hatched = unseen lengths)", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    flat[0].legend(fontsize=7, ncol=min(6, len(variants)), loc="upper center")
     fig.tight_layout()
     fig.savefig(os.path.join(plots, "eval_acc.png"), dpi=DPI)
     plt.close(fig)
+
+    # 2b. accuracy vs length (per-length results of result.json), training range shaded
+    have_len = any(P["stats"].get("by_length") for v in summary["variants"] for P in v["points"])
+    if have_len:
+        fig, flat = panels(len(points))
+        for pi, ax in enumerate(flat):
+            tr = None
+            for v in summary["variants"]:
+                P = v["points"][pi]
+                tr = tr or P.get("train_lengths")
+                xs, ys, lo, hi = [], [], [], []
+                for b in P["stats"].get("by_length", []):
+                    st = b["acc"]
+                    if st.get("mean") is None:
+                        continue
+                    ci = st.get("ci95") or 0.0
+                    xs.append(0.5 * (b["lo"] + b["hi"]))
+                    ys.append(st["mean"])
+                    lo.append(st["mean"] - ci)
+                    hi.append(st["mean"] + ci)
+                if xs:
+                    ax.plot(xs, ys, color=colors[v["name"]], label=v["name"], lw=1.2, marker=".", ms=3)
+                    ax.fill_between(xs, lo, hi, color=colors[v["name"]], alpha=0.15, lw=0)
+            if tr:
+                ax.axvspan(tr[0] - 0.5, tr[1] + 0.5, color="gray", alpha=0.15, lw=0, label="training lengths")
+            ax.set_xlabel("sequence length")
+            ax.set_ylabel("accuracy")
+            ax.set_title(point_title(pi) or "Accuracy vs length: mean over seeds, band = 95% interval", fontsize=9)
+            ax.grid(alpha=0.3)
+        flat[0].legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(os.path.join(plots, "acc_by_length.png"), dpi=DPI)
+        plt.close(fig)
+
+    # 2c. BatchNorm shift per split (x = the split's middle length), per layer
+    shift_layers = summary.get("shift_layers", [])
+    rows = [(v, pi) for v in summary["variants"] for pi in range(len(points))
+            if v["points"][pi]["stats"].get("bn_shift")][:12]
+    if shift_layers and rows:
+        fig, axes = plt.subplots(len(rows), 2, figsize=(7.6, 2.4 * len(rows) + 0.4), squeeze=False)
+        mids = []
+        for sp in splits:
+            a, b = 0, 0
+            try:
+                a, b = [int(x) for x in sp["name"].split("_")[1:3]]
+            except (ValueError, IndexError):
+                pass
+            mids.append(0.5 * (a + b) if b else len(mids))
+        for row, (v, pi) in enumerate(rows):
+            sh = v["points"][pi]["stats"]["bn_shift"]
+            for col, which in enumerate(["shift_mean", "shift_var"]):
+                ax = axes[row][col]
+                for li, L in enumerate(shift_layers):
+                    xs, ys, es = [], [], []
+                    for si, sp in enumerate(splits):
+                        st = sh.get(L, {}).get(sp["name"], {}).get(which, {})
+                        if st.get("mean") is None:
+                            continue
+                        xs.append(mids[si])
+                        ys.append(st["mean"])
+                        es.append(st.get("ci95") or 0.0)
+                    if xs:
+                        ax.errorbar(xs, ys, yerr=es, lw=1.0, marker="o", ms=3, capsize=2, label=L,
+                                    color=plt.cm.viridis(li / max(1, len(shift_layers) - 1)))
+                tr = v["points"][pi].get("train_lengths")
+                if tr:
+                    ax.axvspan(tr[0], tr[1], color="gray", alpha=0.15, lw=0)
+                ax.set_title("%s %s: %s" % (v["name"], point_title(pi), which), fontsize=8)
+                ax.grid(alpha=0.3)
+                if row == len(rows) - 1:
+                    ax.set_xlabel("split (middle length)")
+        axes[0][1].legend(fontsize=6)
+        fig.suptitle("BatchNorm: split statistics vs running statistics (shaded: training lengths)", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(os.path.join(plots, "bn_shift.png"), dpi=DPI)
+        plt.close(fig)
 
     # 3. BatchNorm drift per layer (one row per variant that has BatchNorm layers)
     layers = summary.get("batchnorm_layers", [])

@@ -1,7 +1,7 @@
-// compare.cpp — the compare config, the plan of runs, and the runner of child processes.
+// runner.cpp — the compare config, the plan of runs, and the runner of child processes.
 //
 // What it is: parse/validate the compare config (configs/compare/README.md), resolve one
-// training config per variant x seed, run each as `normlab --threads T train ... --out DIR`
+// training config per variant x sweep point x seed, run each as `normlab --threads T train ... --out DIR`
 // in its own process (`jobs` at a time), skip runs whose folder has result.json, report
 // runs that fail, then summarise (summary.cpp, report.cpp) and draw the plots (a python script).
 // What it is not: training (the child processes do that) nor the statistics of the report.
@@ -72,12 +72,12 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
   if (!j.is_object()) throw cerr2(source, "a compare config is a JSON object");
   static const std::set<std::string> known = {"base",   "variants", "seeds",     "target_loss",
                                               "out_dir", "jobs",     "title",     "description",
-                                              "reference", "questions"};
+                                              "reference", "questions", "sweep"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key()))
       throw cerr2(source, "unknown key '" + it.key() +
                               "' (known: base, variants, seeds, target_loss, out_dir, jobs, title, "
-                              "description, reference, questions)");
+                              "description, reference, questions, sweep)");
 
   // base: a path to a training config, or the config itself.
   if (!j.contains("base")) throw cerr2(source, "base: missing (a training config path or object)");
@@ -174,6 +174,48 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
     if (!found) throw cerr2(source, "reference: '" + cc.reference + "' is not one of the variants");
   }
 
+  // sweep: {key.path: [value, ...], ...}; every point of the cartesian product is run for
+  // every variant. Values are any JSON (numbers, strings, objects like {"min": 4, "max": 16}).
+  if (j.contains("sweep")) {
+    const auto& sw = j["sweep"];
+    if (!sw.is_object() || sw.empty())
+      throw cerr2(source, "sweep: must be a non-empty object {key.path: [values]}");
+    for (auto it = sw.begin(); it != sw.end(); ++it) {
+      const std::string& k = it.key();
+      if (!valid_key_path(k)) throw cerr2(source, "sweep: '" + k + "' is not a key path like train.batch_size");
+      if (k == "train" || k == "train.seed" || k == "train.out_dir" || k == "train.threads")
+        throw cerr2(source, "sweep." + k + ": set by compare (seeds, out_dir, jobs), not by a sweep");
+      if (!it.value().is_array() || it.value().empty())
+        throw cerr2(source, "sweep." + k + ": must be a non-empty array of values, not " + it.value().dump());
+      // The key must exist in the training config (the --set check, on a copy of base).
+      try {
+        nlohmann::json probe = cc.base;
+        apply_overrides(probe, {k + "=" + it.value()[0].dump()});
+      } catch (const UserError& e) {
+        throw cerr2(source, "sweep." + k + ": " + e.what());
+      }
+      SweepAxis axis;
+      axis.key = k;
+      std::set<std::string> labels;
+      for (const auto& v : it.value()) {
+        std::string label = sweep_label(v);
+        if (!labels.insert(label).second)
+          throw cerr2(source, "sweep." + k + ": two values have the same folder label '" + label + "'");
+        axis.values.push_back(nlohmann::json::parse(v.dump()));
+        axis.labels.push_back(label);
+      }
+      // A variant that sets the swept key (or a key inside it, or around it) would hide the sweep.
+      for (const auto& var : cc.variants)
+        for (auto ov = var.overrides.begin(); ov != var.overrides.end(); ++ov) {
+          const std::string& o = ov.key();
+          if (o == k || o.rfind(k + ".", 0) == 0 || k.rfind(o + ".", 0) == 0)
+            throw cerr2(source, "sweep." + k + ": variant '" + var.name + "' sets '" + o +
+                                    "' too; a swept key cannot also be a variant's override");
+        }
+      cc.sweep.push_back(std::move(axis));
+    }
+  }
+
   if (j.contains("questions")) {
     const auto names = compare_question_names();
     if (!j["questions"].is_array()) throw cerr2(source, "questions: must be an array of names");
@@ -215,50 +257,143 @@ CompareConfig load_compare_config(const std::string& path) {
 // The plan
 // ---------------------------------------------------------------------------
 
-std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed) {
-  return (fs::path(out_dir) / variant / ("seed" + std::to_string(seed))).string();
+std::string sweep_label(const nlohmann::ordered_json& value) {
+  std::string raw;
+  if (value.is_string()) {
+    raw = value.get<std::string>();
+  } else if (value.is_object() || value.is_array()) {
+    for (const auto& x : value) raw += (raw.empty() ? "" : "-") + sweep_label(x);
+  } else {
+    raw = value.dump();  // numbers as written (4, 0.001), true/false/null
+  }
+  for (char& c : raw)
+    if (!std::isalnum((unsigned char)c) && c != '_' && c != '.' && c != '+' && c != '-') c = '_';
+  if (raw.empty() || raw == "." || raw == "..") raw = "_" + raw;
+  return raw;
 }
 
-nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, uint64_t seed,
-                                  const std::string& run_dir, int threads) {
+std::vector<SweepPoint> sweep_points(const CompareConfig& cc) {
+  std::vector<SweepPoint> points(1);  // without a sweep: one empty point
+  for (const auto& axis : cc.sweep) {
+    std::vector<SweepPoint> next;
+    for (const auto& p : points)
+      for (size_t i = 0; i < axis.values.size(); ++i) {
+        SweepPoint q = p;
+        q.label += (q.label.empty() ? "" : ",") + axis.key + "=" + axis.labels[i];
+        q.values.push_back({axis.key, axis.values[i]});
+        next.push_back(std::move(q));
+      }
+    points = std::move(next);
+  }
+  return points;
+}
+
+std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed,
+                        const std::string& point) {
+  fs::path p = fs::path(out_dir) / variant;
+  if (!point.empty()) p /= point;
+  return (p / ("seed" + std::to_string(seed))).string();
+}
+
+nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, const SweepPoint& point,
+                                  uint64_t seed, const std::string& run_dir, int threads) {
   nlohmann::json j = cc.base;
   std::vector<std::string> overrides;
   for (auto it = v.overrides.begin(); it != v.overrides.end(); ++it)
     overrides.push_back(it.key() + "=" + it.value().dump());
   try {
     apply_overrides(j, overrides);
+  } catch (const UserError& e) {
+    throw UserError(cc.source + ": variants." + v.name + ": " + e.what(), 2);
+  }
+  for (const auto& [key, value] : point.values) {
+    try {
+      apply_overrides(j, {key + "=" + value.dump()});
+    } catch (const UserError& e) {
+      throw UserError(cc.source + ": sweep." + key + ": " + e.what(), 2);
+    }
+  }
+  try {
     j["train"]["seed"] = seed;
     j["train"]["out_dir"] = run_dir;
     j["train"]["threads"] = threads;
     return config_to_json(config_from_json(j, cc.base_source));
   } catch (const UserError& e) {
-    throw UserError(cc.source + ": variants." + v.name + ": " + e.what(), 2);
+    // Which part is to blame: the variant alone, or a sweep value (tried one axis at a time).
+    std::string where = "variants." + v.name;
+    auto resolves = [&](const SweepPoint& p) {
+      try {
+        resolve_run_config(cc, v, p, seed, run_dir, threads);
+        return true;
+      } catch (const UserError&) {
+        return false;
+      }
+    };
+    if (!point.values.empty() && resolves(SweepPoint{})) {
+      std::string keys;
+      for (const auto& kv : point.values) {
+        SweepPoint one;
+        one.values.push_back(kv);
+        if (point.values.size() == 1 || !resolves(one)) {
+          keys = kv.first + "=" + kv.second.dump();
+          break;
+        }
+      }
+      if (keys.empty())  // only the combination fails
+        for (const auto& kv : point.values) keys += (keys.empty() ? "" : ",") + kv.first + "=" + kv.second.dump();
+      where = "sweep." + keys + " (variant " + v.name + ")";
+    }
+    throw UserError(cc.source + ": " + where + ": " + e.what(), 2);
   }
+}
+
+nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, uint64_t seed,
+                                  const std::string& run_dir, int threads) {
+  return resolve_run_config(cc, v, SweepPoint{}, seed, run_dir, threads);
 }
 
 std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads) {
   std::vector<CompareRun> plan;
+  const std::vector<SweepPoint> points = sweep_points(cc);
   for (const auto& v : cc.variants)
-    for (uint64_t s : cc.seeds) {
-      CompareRun r;
-      r.variant = v.name;
-      r.seed = s;
-      r.dir = run_dir_for(out_dir, v.name, s);
-      r.config = resolve_run_config(cc, v, s, r.dir, threads);
-      plan.push_back(std::move(r));
-    }
+    for (const auto& pt : points)
+      for (uint64_t s : cc.seeds) {
+        CompareRun r;
+        r.variant = v.name;
+        r.point = pt.label;
+        r.seed = s;
+        r.dir = run_dir_for(out_dir, v.name, s, pt.label);
+        r.config = resolve_run_config(cc, v, pt, s, r.dir, threads);
+        plan.push_back(std::move(r));
+      }
   return plan;
+}
+
+std::string format_plan(const std::vector<CompareRun>& plan) {
+  std::string out = "variant\tpoint\tseed\tfolder\n";
+  for (const auto& r : plan)
+    out += r.variant + "\t" + (r.point.empty() ? "-" : r.point) + "\t" + std::to_string(r.seed) + "\t" + r.dir + "\n";
+  return out;
 }
 
 bool only_matches(const std::string& only, const CompareRun& run) {
   if (only.empty()) return true;
-  auto slash = only.find('/');
-  std::string var = only.substr(0, slash);
-  if (var != run.variant) return false;
-  if (slash == std::string::npos) return true;
-  std::string s = only.substr(slash + 1);
-  if (s.rfind("seed", 0) == 0) s = s.substr(4);
-  return s == std::to_string(run.seed);
+  std::vector<std::string> parts;
+  for (size_t b = 0;;) {
+    size_t d = only.find('/', b);
+    parts.push_back(only.substr(b, d == std::string::npos ? std::string::npos : d - b));
+    if (d == std::string::npos) break;
+    b = d + 1;
+  }
+  auto seed_is = [&](std::string s) {
+    if (s.rfind("seed", 0) == 0) s = s.substr(4);
+    return s == std::to_string(run.seed);
+  };
+  if (parts[0] != run.variant || parts.size() > 3) return false;
+  if (parts.size() == 1) return true;
+  if (parts.size() == 3) return parts[1] == run.point && seed_is(parts[2]);
+  // VARIANT/X: X is a point of the sweep, or a seed
+  return (!run.point.empty() && parts[1] == run.point) || seed_is(parts[1]);
 }
 
 // ---------------------------------------------------------------------------
@@ -365,13 +500,34 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   int jobs = opt.jobs > 0 ? opt.jobs : cc.jobs;
   int cores = opt.cores > 0 ? opt.cores : std::max(1u, std::thread::hardware_concurrency());
   int threads = std::max(1, cores / jobs);
-  std::vector<CompareRun> plan = plan_runs(cc, res.out_dir, threads);
+  std::vector<CompareRun> plan = plan_runs(cc, res.out_dir, threads);  // validates every run first
+  const size_t n_points = sweep_points(cc).size();
+  auto run_name = [](const CompareRun& r) {
+    return r.variant + (r.point.empty() ? "" : "/" + r.point) + "/seed" + std::to_string(r.seed);
+  };
+  if (opt.dry_run) {
+    // The plan, and nothing else: no folder, no file, no child.
+    if (!opt.quiet) std::printf("%s", format_plan(plan).c_str()), std::fflush(stdout);
+    for (const auto& r : plan) {
+      RunOutcome o;
+      o.variant = r.variant;
+      o.point = r.point;
+      o.seed = r.seed;
+      o.dir = r.dir;
+      o.status = "planned";
+      res.runs.push_back(o);
+    }
+    return res;
+  }
   if (!opt.only.empty()) {
     bool any = false;
     for (const auto& r : plan) any |= only_matches(opt.only, r);
     if (!any)
-      throw UserError("--only: '" + opt.only + "' names no run (use VARIANT or VARIANT/SEED, e.g. " +
-                          plan.front().variant + "/" + std::to_string(plan.front().seed) + ")",
+      throw UserError("--only: '" + opt.only + "' names no run (use VARIANT, VARIANT/SEED" +
+                          (plan.front().point.empty() ? "" : " or VARIANT/POINT/SEED") + ", e.g. " +
+                          plan.front().variant + "/" +
+                          (plan.front().point.empty() ? "" : plan.front().point + "/") +
+                          std::to_string(plan.front().seed) + ")",
                       2);
   }
   fs::create_directories(res.out_dir);
@@ -386,6 +542,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     const CompareRun& r = plan[i];
     RunOutcome& o = res.runs[i];
     o.variant = r.variant;
+    o.point = r.point;
     o.seed = r.seed;
     o.dir = r.dir;
     std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
@@ -397,15 +554,15 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     } else if (finished && same) {
       o.status = "skipped";
     } else {
-      if (finished && !same) say("compare: " + r.variant + "/seed" + std::to_string(r.seed) +
-                                 ": the config changed since it ran; rerunning");
+      if (finished && !same) say("compare: " + run_name(r) + ": the config changed since it ran; rerunning");
       todo.push_back(i);
     }
   }
   int skipped = 0;
   for (const auto& o : res.runs) skipped += o.status == "skipped";
-  say("compare: " + std::to_string(plan.size()) + " runs (" + std::to_string(cc.variants.size()) +
-      " variants x " + std::to_string(cc.seeds.size()) + " seeds) in " + res.out_dir + "; " +
+  say("compare: " + std::to_string(plan.size()) + " runs (" + std::to_string(cc.variants.size()) + " variants x " +
+      (n_points > 1 ? std::to_string(n_points) + " sweep points x " : std::string()) +
+      std::to_string(cc.seeds.size()) + " seeds) in " + res.out_dir + "; " +
       std::to_string(todo.size()) + " to run, " + std::to_string(skipped) + " already finished; " +
       std::to_string(jobs) + " at a time, " + std::to_string(threads) + " thread(s) each");
 
@@ -454,7 +611,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     o.status = o.exit_code == 0 && has_result ? "ok" : "failed";
     ++done;
     std::string tag = "[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " +
-                      o.variant + "/seed" + std::to_string(o.seed);
+                      run_name(plan[it->index]);
     if (o.status == "ok") {
       say("compare: " + tag + " finished in " + fmt_seconds(o.seconds));
     } else {
@@ -485,9 +642,10 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     std::string list;
     for (const auto& o : res.runs)
       if (o.status == "failed" || o.status == "missing")
-        list += (list.empty() ? "" : ", ") + o.variant + "/seed" + std::to_string(o.seed) + " (" + o.status + ")";
+        list += (list.empty() ? "" : ", ") + o.variant + (o.point.empty() ? "" : "/" + o.point) + "/seed" +
+                std::to_string(o.seed) + " (" + o.status + ")";
     say("compare: " + std::to_string(res.incomplete) + " run(s) without a result: " + list +
-        "; rerun one with --only VARIANT/SEED");
+        "; rerun one with --only " + (n_points > 1 ? "VARIANT/POINT/SEED" : "VARIANT/SEED"));
   }
   say("compare: summary " + res.summary_path);
   say("compare: report  " + res.report_path);

@@ -79,7 +79,7 @@ TEST_CASE("compare end to end: tiny config with the real trainer", "[compare]") 
   CHECK(S["splits"][1]["seen"] == false);
   CHECK(S["batchnorm_layers"].size() == 2);  // post-norm, one layer: norm1, norm2
   for (const auto& V : S["variants"])
-    for (const auto& run : V["runs"]) {
+    for (const auto& run : V["points"][0]["runs"]) {
       nl::MetricsTable t = nl::read_metrics_csv((out / run["dir"].get<std::string>() / "metrics.csv").string());
       CHECK(run["final_step"] == 6);
       CHECK(run["final_train_loss"].get<double>() == Approx(t.rows.back()[t.col("loss")]));

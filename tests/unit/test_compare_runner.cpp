@@ -108,8 +108,8 @@ TEST_CASE("compare runner: runs, skips finished runs, reruns deleted ones and --
   CHECK(resolved["model"]["norm"]["type"] == "batchnorm");
   // summary and report exist, and the summary reads what the children wrote
   ojson S = ojson::parse(read_file(f.out / "summary.json"));
-  CHECK(S["variants"][1]["runs"][1]["final_train_loss"].get<double>() == Approx(0.2));
-  CHECK(S["variants"][1]["runs"][0]["steps_to_target"] == 20);
+  CHECK(S["variants"][1]["points"][0]["runs"][1]["final_train_loss"].get<double>() == Approx(0.2));
+  CHECK(S["variants"][1]["points"][0]["runs"][0]["steps_to_target"] == 20);
   std::string md = read_file(f.out / "report.md");
   CHECK(md.find("Plots are missing: the plot script") != std::string::npos);
   CHECK_FALSE(r.plots_ok);
@@ -166,9 +166,9 @@ TEST_CASE("compare runner: failed and killed runs are reported, the rest still s
   CHECK(killed.exit_code == 137);
 
   ojson S = ojson::parse(read_file(f.out / "summary.json"));
-  CHECK(S["variants"][0]["stats"]["finished"] == 2);
-  CHECK(S["variants"][1]["runs"][0]["status"] == "failed");
-  CHECK(S["variants"][2]["runs"][1]["signal"] == 9);
+  CHECK(S["variants"][0]["points"][0]["stats"]["finished"] == 2);
+  CHECK(S["variants"][1]["points"][0]["runs"][0]["status"] == "failed");
+  CHECK(S["variants"][2]["points"][0]["runs"][1]["signal"] == 9);
   std::string md = read_file(f.out / "report.md");
   CHECK(md.find("| nan | 1 | failed | 1 | normlab: error: loss is NaN at step 13 |") != std::string::npos);
   CHECK(md.find("| killed | 2 | failed | 137 |") != std::string::npos);

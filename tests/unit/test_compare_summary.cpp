@@ -139,7 +139,7 @@ TEST_CASE("compare summary: summary.json agrees with the runs' metrics.csv", "[c
     std::vector<double> finals, stt, acc_unseen, loss_seen, dvar_avg;
     for (size_t k = 0; k < cc.seeds.size(); ++k) {
       Csv c = read(fs::path(nl::run_dir_for(out.string(), name, cc.seeds[k])) / "metrics.csv");
-      const ojson& r = V["runs"][k];
+      const ojson& r = V["points"][0]["runs"][k];
       CHECK(r["status"] == "finished");
       size_t last = c.rows.size() - 1;
       CHECK(r["final_train_loss"].get<double>() == Approx(c.at(last, "loss")));
@@ -176,7 +176,7 @@ TEST_CASE("compare summary: summary.json agrees with the runs' metrics.csv", "[c
         CHECK(r["drift"].empty());
       }
     }
-    const ojson& st = V["stats"];
+    const ojson& st = V["points"][0]["stats"];
     CHECK(st["finished"] == 3);
     CHECK(st["final_train_loss"]["n"] == 3);
     CHECK(st["final_train_loss"]["mean"].get<double>() == Approx(mean_of(finals)));
@@ -206,17 +206,20 @@ TEST_CASE("compare summary: missing and unfinished runs are marked and left out 
   failed.exit_code = 1;
   failed.last_stderr = "normlab: error: loss is NaN at step 40";
   ojson S = nl::summarize_compare(cc, out.string(), {failed});
-  const ojson& bn = S["variants"][1];
+  const ojson& bn = S["variants"][1]["points"][0];
   CHECK(bn["runs"][2]["status"] == "missing");
   CHECK(bn["stats"]["finished"] == 2);
   CHECK(bn["stats"]["final_train_loss"]["n"] == 2);
-  const ojson& rms = S["variants"][2];
+  const ojson& rms = S["variants"][2]["points"][0];
   CHECK(rms["runs"][1]["status"] == "failed");
   CHECK(rms["runs"][1]["exit_code"] == 1);
   CHECK(rms["stats"]["final_train_loss"]["n"] == 2);
   // the mean is over seeds 1 and 3 only
   double l1 = rms["runs"][0]["final_train_loss"], l3 = rms["runs"][2]["final_train_loss"];
   CHECK(rms["stats"]["final_train_loss"]["mean"].get<double>() == Approx((l1 + l3) / 2));
+  // and so is its 95% interval: t_{0.975,1} * std / sqrt(2)
+  CHECK(rms["stats"]["final_train_loss"]["ci95"].get<double>() ==
+        Approx(12.7062047 * std::fabs(l1 - l3) / std::sqrt(2.0) / std::sqrt(2.0)).epsilon(1e-6));
 
   std::string md = nl::render_report(S, "");
   CHECK(md.find("## Runs without a result") != std::string::npos);
@@ -240,15 +243,23 @@ TEST_CASE("compare report: tables, and sentences only as strong as the numbers",
   CHECK(md.find("# synthetic") == 0);
   CHECK(md.find("acc len_17_32 (unseen)") != std::string::npos);
   CHECK(md.find("acc len_4_16 (seen)") != std::string::npos);
-  // sentence for the unseen split
-  size_t unseen_line = md.find("- Accuracy on lengths never seen in training (`len_17_32`)");
+  // sentence for the unseen split, from Welch's test (Holm-corrected)
+  size_t unseen_line = md.find("- accuracy len_17_32 (unseen):");
   REQUIRE(unseen_line != std::string::npos);
   std::string line = md.substr(unseen_line, md.find('\n', unseen_line) - unseen_line);
   size_t bn = line.find("`batchnorm`"), rms = line.find("`rmsnorm`");
   REQUIRE(bn != std::string::npos);
   REQUIRE(rms != std::string::npos);
-  CHECK(line.substr(bn, rms - bn).find("lower by 0.300, more than the combined std") != std::string::npos);
-  CHECK(line.substr(rms).find("within noise") != std::string::npos);
+  CHECK(line.substr(bn, rms - bn).find("lower by 0.300 (95% CI of the difference") != std::string::npos);
+  CHECK(line.substr(rms).find("no difference detectable with 3 seeds") != std::string::npos);
+  // the p-value in the sentence is the Holm-corrected one of summary.json's test
+  const ojson* t = nullptr;
+  for (const auto& x : S["tests"]["list"])
+    if (x["metric"] == "acc len_17_32" && x["variant"] == "batchnorm" && x["against"] == "layernorm") t = &x;
+  REQUIRE(t);
+  CHECK(t->at("p_holm").get<double>() < 0.05);
+  CHECK(t->at("p_holm").get<double>() >= t->at("p").get<double>());
+  CHECK(S["tests"]["count"] == 10);  // 2 variants x (train loss + acc and loss of 2 splits)
   CHECK(md.find("## BatchNorm statistics drift") != std::string::npos);
   CHECK(md.find("![training loss](plots/loss.png)") != std::string::npos);
   CHECK(md.find("significant") == std::string::npos);  // never claims significance
@@ -264,7 +275,7 @@ TEST_CASE("compare report: tables, and sentences only as strong as the numbers",
   nl::CompareConfig one = nl::compare_config_from_json(j, "one.json", "");
   std::string md1 = nl::render_report(nl::summarize_compare(one, out.string(), {}), "");
   CHECK(md1.find("one seed: no noise estimate") != std::string::npos);
-  CHECK(md1.find("more than the combined std") == std::string::npos);
+  CHECK(md1.find("lower by") == std::string::npos);
   fs::remove_all(out);
 }
 

@@ -1,7 +1,7 @@
 // compare/compare.h — `normlab compare`: one base config, named variants, several seeds.
 //
 // What it is: the compare config (configs/compare/README.md documents it), the plan
-// (one run per variant x seed, each a resolved training config with train.seed = seed,
+// (one run per variant x sweep point x seed, each a resolved training config with train.seed = seed,
 // so every variant sees the same data order and, for a given seed, the same initial
 // values of the parameters the variants share), the runner (each run an independent
 // child process `normlab --threads T train <dir>/compare_config.json --out <dir>`, `jobs`
@@ -24,6 +24,20 @@ struct CompareVariant {
   nlohmann::ordered_json overrides; // {"model.norm.type": "batchnorm", ...}, applied in order
 };
 
+// One axis of a sweep: a config key (--set semantics) and the values it takes, in file order.
+// `labels` are the values as they appear in folder names and report columns (sweep_label).
+struct SweepAxis {
+  std::string key;                  // e.g. "train.batch_size"
+  std::vector<nlohmann::json> values;
+  std::vector<std::string> labels;
+};
+
+// One point of the sweep (the cartesian product of the axes, first axis slowest).
+struct SweepPoint {
+  std::string label;                // "train.batch_size=4,optim.lr=0.001"; "" without a sweep
+  std::vector<std::pair<std::string, nlohmann::json>> values;  // key -> value, axis order
+};
+
 struct CompareConfig {
   std::string source;               // the file (or "compare config"), for messages
   nlohmann::json base;              // the base training config (inline, or read from "base")
@@ -38,7 +52,15 @@ struct CompareConfig {
   std::string reference;            // variant the others are compared to (default: layernorm
                                     // if present, else the first variant)
   std::vector<std::string> questions;  // report sections; see compare_question_names()
+  std::vector<SweepAxis> sweep;     // empty: no sweep (one point, today's folder layout)
 };
+
+// The points of cc.sweep: one empty point when there is no sweep.
+std::vector<SweepPoint> sweep_points(const CompareConfig& cc);
+// A sweep value as it appears in a folder name: a number or string as written, an object's
+// or array's values joined by '-' ({"min": 4, "max": 16} -> "4-16"); any character outside
+// [A-Za-z0-9_.+-] becomes '_'.
+std::string sweep_label(const nlohmann::ordered_json& value);
 
 // Parse and validate; every error is a one-line UserError (code 2) naming the key.
 // `base_dir` resolves a relative "base" path (the compare file's folder).
@@ -50,25 +72,34 @@ std::vector<std::string> compare_question_names();
 // One run of the plan.
 struct CompareRun {
   std::string variant;
+  std::string point;                // sweep point label ("" without a sweep)
   uint64_t seed = 0;
-  std::string dir;                  // <out>/<variant>/seed<k>
+  std::string dir;                  // <out>/<variant>[/<point>]/seed<k>
   nlohmann::json config;            // resolved training config (every key)
 };
 
-// The resolved training config of one variant x seed: base, then the variant's overrides
-// (nl::apply_overrides semantics), then train.seed, train.out_dir and train.threads.
-// Validated by config_from_json: a bad override is a UserError naming the variant.
+// The resolved training config of one variant x point x seed: base, then the variant's
+// overrides, then the sweep point's values (nl::apply_overrides semantics), then train.seed,
+// train.out_dir and train.threads. Validated by config_from_json: a bad override is a
+// UserError naming the variant, a bad sweep value one naming the sweep key and value.
+nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, const SweepPoint& point,
+                                  uint64_t seed, const std::string& run_dir, int threads);
 nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, uint64_t seed,
                                   const std::string& run_dir, int threads);
+// Every run, variant-major, then point, then seed. Resolving validates every run's config, so
+// a bad variant or sweep value throws before anything runs or is written.
 std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads);
-std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed);
+std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed,
+                        const std::string& point = "");
 
-// --only: "VARIANT", "VARIANT/SEED" or "VARIANT/seedSEED". Throws UserError (code 2) when it
-// names no run of the plan.
+// --only: "VARIANT", "VARIANT/SEED", "VARIANT/seedSEED", and with a sweep "VARIANT/POINT" or
+// "VARIANT/POINT/SEED" (POINT as in the folder name). Throws UserError (code 2) when it names
+// no run of the plan.
 bool only_matches(const std::string& only, const CompareRun& run);
 
 struct RunOutcome {
   std::string variant;
+  std::string point;                // sweep point label ("" without a sweep)
   uint64_t seed = 0;
   std::string dir;
   std::string status;               // ok | skipped | failed | missing (not run, no result)
@@ -87,6 +118,7 @@ struct CompareOptions {
   std::string python = "/usr/bin/python3";
   int cores = 0;                    // 0: the machine's cores
   bool quiet = false;
+  bool dry_run = false;             // print the plan (one run a line) and return: nothing runs or is written
 };
 
 struct CompareResult {
@@ -96,8 +128,12 @@ struct CompareResult {
   int incomplete = 0;               // planned runs without result.json at the end
 };
 
-// Run what is not finished, then write summary.json, plots and report.md.
+// Run what is not finished, then write summary.json, plots and report.md. With
+// opt.dry_run: validate, print the plan and return (res.runs status "planned").
 CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt);
+// The --dry-run listing: one line per run, "variant<TAB>point<TAB>seed<TAB>folder" ("-" for
+// no point), after a header line.
+std::string format_plan(const std::vector<CompareRun>& plan);
 
 // ---- reading run folders (no training needed; tests use synthetic folders) ----
 
@@ -113,8 +149,35 @@ MetricsTable read_metrics_csv(const std::string& path);  // UserError when unrea
 // exit code and stderr of runs that failed in this invocation.
 nlohmann::ordered_json summarize_compare(const CompareConfig& cc, const std::string& out_dir,
                                          const std::vector<RunOutcome>& outcomes);
-// Mean, sample std (n-1), min, max and n of the finite values in xs (summary.cpp).
+// Mean, sample std (n-1), min, max, n and the 95% confidence half-width of the mean
+// (`ci95` = t_{0.975,n-1} * std / sqrt(n), null for n < 2) of the finite values in xs.
 nlohmann::ordered_json stats_of(const std::vector<double>& xs);
+
+// The number at a JSON pointer (e.g. "/eval/len_4_16/acc") of each finished run in `runs`
+// (NaN where absent), and a key escaped for a JSON pointer.
+std::vector<double> collect_runs(const nlohmann::ordered_json& runs, const std::string& pointer);
+std::string json_pointer_escape(const std::string& s);
+
+// ---- statistics (stats.cpp): no dependencies, tested against published tables ----
+
+// Regularized incomplete beta I_x(a, b) (continued fraction, Numerical Recipes 6.4).
+double incomplete_beta(double a, double b, double x);
+// Student t with df degrees of freedom (df may be fractional): CDF, and the quantile.
+double student_t_cdf(double t, double df);
+double student_t_quantile(double p, double df);
+// Welch's two-sample t-test of mean(a) - mean(b) from the samples' finite values.
+struct WelchTest {
+  bool ok = false;                  // both samples have n >= 2
+  double diff = 0;                  // mean(a) - mean(b)
+  double se = 0, t = 0, df = 0;     // Welch-Satterthwaite df
+  double p = 1;                     // two-sided
+  double ci_lo = 0, ci_hi = 0;      // 95% interval of the difference
+  int n_a = 0, n_b = 0;
+};
+WelchTest welch_test(const std::vector<double>& a, const std::vector<double>& b);
+// Holm's step-down adjustment: p-values in any order, adjusted ones in the same order
+// (monotone, capped at 1).
+std::vector<double> holm_adjust(const std::vector<double>& p);
 // report.md from summary.json. `plots_note` is empty when the plots were drawn, else why not.
 std::string render_report(const nlohmann::ordered_json& summary, const std::string& plots_note);
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# figures.sh — rerun every comparison the README quotes, and print the tables it uses.
+#
+# What it is: setup.sh release, then for each comparison (all by default, or the names
+# given) a fresh `normlab compare configs/compare/<name>.json --out runs/figures/<name>`
+# (the folder is deleted first, so no run of an older build is reused), its wall time, and
+# report.md's generated sections (results tables, tests against the reference, per length,
+# BatchNorm shift/jitter, running vs batch statistics), headed by the commit they come from.
+# The README's "What the comparisons show" quotes this output; rerun it on the final build
+# on a quiet machine and paste the numbers, with the commit hash.
+# What it is not: the comparisons (configs/compare/, src/compare/) nor a benchmark; the
+# wall times depend on how busy the machine is.
+#   usage: ./scripts/figures.sh [--keep] [name ...]
+#          names: ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism
+#          --keep: keep finished runs of an earlier figures.sh in runs/figures (same config)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep=0
+if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism)
+for n in "${names[@]}"; do
+  [ -f "configs/compare/$n.json" ] || { echo "figures.sh: no configs/compare/$n.json" >&2; exit 2; }
+done
+./scripts/setup.sh release >/dev/null
+commit=$(git rev-parse --short HEAD)
+dirty=""
+git diff --quiet HEAD -- src include scripts configs CMakeLists.txt || dirty=" (with uncommitted changes)"
+echo "figures.sh: commit $commit$dirty, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+status=0
+for n in "${names[@]}"; do
+  out="runs/figures/$n"
+  [ $keep = 1 ] || rm -rf "$out"
+  echo
+  echo "================ $n (configs/compare/$n.json) ================"
+  runs=$(./build/release/normlab compare "configs/compare/$n.json" --out "$out" --dry-run | tail -n +2 | grep -c .)
+  mkdir -p runs/figures
+  start=$(date +%s)
+  ./build/release/normlab compare "configs/compare/$n.json" --out "$out" >"$out.log" 2>&1 || status=1
+  echo "figures.sh: $n: $runs runs, wall time $(( $(date +%s) - start )) s (log: $out.log)"
+  if [ -f "$out/report.md" ]; then
+    # The generated sections, from "## Results" up to the plots.
+    awk '/^## Results/{p=1} /^## Plots/{p=0} p' "$out/report.md"
+    echo "(plots: $out/plots/)"
+  else
+    echo "figures.sh: $n wrote no report (see $out.log)" >&2
+    status=1
+  fi
+done
+exit $status
