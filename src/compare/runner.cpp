@@ -186,7 +186,7 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
       if (k == "train" || k == "train.seed" || k == "train.out_dir" || k == "train.threads")
         throw cerr2(source, "sweep." + k + ": set by compare (seeds, out_dir, jobs), not by a sweep");
       if (!it.value().is_array() || it.value().empty())
-        throw cerr2(source, "sweep." + k + ": must be a non-empty array of values, not " + it.value().dump());
+        throw cerr2(source, "sweep." + k + ": must be a non-empty array of values, not " + json_describe(it.value()));
       // The key must exist in the training config (the --set check, on a copy of base).
       try {
         nlohmann::json probe = cc.base;
