@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "normlab/exec.h"
+
 namespace nl {
 
 struct NormConfig {
@@ -79,6 +81,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   int threads = 0;                 // 0: the machine's cores
   std::string kernels = "fast";    // fast | reference
+  bool pack = true;                // fast kernels: run real tokens only where exact (exec.h)
   int log_every = 10;
   int eval_every = 100;            // 0: only at the end
   int checkpoint_every = 0;        // 0: only at the end
@@ -101,5 +104,8 @@ nlohmann::json read_config_json(const std::string& path);
 // Apply "key.path=value" overrides (value parsed as JSON, else as a string).
 void apply_overrides(nlohmann::json& j, const std::vector<std::string>& overrides);
 nlohmann::json config_to_json(const Config& c);  // every key, resolved
+// The execution options of a run: train.kernels (already overridden by `--kernels`) and
+// train.pack. Built once per run and handed to the model (exec.h).
+ExecOptions exec_options(const TrainConfig& c);
 
 }  // namespace nl

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "normlab/exec.h"
 #include "normlab/tensor.h"
 
 namespace nl {
@@ -39,18 +40,22 @@ using GradFn = std::function<Tensor(const std::vector<Tensor>&)>;
 GradcheckResult gradcheck(const std::string& name, const GradFn& f,
                           std::vector<Tensor> inputs, const GradcheckOptions& opt = {});
 
-// A named case; `run` builds inputs and calls gradcheck.
+// A named case; `run` builds inputs and calls gradcheck. Cases of layers and ops with a
+// plain twin build them with the kernel set they are given (`normlab --kernels reference
+// gradcheck` checks the twins); the others ignore it.
 struct GradcheckCase {
   std::string name;
-  std::function<GradcheckResult()> run;
+  std::function<GradcheckResult(KernelSet)> run;
 };
 std::vector<GradcheckCase>& gradcheck_registry();
 struct GradcheckRegistrar {
-  GradcheckRegistrar(const std::string& name, std::function<GradcheckResult()> run);
+  GradcheckRegistrar(const std::string& name, std::function<GradcheckResult(KernelSet)> run);
+  GradcheckRegistrar(const std::string& name, std::function<GradcheckResult()> run);  // no twin
 };
 #define NL_CAT2(a, b) a##b
 #define NL_CAT(a, b) NL_CAT2(a, b)
-// NL_GRADCHECK_CASE("matmul/2d", [] { ... return gradcheck(...); });
+// NL_GRADCHECK_CASE("exp", [] { ... return gradcheck(...); });
+// NL_GRADCHECK_CASE("matmul/2d", [](KernelSet ks) { ... matmul(a, b, false, false, ks) ... });
 #define NL_GRADCHECK_CASE(name, ...) \
   static ::nl::GradcheckRegistrar NL_CAT(nl_gradcheck_case_, __COUNTER__)(name, __VA_ARGS__)
 

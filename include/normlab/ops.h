@@ -7,11 +7,15 @@
 // What it is not: the kernels themselves (plain functions over float*, in
 // include/normlab/kernels/) nor layers with parameters (nn/).
 //
+// Ops with two implementations take the kernel set (exec.h) as their last argument:
+// matmul (OpenBLAS | naive loop), linear (fused bias + sgemm | matmul then bias add) and
+// gelu (polynomial | <cmath> erf). The layer that holds the options passes it.
 // Conventions: shapes are row-major; `axis` may be negative; broadcasting follows
 // NumPy (align trailing axes, size-1 axes stretch). Errors are std::invalid_argument.
 #pragma once
 #include <vector>
 
+#include "normlab/exec.h"
 #include "normlab/rng.h"
 #include "normlab/tensor.h"
 
@@ -22,10 +26,12 @@ namespace nl {
 //  - 2-D: a [M,K], b [K,N] -> [M,N]
 //  - batched: a [...,M,K], b [...,K,N] with equal leading axes -> [...,M,N]
 //  - a [...,M,K] with 2-D b [K,N]: leading axes fold into M (one big sgemm).
-// Fast kernels call OpenBLAS sgemm; reference kernels are a naive triple loop.
-Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// fast: OpenBLAS sgemm; reference: a naive triple loop.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false,
+              KernelSet ks = KernelSet::fast);
 // y = x @ W^T + b, PyTorch layout: x [..., In], W [Out, In], b [Out] (b may be undefined).
-Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b);
+// fast: one op (bias first, sgemm adds onto it); reference: matmul, then a bias add.
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b, KernelSet ks = KernelSet::fast);
 
 // ---- element-wise, broadcasting --------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b);
@@ -49,7 +55,7 @@ Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor pow(const Tensor& x, float p);
 Tensor relu(const Tensor& x);
-Tensor gelu(const Tensor& x);   // exact: 0.5 x (1 + erf(x / sqrt 2))
+Tensor gelu(const Tensor& x, KernelSet ks = KernelSet::fast);   // exact: 0.5 x (1 + erf(x / sqrt 2))
 Tensor tanh(const Tensor& x);
 
 // ---- reductions -----------------------------------------------------------------------

@@ -1,13 +1,9 @@
-// runtime.h — process-wide settings: thread count and which kernel set runs.
+// runtime.h — process-wide settings: the thread count and the buffer pool's counters.
 //
 // Threads: OpenMP and OpenBLAS both obey set_num_threads. The default is the
 // machine's core count. Same seed + same thread count => bit-identical results.
-// Kernels: every fast kernel has a plain twin (naive loops, no BLAS). `reference`
-// selects the twins everywhere — for learners stepping through in gdb, and for the
-// tests that check fast == plain. Kernels with no fast path (softmax, unary, embedding,
-// shape) have one implementation, already plain; the norms' reference twin is their
-// composition of ops, so `reference` does not call kernels::layernorm_* at all.
-// What it is not: per-op configuration; the switch is global.
+// What it is not: which kernels run or whether pads are packed away: those are
+// ExecOptions (exec.h), passed to the model at construction.
 #pragma once
 #include <string>
 
@@ -15,12 +11,6 @@ namespace nl {
 
 void set_num_threads(int n);  // n <= 0: the machine's cores
 int num_threads();
-
-enum class KernelSet { fast, reference };
-void set_kernel_set(KernelSet k);
-KernelSet kernel_set();
-bool use_reference_kernels();
-KernelSet parse_kernel_set(const std::string& s);  // "fast" | "reference", else throws
 
 // Allocation counter of the buffer pool: how many times the pool had to ask the
 // system for memory. A steady-state training step should not move it.

@@ -83,7 +83,9 @@ NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medi
     oc.type = "adamw"; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
     oc.decay_norm_and_bias = true;  // as torch.optim.AdamW over model.parameters()
 
-    Encoder model(mc, "classify", V, C, a->seed);
+    ExecOptions exec;  // fast and packed, unless `--kernels reference`
+    if (!global_options().kernels.empty()) exec.kernels = parse_kernel_set(global_options().kernels);
+    Encoder model(mc, "classify", V, C, a->seed, exec);
     std::vector<NamedTensor> params = model.named_parameters();
     if (!a->dump.empty()) {
       std::filesystem::create_directories(a->dump);

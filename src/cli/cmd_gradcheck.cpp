@@ -18,6 +18,9 @@ NL_COMMAND("gradcheck", "Check every op's and layer's backward against central d
   sub.add_option("--filter", *filter,
                  "Only cases whose name contains one of these comma-separated substrings");
   return [filter]() {
+    // `normlab --kernels reference gradcheck` checks the plain twins.
+    const KernelSet kernels =
+        global_options().kernels.empty() ? KernelSet::fast : parse_kernel_set(global_options().kernels);
     std::vector<std::string> wanted;  // empty: every case
     std::istringstream parts(*filter);
     for (std::string w; std::getline(parts, w, ',');)
@@ -32,7 +35,7 @@ NL_COMMAND("gradcheck", "Check every op's and layer's backward against central d
     std::printf("%-44s %12s %12s  %s\n", "case", "max abs err", "max rel err", "result");
     for (const GradcheckCase& c : gradcheck_registry()) {
       if (!selected(c.name)) continue;
-      GradcheckResult r = c.run();
+      GradcheckResult r = c.run(kernels);
       ++n;
       failed += r.ok ? 0 : 1;
       std::printf("%-44s %12.3e %12.3e  %s%s%s\n", c.name.c_str(), r.max_abs_err, r.max_rel_err,

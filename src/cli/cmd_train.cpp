@@ -77,10 +77,10 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
   return [a]() {
     Config cfg = resolve_config(a->config, a->overrides);
     set_num_threads(cfg.train.threads);
-    set_kernel_set(parse_kernel_set(cfg.train.kernels));  // as train() does
     const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
     TaskData task = make_task(cfg.task, data_seed);
-    Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed);
+    Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed,
+                  exec_options(cfg.train));
     std::vector<NamedTensor> tensors = model.named_parameters();
     for (const NamedTensor& b : model.named_buffers()) tensors.push_back(b);
     SafetensorsFile f = load_safetensors(a->checkpoint);

@@ -1,6 +1,8 @@
 // main.cpp — `normlab`: parse the command line, run one registered command.
 //
-// Global options (--threads, --kernels) apply to every command. Errors the user can
+// Global options (--threads, --kernels) apply to every command: the thread count is set
+// here; the kernel set is read by each command once (resolve_config puts it into
+// train.kernels) and handed to the model it builds. Errors the user can
 // fix are one line on stderr and a non-zero exit, never a crash or a stack trace.
 // What it is not: a list of commands — each registers itself (cli.h, NL_COMMAND), so
 // main.cpp knows none of them by name.
@@ -41,7 +43,6 @@ int main(int argc, char** argv) {
   }
   try {
     nl::set_num_threads(global.threads);
-    if (!global.kernels.empty()) nl::set_kernel_set(nl::parse_kernel_set(global.kernels));
     for (auto& [sub, run] : runs)
       if (sub->parsed()) {
         const int code = run();

@@ -283,6 +283,7 @@ void read_train(Reader r, TrainConfig& c) {
   r.get("seed", c.seed);
   r.get("threads", c.threads, 0, 1024);
   r.get_one_of("kernels", c.kernels, {"fast", "reference"});
+  r.get("pack", c.pack);
   r.get("log_every", c.log_every, 1, kBig);
   r.get("eval_every", c.eval_every, 0, kBig);
   r.get("checkpoint_every", c.checkpoint_every, 0, kBig);
@@ -452,11 +453,19 @@ json config_to_json(const Config& c) {
                 {"seed", tr.seed},
                 {"threads", tr.threads},
                 {"kernels", tr.kernels},
+                {"pack", tr.pack},
                 {"log_every", tr.log_every},
                 {"eval_every", tr.eval_every},
                 {"checkpoint_every", tr.checkpoint_every},
                 {"out_dir", tr.out_dir}};
   return json{{"model", model}, {"task", task}, {"optim", optim}, {"train", train}};
+}
+
+ExecOptions exec_options(const TrainConfig& c) {
+  ExecOptions e;
+  e.kernels = parse_kernel_set(c.kernels);
+  e.pack = c.pack;
+  return e;
 }
 
 }  // namespace nl

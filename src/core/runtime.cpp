@@ -1,9 +1,11 @@
-// runtime.cpp — thread count and kernel-set switches (runtime.h).
+// runtime.cpp — the thread count (runtime.h) and the kernel-set names (exec.h).
 //
-// What it is: set_num_threads forwards to OpenMP and OpenBLAS; the kernel set is one
-// process-wide flag that every dispatching kernel reads (use_reference_kernels()).
-// What it is not: a scheduler — kernels decide themselves which loops run in parallel.
+// What it is: set_num_threads forwards to OpenMP and OpenBLAS; parse_kernel_set reads
+// "fast" / "reference".
+// What it is not: a scheduler — kernels decide themselves which loops run in parallel —
+// nor a kernel switch: the kernel set is an argument (exec.h).
 #include "normlab/runtime.h"
+#include "normlab/exec.h"
 
 #include <omp.h>
 
@@ -16,7 +18,6 @@ namespace nl {
 
 namespace {
 int g_threads = 0;
-KernelSet g_kernels = KernelSet::fast;
 }  // namespace
 
 void set_num_threads(int n) {
@@ -32,14 +33,12 @@ int num_threads() {
   return g_threads;
 }
 
-void set_kernel_set(KernelSet k) { g_kernels = k; }
-KernelSet kernel_set() { return g_kernels; }
-bool use_reference_kernels() { return g_kernels == KernelSet::reference; }
-
 KernelSet parse_kernel_set(const std::string& s) {
   if (s == "fast") return KernelSet::fast;
   if (s == "reference") return KernelSet::reference;
   throw std::invalid_argument("kernels: '" + s + "' is not one of fast, reference");
 }
+
+const char* kernel_set_name(KernelSet k) { return k == KernelSet::fast ? "fast" : "reference"; }
 
 }  // namespace nl

@@ -2,15 +2,16 @@
 //
 // What it is: the per-element math of add/sub/mul/div (forward, and one input's local
 // gradient still in out's shape), x * mul + add, masked_fill and dropout. The binary ops
-// and masked_fill have a plain walk (one index unravel per element, no threads) and a
-// fast one (contiguous rows); use_reference_kernels() picks. Every element is independent,
-// so OpenMP splits the outer loop over rows and the result is bit-identical for any
-// thread count.
+// have a plain walk (one index unravel per element, no threads) and a fast one
+// (contiguous rows); the two agree bit for bit, so the ops call the fast one and
+// tests/unit/test_ops_kernels.cpp compares them. Every element is independent, so OpenMP
+// splits the outer loop over rows and the result is bit-identical for any thread count.
 // What it is not: the autograd wiring, nor the sum over broadcast axes in backward:
 // ops/elementwise.cpp and ops/mask.cpp record these kernels; kernels/reduce.cpp sums.
 #include "normlab/kernels/elementwise.h"
 
-#include "normlab/runtime.h"
+#include <cstddef>
+
 #include "normlab/parallel.h"
 
 namespace nl::kernels {
@@ -164,10 +165,6 @@ void binary_forward_reference(BinaryOp op, float* out, const float* a, const flo
                               const Broadcast& bc) {
   forward_dispatch<false>(op, out, a, b, bc);
 }
-void binary_forward(BinaryOp op, float* out, const float* a, const float* b, const Broadcast& bc) {
-  if (use_reference_kernels()) binary_forward_reference(op, out, a, b, bc);
-  else binary_forward_fast(op, out, a, b, bc);
-}
 
 void binary_backward_fast(BinaryOp op, int which, float* g, const float* dout, const float* a,
                           const float* b, const Broadcast& bc) {
@@ -178,11 +175,6 @@ void binary_backward_reference(BinaryOp op, int which, float* g, const float* do
                                const float* a, const float* b, const Broadcast& bc) {
   if (which == 0) backward_dispatch<false, 0>(op, g, dout, a, b, bc);
   else backward_dispatch<false, 1>(op, g, dout, a, b, bc);
-}
-void binary_backward(BinaryOp op, int which, float* g, const float* dout, const float* a,
-                     const float* b, const Broadcast& bc) {
-  if (use_reference_kernels()) binary_backward_reference(op, which, g, dout, a, b, bc);
-  else binary_backward_fast(op, which, g, dout, a, b, bc);
 }
 
 void affine_scalar(float* out, const float* x, float mul, float add, int64_t n) {
@@ -198,16 +190,14 @@ void axpy(float* dx, const float* dout, float mul, int64_t n) {
 
 void masked_fill_forward(float* out, const float* x, const float* mask, float value,
                          const Broadcast& bc) {
-  auto f = [=](int64_t o, int64_t ix, int64_t im) { out[o] = mask[im] != 0.0f ? value : x[ix]; };
-  if (use_reference_kernels()) walk_reference(bc, f); else walk_fast(bc, f);
+  walk_fast(bc, [=](int64_t o, int64_t ix, int64_t im) { out[o] = mask[im] != 0.0f ? value : x[ix]; });
 }
 
 // forward: out[o] = mask[im] != 0.0f ? value : x[ix]
 //   =>  dx[ix] += mask[im] == 0 ? dout[o] : 0   (a filled element is the constant `value`)
 // x has out's shape (bc was built with a = x), so ix == o and no two iterations share a dx.
 void masked_fill_backward(float* dx, const float* dout, const float* mask, const Broadcast& bc) {
-  auto f = [=](int64_t o, int64_t ix, int64_t im) { if (mask[im] == 0.0f) dx[ix] += dout[o]; };
-  if (use_reference_kernels()) walk_reference(bc, f); else walk_fast(bc, f);
+  walk_fast(bc, [=](int64_t o, int64_t ix, int64_t im) { if (mask[im] == 0.0f) dx[ix] += dout[o]; });
 }
 
 void dropout_forward(float* out, const float* x, const float* scale, int64_t n) {

@@ -1,14 +1,13 @@
 // kernels/matmul.cpp — GEMM: OpenBLAS for speed, a triple loop to read.
 //
 // What it is: C = alpha * op(A) @ op(B) + beta * C on row-major floats, by cblas_sgemm or
-// by the naive loop, as the runtime kernel switch (use_reference_kernels()) says.
+// by the naive loop, as the caller's kernel set says.
 // What it is not: matmul's backward, shapes or batching: ops/matmul.cpp checks the shapes
 // and differentiates with two more calls to sgemm (dA = dC @ B^T, dB = A^T @ dC).
 #include "normlab/kernels/matmul.h"
 
 #include <cblas.h>
 
-#include "normlab/runtime.h"
 
 namespace nl::kernels {
 
@@ -40,9 +39,9 @@ void sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alph
   }
 }
 
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-           const float* B, float beta, float* C) {
-  if (use_reference_kernels())
+void sgemm(KernelSet ks, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+           const float* A, const float* B, float beta, float* C) {
+  if (ks == KernelSet::reference)
     sgemm_reference(trans_a, trans_b, M, N, K, alpha, A, B, beta, C);
   else
     sgemm_blas(trans_a, trans_b, M, N, K, alpha, A, B, beta, C);

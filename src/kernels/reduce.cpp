@@ -9,7 +9,8 @@
 // (B,T) of [B,T,D] are [1, B*T, D], sum_all is [1, n, 1].
 #include "normlab/kernels/reduce.h"
 
-#include "normlab/runtime.h"
+#include <cstddef>
+
 #include "normlab/parallel.h"
 
 namespace nl::kernels {
@@ -159,12 +160,6 @@ void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
     }
     for (int64_t i = 0; i < len; ++i) store(&out[o * inner + i0 + i], acc[i], scale, accumulate);
   }
-}
-
-void sum_axes(float* out, const float* x, const std::vector<int>& shape,
-              const std::vector<bool>& reduce, float scale, bool accumulate) {
-  if (use_reference_kernels()) sum_axes_reference(out, x, shape, reduce, scale, accumulate);
-  else sum_axes_fast(out, x, shape, reduce, scale, accumulate);
 }
 
 // forward: out[o] = scale * sum_r x[o, r]  =>  dx[o, r] += scale * dout[o].

@@ -13,7 +13,6 @@
 #include <cstring>
 
 #include "normlab/parallel.h"
-#include "normlab/runtime.h"
 
 namespace nl::kernels {
 
@@ -115,8 +114,8 @@ inline float erf_poly(float z, float e) {
 
 }  // namespace
 
-void gelu_forward(float* out, const float* x, int64_t n) {
-  if (use_reference_kernels()) {
+void gelu_forward(KernelSet ks, float* out, const float* x, int64_t n) {
+  if (ks == KernelSet::reference) {
     for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
     return;
   }
@@ -129,8 +128,8 @@ void gelu_forward(float* out, const float* x, int64_t n) {
 // forward: out = x * Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2))
 //   =>  dx += dout * (Phi(x) + x * phi(x)),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 // (the fast loop computes exp(-x^2/2) once: erf(x/sqrt 2) needs the same exp)
-void gelu_backward(float* dx, const float* dout, const float* x, int64_t n) {
-  if (use_reference_kernels()) {
+void gelu_backward(KernelSet ks, float* dx, const float* dout, const float* x, int64_t n) {
+  if (ks == KernelSet::reference) {
     for (int64_t i = 0; i < n; ++i) {
       const float Phi = 0.5f * (1.0f + std::erf(x[i] * kInvSqrt2));
       const float phi = kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]);

@@ -3,10 +3,10 @@
 //
 // What it is: the attention of one encoder layer, written as batched ops over
 // [B,H,T,dh] so each step reads like the formula in nn/layers.h.
-// Two paths, same numbers: the composed ops below (the plain twin, under
-// `--kernels reference`, and whenever attention dropout is active) and, by default, the
-// fused op fused_attention (kernels/attention.cpp), which skips the permute copies, the
-// separate masked_fill/softmax passes and the pad keys.
+// Two paths, same numbers: the composed ops below (the plain twin, when the layer was
+// built with the reference kernel set, and whenever attention dropout is active) and,
+// with fast kernels, the fused op fused_attention (kernels/attention.cpp), which skips the
+// permute copies, the separate masked_fill/softmax passes and the pad keys.
 // What it is not: memory-efficient (flash) attention: the [B,H,T,T] weights are kept
 // for the backward either way.
 #include <algorithm>
@@ -17,7 +17,6 @@
 #include "normlab/gradcheck.h"
 #include "normlab/kernels/attention.h"
 #include "normlab/nn/layers.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -40,8 +39,9 @@ Tensor attention_mask(const Tensor& keep, bool causal) {
   return mask;
 }
 
-MultiHeadAttention::MultiHeadAttention(int D_, int H_, float dropout)
-    : D(D_), H(H_), dropout_p(dropout), q(D_, D_), k(D_, D_), v(D_, D_), o(D_, D_) {
+MultiHeadAttention::MultiHeadAttention(int D_, int H_, float dropout, KernelSet ks)
+    : D(D_), H(H_), dropout_p(dropout), kernels(ks), q(D_, D_, ks), k(D_, D_, ks), v(D_, D_, ks),
+      o(D_, D_, ks) {
   if (H <= 0 || D % H != 0)
     throw std::invalid_argument("MultiHeadAttention: d_model " + std::to_string(D) +
                                 " is not divisible by heads " + std::to_string(H));
@@ -64,7 +64,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng
                                 x.shape_str() + " (expected [B,1,T,T])");
 
   const bool weight_dropout = dropout_p > 0.0f && training();
-  if (!use_reference_kernels() && !weight_dropout)
+  if (kernels == KernelSet::fast && !weight_dropout)
     return o.forward(fused_attention(q.forward(x), k.forward(x), v.forward(x), mask, H));
 
   // [B,T,D] -> [B,T,H,dh] -> [B,H,T,dh]: each head attends over its own dh features.
@@ -73,11 +73,11 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng
   Tensor kh = split_heads(k.forward(x));
   Tensor vh = split_heads(v.forward(x));
 
-  Tensor scores = matmul(qh, kh, false, true) * (1.0f / std::sqrt((float)dh));  // [B,H,T,T]
+  Tensor scores = matmul(qh, kh, false, true, kernels) * (1.0f / std::sqrt((float)dh));  // [B,H,T,T]
   scores = masked_fill(scores, mask, kMaskedScore);   // pads (and the future) never attended
   Tensor attn = softmax(scores, -1);                  // over keys
   attn = dropout(attn, dropout_p, rng, training());
-  Tensor ctx = matmul(attn, vh);                      // [B,H,T,dh]
+  Tensor ctx = matmul(attn, vh, false, false, kernels);  // [B,H,T,dh]
 
   // [B,H,T,dh] -> [B,T,H,dh] -> [B,T,D]: heads side by side again.
   ctx = reshape(permute(ctx, {0, 2, 1, 3}), {B, T, D});
@@ -89,6 +89,7 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& x, const std::vector<int
   if (x.ndim() != 3 || x.dim(0) != 1 || x.dim(2) != D)
     throw std::invalid_argument("attention: packed x is " + x.shape_str() + ", expected [1,N," +
                                 std::to_string(D) + "]");
+  // (packed_attention is a fused kernel; the encoder packs only with fast kernels)
   const int N = x.dim(1);
   auto rows = [&](const Tensor& t) { return reshape(t, {N, D}); };
   Tensor ctx = packed_attention(rows(q.forward(x)), rows(k.forward(x)), rows(v.forward(x)), lengths,
@@ -104,9 +105,9 @@ void MultiHeadAttention::parameters(const std::string& prefix, std::vector<Named
 }
 
 // ---- gradient checks: the input and every projection, with padding (and causal) --------
-static GradcheckResult check_attention(const std::string& name, bool causal) {
+static GradcheckResult check_attention(const std::string& name, bool causal, KernelSet ks) {
   const int B = 2, T = 4, D = 8, H = 2;
-  auto mha = std::make_shared<MultiHeadAttention>(D, H, 0.0f);
+  auto mha = std::make_shared<MultiHeadAttention>(D, H, 0.0f, ks);
   mha->init("attn", 7, 0.5f);
   // Non-zero biases, so their gradients are checked away from the init point.
   uint64_t seed = 8;
@@ -129,7 +130,11 @@ static GradcheckResult check_attention(const std::string& name, bool causal) {
   }, inputs, opt);
 }
 
-NL_GRADCHECK_CASE("attention/padded", [] { return check_attention("attention/padded", false); });
-NL_GRADCHECK_CASE("attention/padded_causal", [] { return check_attention("attention/padded_causal", true); });
+NL_GRADCHECK_CASE("attention/padded", [](KernelSet ks) {
+  return check_attention("attention/padded", false, ks);
+});
+NL_GRADCHECK_CASE("attention/padded_causal", [](KernelSet ks) {
+  return check_attention("attention/padded_causal", true, ks);
+});
 
 }  // namespace nl

@@ -7,6 +7,8 @@
 //                                      h = x + Attn(N1(x)),   out = h + FFN(N2(h))
 // with one final norm after a pre-norm stack. Every norm comes from make_norm() and is
 // called with the batch's keep mask, so the encoder never knows which norm it holds.
+// The execution options (exec.h) it is built with go to every layer: the kernel set at
+// construction, and packing decides which of the two forwards below runs.
 // What it is not: the math of any layer (ops/, kernels/, nn/norms/), nor the loop that
 // trains it (train/).
 //
@@ -21,7 +23,6 @@
 
 #include "normlab/nn/layers.h"
 #include "normlab/ops.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -50,11 +51,11 @@ void norm_parameters(const Norm& n, const std::string& prefix, std::vector<Named
 
 // One encoder layer: attention and FFN, each with its norm.
 struct EncoderLayer {
-  EncoderLayer(const ModelConfig& cfg)
-      : attn(cfg.d_model, cfg.heads, cfg.dropout),
-        ffn(cfg.d_model, cfg.d_ff, cfg.activation, cfg.dropout),
-        norm1(make_norm(cfg.norm, cfg.d_model)),
-        norm2(make_norm(cfg.norm, cfg.d_model)) {}
+  EncoderLayer(const ModelConfig& cfg, KernelSet ks)
+      : attn(cfg.d_model, cfg.heads, cfg.dropout, ks),
+        ffn(cfg.d_model, cfg.d_ff, cfg.activation, cfg.dropout, ks),
+        norm1(make_norm(cfg.norm, cfg.d_model, ks)),
+        norm2(make_norm(cfg.norm, cfg.d_model, ks)) {}
   MultiHeadAttention attn;
   FeedForward ffn;
   std::unique_ptr<Norm> norm1, norm2;
@@ -70,8 +71,9 @@ struct Encoder::Impl {
   std::unique_ptr<Linear> head;      // D -> n_out
 };
 
-Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int n_out, uint64_t seed)
-    : cfg_(cfg), head_(head), rng_(Rng::derive(seed, fnv1a_hash("dropout"))),
+Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int n_out, uint64_t seed,
+                 const ExecOptions& exec)
+    : cfg_(cfg), head_(head), exec_(exec), rng_(Rng::derive(seed, fnv1a_hash("dropout"))),
       impl_(std::make_unique<Impl>()) {
   check_one_of("head", head, {"classify", "tag", "lm"});
   check_one_of("model.positions", cfg.positions, {"learned", "sinusoidal", "none"});
@@ -100,14 +102,14 @@ Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int
     init_normal(m.positions, "embed.positions.weight", seed, cfg.init_std);
   }
   for (int i = 0; i < cfg.layers; ++i) {
-    auto layer = std::make_unique<EncoderLayer>(cfg);
+    auto layer = std::make_unique<EncoderLayer>(cfg, exec.kernels);
     const std::string p = "layers." + std::to_string(i);
     layer->attn.init(p + ".attn", seed, cfg.init_std);
     layer->ffn.init(p + ".ffn", seed, cfg.init_std);
     m.layers.push_back(std::move(layer));
   }
-  if (m.pre) m.final_norm = make_norm(cfg.norm, D);
-  m.head = std::make_unique<Linear>(D, n_out);
+  if (m.pre) m.final_norm = make_norm(cfg.norm, D, exec.kernels);
+  m.head = std::make_unique<Linear>(D, n_out, exec.kernels);
   m.head->init("head", seed, cfg.init_std);
 
   // Tensors carry their full dotted name (the norms named theirs "weight", "bias", ...).
@@ -179,12 +181,13 @@ Tensor Encoder::layers_forward(Tensor x, const Tensor& keep, const Attend& atten
 // another, attention within each sequence; the result is scattered back into the padded
 // [B,T,D] grid (zeros at pads) for the head. The numbers at real tokens are the padded
 // path's: attention never attends to pads, and every other layer works token by token
-// (or, for masked BatchNorm, over real tokens only). Off under `--kernels reference`,
+// (or, for masked BatchNorm, over real tokens only). Off when the options say so
+// (train.pack = false), under reference kernels (packed attention is a fused kernel),
 // with dropout (its draws would land on other elements), and for batchnorm_padded,
 // whose statistics include the pads.
 bool Encoder::can_pack(const Batch& batch) const {
   const Impl& m = *impl_;
-  if (use_reference_kernels() || cfg_.dropout > 0.0f) return false;
+  if (!exec_.pack || exec_.kernels != KernelSet::fast || cfg_.dropout > 0.0f) return false;
   for (const auto& L : m.layers)
     if (L->norm1->reads_pad_rows() || L->norm2->reads_pad_rows()) return false;
   if (m.final_norm && m.final_norm->reads_pad_rows()) return false;

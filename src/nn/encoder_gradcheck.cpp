@@ -63,7 +63,8 @@ struct Layout {
   int layers;
 };
 
-GradcheckResult check_model(const std::string& name, const Layout& l, const std::string& norm) {
+GradcheckResult check_model(const std::string& name, const Layout& l, const std::string& norm,
+                            KernelSet ks) {
   ModelConfig cfg;
   cfg.d_model = 8;
   cfg.heads = 2;
@@ -78,7 +79,9 @@ GradcheckResult check_model(const std::string& name, const Layout& l, const std:
   cfg.norm.position = l.position;
   if (norm == "adanorm") cfg.norm.adanorm_k = 0.0f;
   const int V = 6, n_out = l.head == "lm" ? V : 3;
-  auto model = std::make_shared<Encoder>(cfg, l.head, V, n_out, 3);
+  ExecOptions exec;
+  exec.kernels = ks;
+  auto model = std::make_shared<Encoder>(cfg, l.head, V, n_out, 3, exec);
   auto batch = std::make_shared<Batch>(tiny_batch(l.head, n_out));
 
   // The inputs are the model's own parameter tensors: gradcheck perturbs them in place.
@@ -114,10 +117,10 @@ struct Register {
         const std::string name = "model/" + l->head + "/" + norm;
         const Layout layout = *l;
         const std::string n = norm;
-        GradcheckRegistrar(name, [name, layout, n] { return check_model(name, layout, n); });
+        GradcheckRegistrar(name, [name, layout, n](KernelSet ks) { return check_model(name, layout, n, ks); });
       }
-    GradcheckRegistrar("model/classify_first/layernorm", [] {
-      return check_model("model/classify_first/layernorm", kClassifyFirst, "layernorm");
+    GradcheckRegistrar("model/classify_first/layernorm", [](KernelSet ks) {
+      return check_model("model/classify_first/layernorm", kClassifyFirst, "layernorm", ks);
     });
   }
 };

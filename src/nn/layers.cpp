@@ -27,7 +27,7 @@ void init_zeros(const Tensor& t, const std::string& name) {
 }
 
 // ---- Linear ---------------------------------------------------------------------------
-Linear::Linear(int in, int out) {
+Linear::Linear(int in, int out, KernelSet ks) : kernels(ks) {
   if (in <= 0 || out <= 0)
     throw std::invalid_argument("Linear: sizes must be positive, got in=" + std::to_string(in) +
                                 " out=" + std::to_string(out));
@@ -46,8 +46,8 @@ void Linear::parameters(const std::string& prefix, std::vector<NamedTensor>& out
 }
 
 // ---- feed-forward block ---------------------------------------------------------------
-FeedForward::FeedForward(int D, int F, const std::string& act, float dropout)
-    : activation(act), dropout_p(dropout), fc1(D, F), fc2(F, D) {
+FeedForward::FeedForward(int D, int F, const std::string& act, float dropout, KernelSet ks)
+    : activation(act), dropout_p(dropout), kernels(ks), fc1(D, F, ks), fc2(F, D, ks) {
   if (act != "gelu" && act != "relu")
     throw std::invalid_argument("FeedForward: activation '" + act + "' is not one of gelu, relu");
 }
@@ -59,7 +59,7 @@ void FeedForward::init(const std::string& prefix, uint64_t seed, float std) {
 
 Tensor FeedForward::forward(const Tensor& x, Rng& rng) const {
   Tensor h = fc1.forward(x);                          // [..., F]
-  h = activation == "gelu" ? gelu(h) : relu(h);
+  h = activation == "gelu" ? gelu(h, kernels) : relu(h);
   h = dropout(h, dropout_p, rng, training());
   return fc2.forward(h);                              // [..., D]
 }
@@ -85,9 +85,9 @@ Tensor sinusoidal_positions(int T, int D) {
 }
 
 // ---- gradient checks: the FFN block with each activation ------------------------------
-static GradcheckResult check_ffn(const std::string& name, const std::string& act) {
+static GradcheckResult check_ffn(const std::string& name, const std::string& act, KernelSet ks) {
   const int D = 4, F = 6;
-  auto ffn = std::make_shared<FeedForward>(D, F, act, 0.0f);
+  auto ffn = std::make_shared<FeedForward>(D, F, act, 0.0f, ks);
   ffn->init("ffn", 5, 0.7f);
   std::vector<Tensor> inputs = {randn({2, 3, D}, 21)};
   std::vector<NamedTensor> params;
@@ -100,7 +100,7 @@ static GradcheckResult check_ffn(const std::string& name, const std::string& act
                    inputs, opt);
 }
 
-NL_GRADCHECK_CASE("ffn/gelu", [] { return check_ffn("ffn/gelu", "gelu"); });
-NL_GRADCHECK_CASE("ffn/relu", [] { return check_ffn("ffn/relu", "relu"); });
+NL_GRADCHECK_CASE("ffn/gelu", [](KernelSet ks) { return check_ffn("ffn/gelu", "gelu", ks); });
+NL_GRADCHECK_CASE("ffn/relu", [](KernelSet ks) { return check_ffn("ffn/relu", "relu", ks); });
 
 }  // namespace nl

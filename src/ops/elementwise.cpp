@@ -9,7 +9,7 @@
 // Broadcasting (https://numpy.org/doc/stable/user/basics.broadcasting.html): align the
 // shapes at their last axis; an axis of size 1 (or a missing one) stretches. In
 // backward, an input that was stretched along an axis receives the sum of the
-// gradient over that axis — kernels::sum_axes with the stretched axes reduced.
+// gradient over that axis — kernels::sum_axes_fast with the stretched axes reduced.
 #include <cmath>
 #include <stdexcept>
 
@@ -47,7 +47,7 @@ std::vector<bool> stretched_axes(const Shape& out_shape, const Shape& in) {
 
 // dx += sum over the stretched axes of g (g has out's shape).
 void reduce_into(const Tensor& x, const float* g, const Shape& out_shape) {
-  kernels::sum_axes(x.grad(), g, out_shape, stretched_axes(out_shape, x.shape()), 1.0f, true);
+  kernels::sum_axes_fast(x.grad(), g, out_shape, stretched_axes(out_shape, x.shape()), 1.0f, true);
 }
 
 const char* op_name(kernels::BinaryOp op) {
@@ -65,7 +65,7 @@ Tensor binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b) {
   const Shape out_shape = broadcast_shape(a.shape(), b.shape(), name);
   const kernels::Broadcast bc = kernels::make_broadcast(out_shape, a.shape(), b.shape());
   Tensor out = Tensor::empty(out_shape);
-  kernels::binary_forward(op, out.data(), a.data(), b.data(), bc);  // out = a op b
+  kernels::binary_forward_fast(op, out.data(), a.data(), b.data(), bc);  // out = a op b
 
   record(out, name, {a, b}, [a, b, op, bc, out_shape](TensorImpl& o) mutable {
     // forward: out = a op b (broadcast)  =>  da += reduce(dout * d(a op b)/da), db likewise:
@@ -83,7 +83,7 @@ Tensor binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b) {
         continue;
       }
       if (!g.defined()) g = Tensor::empty(out_shape);
-      kernels::binary_backward(op, which, g.data(), dout, a.data(), b.data(), bc);
+      kernels::binary_backward_fast(op, which, g.data(), dout, a.data(), b.data(), bc);
       reduce_into(x, g.data(), out_shape);
     }
   });

@@ -15,7 +15,6 @@
 #include "normlab/kernels/reduce.h"
 #include "normlab/ops.h"
 #include "normlab/parallel.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -28,7 +27,7 @@ namespace {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, KernelSet ks) {
   if (a.ndim() < 2 || b.ndim() < 2) mismatch(a, b, ta, tb);
   // Leading ("batch") axes: either equal on both sides, or b is 2-D and a's fold into M.
   const bool fold = (b.ndim() == 2);
@@ -52,14 +51,14 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const long sa = (long)M * K, sb = fold ? 0 : (long)K * N, sc = (long)M * N;
   if (fold) {
     // a [...,M,K] @ b [K,N]: one sgemm with batch*M rows.
-    kernels::sgemm(ta, tb, batch * M, N, K, 1.0f, a.data(), b.data(), 0.0f, out.data());
+    kernels::sgemm(ks, ta, tb, batch * M, N, K, 1.0f, a.data(), b.data(), 0.0f, out.data());
   } else {
     for (int i = 0; i < batch; ++i)
-      kernels::sgemm(ta, tb, M, N, K, 1.0f, a.data() + i * sa, b.data() + i * sb, 0.0f,
+      kernels::sgemm(ks, ta, tb, M, N, K, 1.0f, a.data() + i * sa, b.data() + i * sb, 0.0f,
                      out.data() + i * sc);
   }
 
-  record(out, "matmul", {a, b}, [a, b, ta, tb, M, N, K, batch, fold, sa, sb, sc](TensorImpl& o) mutable {
+  record(out, "matmul", {a, b}, [a, b, ta, tb, M, N, K, batch, fold, sa, sb, sc, ks](TensorImpl& o) mutable {
     const float* dC = o.grad->ptr;
     const int rows = fold ? batch * M : M;
     const int reps = fold ? 1 : batch;
@@ -69,15 +68,15 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
         // forward: C = opA(A) @ opB(B)  =>  d opA(A) = dC @ opB(B)^T
         float* dA = a.grad() + i * sa;
         const float* B_i = b.data() + i * sb;
-        if (!ta) kernels::sgemm(false, !tb, rows, K, N, 1.0f, dC_i, B_i, 1.0f, dA);   // dA[M,K]
-        else     kernels::sgemm(tb, true, K, rows, N, 1.0f, B_i, dC_i, 1.0f, dA);    // dA[K,M] = opB(B) @ dC^T
+        if (!ta) kernels::sgemm(ks, false, !tb, rows, K, N, 1.0f, dC_i, B_i, 1.0f, dA);   // dA[M,K]
+        else     kernels::sgemm(ks, tb, true, K, rows, N, 1.0f, B_i, dC_i, 1.0f, dA);    // dA[K,M] = opB(B) @ dC^T
       }
       if (b.requires_grad()) {
         // forward: C = opA(A) @ opB(B)  =>  d opB(B) = opA(A)^T @ dC
         float* dB = b.grad() + i * sb;
         const float* A_i = a.data() + i * sa;
-        if (!tb) kernels::sgemm(!ta, false, K, N, rows, 1.0f, A_i, dC_i, 1.0f, dB);   // dB[K,N]
-        else     kernels::sgemm(true, ta, N, K, rows, 1.0f, dC_i, A_i, 1.0f, dB);    // dB[N,K] = dC^T @ opA(A)
+        if (!tb) kernels::sgemm(ks, !ta, false, K, N, rows, 1.0f, A_i, dC_i, 1.0f, dB);   // dB[K,N]
+        else     kernels::sgemm(ks, true, ta, N, K, rows, 1.0f, dC_i, A_i, 1.0f, dB);    // dB[N,K] = dC^T @ opA(A)
       }
     }
   });
@@ -99,27 +98,27 @@ static Tensor linear_fused(const Tensor& x, const Tensor& W, const Tensor& bias)
 #pragma omp parallel for schedule(static) if (parallel_worth((int64_t)rows * Out * kCostCheap))
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < Out; ++j) o[(size_t)r * Out + j] = b[j];
-  kernels::sgemm(false, true, rows, Out, In, 1.0f, x.data(), W.data(), 1.0f, o);  // out = b + x W^T
+  kernels::sgemm_blas(false, true, rows, Out, In, 1.0f, x.data(), W.data(), 1.0f, o);  // out = b + x W^T
   record(out, "linear", {x, W, bias}, [x, W, bias, rows, In, Out](TensorImpl& o) {
     // forward: out[r,:] = x[r,:] W^T + b
     //   =>  dx += dout W,  dW += dout^T x,  db[j] += sum_r dout[r,j]
     const float* dout = o.grad->ptr;
-    if (x.requires_grad()) kernels::sgemm(false, false, rows, In, Out, 1.0f, dout, W.data(), 1.0f, x.grad());
-    if (W.requires_grad()) kernels::sgemm(true, false, Out, In, rows, 1.0f, dout, x.data(), 1.0f, W.grad());
+    if (x.requires_grad()) kernels::sgemm_blas(false, false, rows, In, Out, 1.0f, dout, W.data(), 1.0f, x.grad());
+    if (W.requires_grad()) kernels::sgemm_blas(true, false, Out, In, rows, 1.0f, dout, x.data(), 1.0f, W.grad());
     if (bias.requires_grad())  // db += dout summed over its rows (axis 0 of [rows,Out])
-      kernels::sum_axes(bias.grad(), dout, {rows, Out}, {true, false}, 1.0f, /*accumulate=*/true);
+      kernels::sum_axes_fast(bias.grad(), dout, {rows, Out}, {true, false}, 1.0f, /*accumulate=*/true);
   });
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias, KernelSet ks) {
   if (W.ndim() != 2 || x.ndim() < 1 || x.dim(-1) != W.dim(1))
     throw std::invalid_argument("linear: x is " + x.shape_str() + " but W is " + W.shape_str() +
                                 " (expected [Out," + std::to_string(x.dim(-1)) + "])");
   if (bias.defined() && (bias.ndim() != 1 || bias.dim(0) != W.dim(0)))
     throw std::invalid_argument("linear: bias is " + bias.shape_str() + " but W is " + W.shape_str());
-  if (bias.defined() && !use_reference_kernels()) return linear_fused(x, W, bias);
-  Tensor y = matmul(x.ndim() == 1 ? reshape(x, {1, x.dim(0)}) : x, W, false, true);  // x @ W^T
+  if (bias.defined() && ks == KernelSet::fast) return linear_fused(x, W, bias);
+  Tensor y = matmul(x.ndim() == 1 ? reshape(x, {1, x.dim(0)}) : x, W, false, true, ks);  // x @ W^T
   if (x.ndim() == 1) y = reshape(y, {W.dim(0)});
   if (!bias.defined()) return y;
   // The bias add is fused here rather than a broadcasting add: y[r,:] += b.
@@ -151,37 +150,37 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
 }
 
 // ---- gradient checks -------------------------------------------------------------------
-NL_GRADCHECK_CASE("matmul/2d", [] {
-  return gradcheck("matmul/2d", [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+NL_GRADCHECK_CASE("matmul/2d", [](KernelSet ks) {
+  return gradcheck("matmul/2d", [ks](const std::vector<Tensor>& in) { return matmul(in[0], in[1], false, false, ks); },
                    {randn({3, 4}, 1), randn({4, 5}, 2)});
 });
-NL_GRADCHECK_CASE("matmul/2d_transposes", [] {
+NL_GRADCHECK_CASE("matmul/2d_transposes", [](KernelSet ks) {
   return gradcheck("matmul/2d_transposes",
-                   [](const std::vector<Tensor>& in) { return matmul(in[0], in[1], true, true); },
+                   [ks](const std::vector<Tensor>& in) { return matmul(in[0], in[1], true, true, ks); },
                    {randn({4, 3}, 3), randn({5, 4}, 4)});
 });
-NL_GRADCHECK_CASE("matmul/batched_trans_b", [] {
+NL_GRADCHECK_CASE("matmul/batched_trans_b", [](KernelSet ks) {
   return gradcheck("matmul/batched_trans_b",
-                   [](const std::vector<Tensor>& in) { return matmul(in[0], in[1], false, true); },
+                   [ks](const std::vector<Tensor>& in) { return matmul(in[0], in[1], false, true, ks); },
                    {randn({2, 3, 3, 4}, 5), randn({2, 3, 5, 4}, 6)});
 });
-NL_GRADCHECK_CASE("matmul/batched_trans_a", [] {
+NL_GRADCHECK_CASE("matmul/batched_trans_a", [](KernelSet ks) {
   return gradcheck("matmul/batched_trans_a",
-                   [](const std::vector<Tensor>& in) { return matmul(in[0], in[1], true, false); },
+                   [ks](const std::vector<Tensor>& in) { return matmul(in[0], in[1], true, false, ks); },
                    {randn({2, 4, 3}, 7), randn({2, 4, 5}, 8)});
 });
-NL_GRADCHECK_CASE("matmul/fold_leading_axes", [] {
+NL_GRADCHECK_CASE("matmul/fold_leading_axes", [](KernelSet ks) {
   return gradcheck("matmul/fold_leading_axes",
-                   [](const std::vector<Tensor>& in) { return matmul(in[0], in[1], false, true); },
+                   [ks](const std::vector<Tensor>& in) { return matmul(in[0], in[1], false, true, ks); },
                    {randn({2, 3, 4}, 9), randn({5, 4}, 10)});
 });
-NL_GRADCHECK_CASE("linear/3d_with_bias", [] {
+NL_GRADCHECK_CASE("linear/3d_with_bias", [](KernelSet ks) {
   return gradcheck("linear/3d_with_bias",
-                   [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                   [ks](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2], ks); },
                    {randn({2, 3, 4}, 13), randn({5, 4}, 14), randn({5}, 15)});
 });
-NL_GRADCHECK_CASE("matmul/size1_axes", [] {
-  return gradcheck("matmul/size1_axes", [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+NL_GRADCHECK_CASE("matmul/size1_axes", [](KernelSet ks) {
+  return gradcheck("matmul/size1_axes", [ks](const std::vector<Tensor>& in) { return matmul(in[0], in[1], false, false, ks); },
                    {randn({1, 4}, 11), randn({4, 1}, 12)});
 });
 

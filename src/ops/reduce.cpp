@@ -47,7 +47,7 @@ Tensor reduce(const char* name, const Tensor& x, const std::vector<int>& axes, b
 
   Tensor out = Tensor::empty(out_shape);
   const Shape in_shape = x.shape();
-  kernels::sum_axes(out.data(), x.data(), in_shape, red, scale, false);  // out = scale * sum x
+  kernels::sum_axes_fast(out.data(), x.data(), in_shape, red, scale, false);  // out = scale * sum x
   record(out, name, {x}, [x, in_shape, red, scale](TensorImpl& o) mutable {
     // forward: out = scale * sum_reduced x  =>  dx += scale * dout (broadcast back)
     kernels::expand_axes_add(x.grad(), o.grad->ptr, in_shape, red, scale);

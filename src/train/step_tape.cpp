@@ -12,11 +12,11 @@ namespace nl {
 StepTape first_training_step(const Config& cfg) {
   const TrainConfig& tc = cfg.train;
   set_num_threads(tc.threads);
-  set_kernel_set(parse_kernel_set(tc.kernels));
   StepTape s;
   const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
   s.task = make_task(cfg.task, data_seed);
-  s.model = std::make_unique<Encoder>(cfg.model, s.task.head, s.task.vocab, s.task.n_classes, tc.seed);
+  s.model = std::make_unique<Encoder>(cfg.model, s.task.head, s.task.vocab, s.task.n_classes, tc.seed,
+                                      exec_options(tc));
   {
     Batcher batcher(s.task.train, s.task.head, tc.batch_size, tc.bucket_by_length, data_seed);
     s.batch = batcher.next();

@@ -217,13 +217,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   RunLock lock(dir.string());
 
   set_num_threads(tc.threads);
-  set_kernel_set(parse_kernel_set(tc.kernels));
   const std::string config_text = config_to_json(cfg).dump(2);
 
   // ---- data, model, optimizer ---------------------------------------------------
   const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
   TaskData task = make_task(cfg.task, data_seed);
-  Encoder model(cfg.model, task.head, task.vocab, task.n_classes, tc.seed);
+  Encoder model(cfg.model, task.head, task.vocab, task.n_classes, tc.seed, exec_options(tc));
   std::vector<NamedTensor> params = model.named_parameters();
   std::vector<NamedTensor> buffers = model.named_buffers();
   std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optim, params);

@@ -16,10 +16,11 @@
 
 namespace normtest {
 
-inline std::unique_ptr<nl::Norm> make(const std::string& type, int D) {
+inline std::unique_ptr<nl::Norm> make(const std::string& type, int D,
+                                      nl::KernelSet kernels = nl::KernelSet::fast) {
   nl::NormConfig cfg;
   cfg.type = type;
-  return nl::make_norm(cfg, D);
+  return nl::make_norm(cfg, D, kernels);
 }
 
 // keep [B,T] from sequence lengths: 1 for t < len[b].
@@ -52,12 +53,5 @@ inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>&
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
   return a.size() == b.size() ? m : INFINITY;
 }
-
-// Restores the kernel set when a test leaves (also on a failed REQUIRE).
-struct KernelSetGuard {
-  nl::KernelSet saved = nl::kernel_set();
-  explicit KernelSetGuard(nl::KernelSet k) { nl::set_kernel_set(k); }
-  ~KernelSetGuard() { nl::set_kernel_set(saved); }
-};
 
 }  // namespace normtest

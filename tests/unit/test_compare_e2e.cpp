@@ -116,7 +116,8 @@ TEST_CASE("compare: for a given seed, variants start from the same shared parame
   auto params_of = [](const nlohmann::json& cfg_json) {
     nl::Config cfg = nl::config_from_json(cfg_json);
     nl::TaskData task = nl::make_task(cfg.task, cfg.train.seed);
-    nl::Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed);
+    nl::Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed,
+                      nl::exec_options(cfg.train));
     std::map<std::string, std::vector<float>> p;
     for (const auto& nt : model.named_parameters())
       p[nt.name] = std::vector<float>(nt.tensor.data(), nt.tensor.data() + nt.tensor.numel());

@@ -72,7 +72,19 @@ TEST_CASE("config_to_json lists every key and reads back to the same config", "[
   CHECK(d["model"]["norm"].size() == 6);
   CHECK(d["task"].size() == 9);
   CHECK(d["optim"].size() == 12);
-  CHECK(d["train"].size() == 10);
+  CHECK(d["train"].size() == 11);
+}
+
+TEST_CASE("exec_options: train.kernels and train.pack, read once into the run's options", "[config]") {
+  const nl::ExecOptions def = nl::exec_options(nl::Config{}.train);
+  CHECK(def.kernels == nl::KernelSet::fast);
+  CHECK(def.pack);
+  json j = {{"train", {{"kernels", "reference"}, {"pack", false}}}};
+  const nl::ExecOptions e = nl::exec_options(nl::config_from_json(j, "t").train);
+  CHECK(e.kernels == nl::KernelSet::reference);
+  CHECK_FALSE(e.pack);
+  json bad = {{"train", {{"pack", 1}}}};
+  CHECK_THROWS_WITH(nl::config_from_json(bad, "t"), Catch::Contains("train.pack"));
 }
 
 TEST_CASE("every config under configs/ loads", "[config]") {

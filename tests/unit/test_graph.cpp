@@ -77,7 +77,6 @@ Dot parse_dot(const std::string& text) {
 }  // namespace
 
 TEST_CASE("graph: op counts of one training step follow the architecture", "[graph]") {
-  const nl::KernelSet saved = nl::kernel_set();
   for (int L : {1, 2}) {
     INFO("layers = " << L);
     nl::StepTape s = nl::first_training_step(graph_config(L, "fast"));
@@ -96,11 +95,9 @@ TEST_CASE("graph: op counts of one training step follow the architecture", "[gra
     CHECK(count(h, "dropout") == 0);          // dropout 0: identity, not recorded
     CHECK(count(h, "parameter") == (int)s.model->named_parameters().size());
   }
-  nl::set_kernel_set(saved);
 }
 
 TEST_CASE("graph: with reference kernels the norm is drawn as the ops it is made of", "[graph]") {
-  const nl::KernelSet saved = nl::kernel_set();
   nl::StepTape s = nl::first_training_step(graph_config(1, "reference"));
   const auto h = nl::op_histogram(s.loss);
   CHECK(count(h, "layernorm") == 0);
@@ -109,12 +106,10 @@ TEST_CASE("graph: with reference kernels the norm is drawn as the ops it is made
   CHECK(count(h, "softmax") == 1);            // attention as its composed ops
   CHECK(count(h, "attention") == 0);
   CHECK(count(h, "parameter") == (int)s.model->named_parameters().size());
-  nl::set_kernel_set(saved);
 }
 
 TEST_CASE("graph: the DOT declares every node once, edges join declared nodes, parameters are marked",
           "[graph]") {
-  const nl::KernelSet saved = nl::kernel_set();
   nl::StepTape s = nl::first_training_step(graph_config(2, "fast"));
   const std::string text = nl::autograd_dot(s.loss, "test");
   REQUIRE(text.rfind("digraph \"test\" {", 0) == 0);
@@ -155,11 +150,9 @@ TEST_CASE("graph: the DOT declares every node once, edges join declared nodes, p
       CHECK(attrs.find("label=\"cross_entropy\\n[1]\"") != std::string::npos);
     }
   CHECK(sinks == 1);
-  nl::set_kernel_set(saved);
 }
 
 TEST_CASE("graph: the drawn step is train()'s first step (same loss)", "[graph]") {
-  const nl::KernelSet saved = nl::kernel_set();
   nl::Config c = graph_config(1, "fast");
   c.train.steps = 1;
   c.train.log_every = 1;
@@ -180,5 +173,4 @@ TEST_CASE("graph: the drawn step is train()'s first step (same loss)", "[graph]"
   nl::StepTape s = nl::first_training_step(c);
   CHECK(s.loss.item() == Approx(logged).epsilon(1e-5));
   fs::remove_all(dir);
-  nl::set_kernel_set(saved);
 }

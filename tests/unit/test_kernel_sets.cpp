@@ -13,6 +13,7 @@
 
 #include "normlab/config.h"
 #include "normlab/gradcheck.h"
+#include "normlab/graph.h"
 #include "normlab/kernels/unary.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/layers.h"
@@ -23,13 +24,6 @@
 namespace fs = std::filesystem;
 
 namespace {
-
-// Runs a block with one kernel set and puts the previous one back, even on a throw.
-struct KernelSetScope {
-  explicit KernelSetScope(nl::KernelSet ks) : saved(nl::kernel_set()) { nl::set_kernel_set(ks); }
-  ~KernelSetScope() { nl::set_kernel_set(saved); }
-  nl::KernelSet saved;
-};
 
 // The loss column of metrics.csv (one row per step with log_every = 1).
 std::vector<double> train_losses(const std::string& norm, const std::string& kernels) {
@@ -46,10 +40,7 @@ std::vector<double> train_losses(const std::string& norm, const std::string& ker
   nl::TrainOptions opt;
   opt.out_dir = dir.string();
   opt.quiet = true;
-  const nl::KernelSet saved = nl::kernel_set();
   nl::train(c, opt);
-  CHECK(nl::kernel_set() == nl::parse_kernel_set(kernels));  // train() applied it
-  nl::set_kernel_set(saved);
   std::ifstream csv(dir / "metrics.csv");
   std::string line;
   std::getline(csv, line);
@@ -96,16 +87,14 @@ TEST_CASE("attention: the fused core and the composed ops agree, forward and bac
   const nl::Tensor keep_t = nl::Tensor::from(keep, {B, T});
   for (bool causal : {false, true}) {
     INFO("causal " << causal);
-    nl::MultiHeadAttention mha(D, H, 0.0f);
-    mha.init("attn", 5, 0.3f);
     const nl::Tensor mask = nl::attention_mask(keep_t, causal);
-    std::vector<nl::NamedTensor> params;
-    mha.parameters("attn", params);
     auto run = [&](nl::KernelSet ks, std::vector<std::vector<float>>& grads) {
-      const KernelSetScope scope(ks);
+      nl::MultiHeadAttention mha(D, H, 0.0f, ks);  // the same parameters for either set
+      mha.init("attn", 5, 0.3f);
+      std::vector<nl::NamedTensor> params;
+      mha.parameters("attn", params);
       nl::Tensor x = nl::randn({B, T, D}, 9);
       nl::Rng rng(1);
-      for (const auto& p : params) p.tensor.zero_grad();
       nl::Tensor y = mha.forward(x, mask, rng);
       nl::Tensor w = nl::randn({B, T, D}, 10, 1.0f, false);  // a fixed upstream gradient
       y.backward(w);
@@ -132,9 +121,11 @@ TEST_CASE("attention: the fused core and the composed ops agree, forward and bac
   }
 }
 
-// The fast path packs the real tokens (no pads at all) when no norm reads pad rows; the
-// reference path runs the padded grid. Same loss and same gradient for every parameter,
-// for each head and position kind, and for a norm that must not be packed.
+// The fast path packs the real tokens (no pads at all) when no norm reads pad rows and
+// train.pack is on; with pack off it runs the padded grid with the fused kernels; the
+// reference path runs the padded grid with the composed twins. Same loss and same
+// gradient for every parameter, for each head and position kind, and for a norm that
+// must not be packed.
 TEST_CASE("encoder: packed real tokens and the padded grid give the same loss and gradients", "[kernels][encoder]") {
   struct Case { const char* head; const char* positions; const char* norm; const char* place; };
   const Case cases[] = {{"classify", "learned", "layernorm", "post"},
@@ -160,24 +151,35 @@ TEST_CASE("encoder: packed real tokens and the padded grid give the same loss an
     }
     const nl::Batch batch = nl::make_batch(d, {0, 1, 2, 3, 4}, c.head);
     const int n_out = std::string(c.head) == "lm" ? 7 : 3;
-    auto run = [&](nl::KernelSet ks, std::vector<std::vector<float>>& grads) {
-      const KernelSetScope scope(ks);
-      nl::Encoder model(mc, c.head, 7, n_out, 3);
+    const bool packable = std::string(c.norm) != "batchnorm_padded";
+    auto run = [&](nl::KernelSet ks, bool pack, std::vector<std::vector<float>>& grads) {
+      nl::ExecOptions exec;
+      exec.kernels = ks;
+      exec.pack = pack;
+      nl::Encoder model(mc, c.head, 7, n_out, 3, exec);
       nl::Tensor loss = model.loss(model.forward(batch), batch);
+      // Which path ran: only the packed one scatters its tokens back into the grid.
+      const auto ops = nl::op_histogram(loss);
+      const bool packed = ops.count("scatter_rows") > 0;
+      CHECK(packed == (ks == nl::KernelSet::fast && pack && packable));
       loss.backward();
       grads.clear();
       for (const auto& p : model.named_parameters()) grads.push_back(p.tensor.grad_vector());
       return loss.item();
     };
-    std::vector<std::vector<float>> g_fast, g_ref;
-    const float l_fast = run(nl::KernelSet::fast, g_fast);
-    const float l_ref = run(nl::KernelSet::reference, g_ref);
+    std::vector<std::vector<float>> g_fast, g_grid, g_ref;
+    const float l_fast = run(nl::KernelSet::fast, true, g_fast);    // packed where exact
+    const float l_grid = run(nl::KernelSet::fast, false, g_grid);   // train.pack = false
+    const float l_ref = run(nl::KernelSet::reference, true, g_ref); // reference: never packed
     CHECK(l_fast == Approx(l_ref).epsilon(1e-5));
+    CHECK(l_grid == Approx(l_fast).epsilon(1e-5));
     REQUIRE(g_fast.size() == g_ref.size());
+    REQUIRE(g_grid.size() == g_ref.size());
     for (size_t j = 0; j < g_fast.size(); ++j)
       for (size_t i = 0; i < g_fast[j].size(); ++i) {
         INFO("parameter " << j << " element " << i);
         REQUIRE(g_fast[j][i] == Approx(g_ref[j][i]).margin(2e-5));
+        REQUIRE(g_grid[j][i] == Approx(g_fast[j][i]).margin(2e-5));
       }
   }
 }
@@ -226,11 +228,10 @@ TEST_CASE("gelu: the vectorised erf/exp agree with std::erf to float precision",
   std::vector<float> x(n), dy(n, 1.0f);
   for (int i = 0; i < n; ++i) x[i] = -20.0f + 40.0f * i / (n - 1);
   auto run = [&](nl::KernelSet ks, std::vector<float>& y, std::vector<float>& dx) {
-    const KernelSetScope scope(ks);
     y.assign(n, 0.0f);
     dx.assign(n, 0.0f);
-    nl::kernels::gelu_forward(y.data(), x.data(), n);
-    nl::kernels::gelu_backward(dx.data(), dy.data(), x.data(), n);
+    nl::kernels::gelu_forward(ks, y.data(), x.data(), n);
+    nl::kernels::gelu_backward(ks, dx.data(), dy.data(), x.data(), n);
   };
   std::vector<float> yf, dxf, yr, dxr;
   run(nl::KernelSet::fast, yf, dxf);

@@ -17,12 +17,7 @@ using namespace nl;
 
 namespace {
 
-// Runs a block with a kernel set / thread count and restores the previous one.
-struct KernelScope {
-  KernelSet prev = kernel_set();
-  explicit KernelScope(KernelSet k) { set_kernel_set(k); }
-  ~KernelScope() { set_kernel_set(prev); }
-};
+// Runs a block with a thread count and restores the previous one.
 struct ThreadScope {
   int prev = num_threads();
   explicit ThreadScope(int n) { set_num_threads(n); }
@@ -41,17 +36,17 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 // A forward + backward that touches every kernel with a fast path: returns the loss
-// and the gradients of both inputs, concatenated.
-std::vector<float> run_model(const Tensor& a, const Tensor& b) {
+// and the gradients of both inputs, concatenated. ks goes to the ops that have a twin.
+std::vector<float> run_model(const Tensor& a, const Tensor& b, KernelSet ks = KernelSet::fast) {
   a.zero_grad();
   b.zero_grad();
-  Tensor h = matmul(a, b, false, true);             // [B,T,T]
+  Tensor h = matmul(a, b, false, true, ks);         // [B,T,T]
   // A key-padding-like mask [T] broadcast over [B,T,T]: the last two keys masked.
   std::vector<float> pad(h.dim(-1), 0.0f);
   pad[pad.size() - 1] = pad[pad.size() - 2] = 1.0f;
   Tensor scores = masked_fill(h * 0.5f + sum(a, {2}, true), Tensor::from(pad, {h.dim(-1)}), -1e9f);
   Tensor s = softmax(scores, -1);
-  Tensor m = mean(gelu(s) * h - h / (exp(s) + 1.0f), {0, 1});
+  Tensor m = mean(gelu(s, ks) * h - h / (exp(s) + 1.0f), {0, 1});
   Tensor loss = sum_all(m * m) + mean_all(tanh(a));
   loss.backward();
   std::vector<float> out = {loss.item()};
@@ -64,15 +59,8 @@ std::vector<float> run_model(const Tensor& a, const Tensor& b) {
 
 TEST_CASE("matmul: BLAS and the naive twin agree", "[ops][kernels]") {
   Tensor a = randn({2, 7, 13}, 1), b = randn({2, 9, 13}, 2);
-  std::vector<float> fast, ref;
-  {
-    KernelScope k(KernelSet::fast);
-    fast = matmul(a, b, false, true).to_vector();
-  }
-  {
-    KernelScope k(KernelSet::reference);
-    ref = matmul(a, b, false, true).to_vector();
-  }
+  const std::vector<float> fast = matmul(a, b, false, true, KernelSet::fast).to_vector();
+  const std::vector<float> ref = matmul(a, b, false, true, KernelSet::reference).to_vector();
   CHECK(max_abs_diff(fast, ref) < 1e-4f);
   // Every transpose combination at the kernel level.
   std::vector<float> A(6 * 5), B(5 * 4), C1(6 * 4, 1.0f), C2(6 * 4, 1.0f);
@@ -166,15 +154,8 @@ TEST_CASE("a model step is bit-identical run to run and across thread counts", "
 
 TEST_CASE("the whole model agrees between fast and reference kernels", "[ops][kernels]") {
   Tensor a = randn({2, 9, 8}, 9), b = randn({2, 9, 8}, 10);
-  std::vector<float> fast, ref;
-  {
-    KernelScope k(KernelSet::fast);
-    fast = run_model(a, b);
-  }
-  {
-    KernelScope k(KernelSet::reference);
-    ref = run_model(a, b);
-  }
+  const std::vector<float> fast = run_model(a, b, KernelSet::fast);
+  const std::vector<float> ref = run_model(a, b, KernelSet::reference);
   CHECK(max_abs_diff(fast, ref) < 1e-4f);
 }
 

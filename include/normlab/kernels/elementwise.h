@@ -6,7 +6,8 @@
 // The plain twin walks every output element and unravels its index; the fast path
 // collapses axes and runs contiguous rows under OpenMP (and a flat loop when the
 // shapes are equal). Both do the same float operation per element, so they agree
-// bit for bit, and the result does not depend on the thread count.
+// bit for bit, and the result does not depend on the thread count; the ops call the fast
+// walk, and tests compare the two.
 // What it is not: aware of tensors or the tape; the reductions over broadcast axes
 // in backward are reduce.h's job.
 #pragma once
@@ -31,15 +32,12 @@ Broadcast make_broadcast(const std::vector<int>& out_shape, const std::vector<in
                          const std::vector<int>& b_shape);
 
 // out[o] = a[ia] op b[ib]
-void binary_forward(BinaryOp op, float* out, const float* a, const float* b, const Broadcast& bc);
 void binary_forward_fast(BinaryOp op, float* out, const float* a, const float* b, const Broadcast& bc);
 void binary_forward_reference(BinaryOp op, float* out, const float* a, const float* b,
                               const Broadcast& bc);
 
 // The gradient of one input, still in out's shape (reduce it to the input's shape after):
 //   which == 0: g[o] = dout[o] * d(a op b)/da,   which == 1: g[o] = dout[o] * d(a op b)/db
-void binary_backward(BinaryOp op, int which, float* g, const float* dout, const float* a,
-                     const float* b, const Broadcast& bc);
 void binary_backward_fast(BinaryOp op, int which, float* g, const float* dout, const float* a,
                           const float* b, const Broadcast& bc);
 void binary_backward_reference(BinaryOp op, int which, float* g, const float* dout,

@@ -1,16 +1,17 @@
 // kernels/matmul.h — C = alpha * op(A) @ op(B) + beta * C on raw float pointers.
 //
 // What it is: the one GEMM every linear layer and attention product goes through.
-// `sgemm` picks OpenBLAS or the naive twin by the runtime kernel switch;
+// `sgemm` runs OpenBLAS or the naive twin, as its KernelSet argument says (exec.h);
 // `sgemm_reference` is the plain triple loop a learner can step into.
 // What it is not: aware of tensors or graphs; it allocates nothing.
 // Shapes: op(A) is [M,K], op(B) is [K,N], C is [M,N], all row-major and contiguous.
 // trans_a means A is stored [K,M]; trans_b means B is stored [N,K].
 #pragma once
+#include "normlab/exec.h"
 
 namespace nl::kernels {
 
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+void sgemm(KernelSet ks, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
            const float* B, float beta, float* C);
 void sgemm_blas(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
                 const float* B, float beta, float* C);

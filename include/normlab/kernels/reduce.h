@@ -8,7 +8,8 @@
 // ascending) by one thread, so the fast path, the plain twin and any thread count
 // agree bit for bit — except a full reduction to one value, which the fast path splits
 // into a fixed number of chunks (independent of the thread count) and the plain
-// twin sums in one line.
+// twin sums in one line. The ops call sum_axes_fast; the plain twin is there to read
+// and for tests/unit/test_ops_kernels.cpp to compare against.
 // What it is not: aware of tensors; it allocates nothing.
 #pragma once
 #include <cstdint>
@@ -19,8 +20,6 @@ namespace nl::kernels {
 // shape: x's shape; reduce[d]: whether axis d is summed. out has x's shape with the
 // reduced axes removed (or kept as 1: same memory layout).
 // accumulate: out += scale * sum, else out = scale * sum.
-void sum_axes(float* out, const float* x, const std::vector<int>& shape,
-              const std::vector<bool>& reduce, float scale, bool accumulate);
 void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
                    const std::vector<bool>& reduce, float scale, bool accumulate);
 void sum_axes_reference(float* out, const float* x, const std::vector<int>& shape,

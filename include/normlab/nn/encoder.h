@@ -14,6 +14,7 @@
 
 #include "normlab/config.h"
 #include "normlab/data/task.h"
+#include "normlab/exec.h"
 #include "normlab/nn/module.h"
 #include "normlab/nn/norm.h"
 
@@ -24,7 +25,10 @@ class MultiHeadAttention;  // nn/layers.h
 class Encoder : public Module {
  public:
   // head: classify | tag | lm ; vocab includes PAD; n_out = classes (or vocab for lm).
-  Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int n_out, uint64_t seed);
+  // exec: the kernel set every layer is built with, and whether forward may pack the
+  // real tokens (see encoder.cpp, "Packing"). Same parameters either way.
+  Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int n_out, uint64_t seed,
+          const ExecOptions& exec = {});
   ~Encoder() override;
 
   // Logits: classify [B, n_out]; tag and lm [B*T, n_out] (rows at pads are garbage,
@@ -43,6 +47,7 @@ class Encoder : public Module {
   std::vector<std::pair<std::string, const Norm*>> norms() const;
   const ModelConfig& config() const { return cfg_; }
   const std::string& head() const { return head_; }
+  const ExecOptions& exec() const { return exec_; }
 
   // Dropout draws; saved in checkpoints.
   Rng& rng() { return rng_; }
@@ -56,6 +61,7 @@ class Encoder : public Module {
   struct Impl;
   ModelConfig cfg_;
   std::string head_;
+  ExecOptions exec_;
   Rng rng_;
   std::unique_ptr<Impl> impl_;
 };

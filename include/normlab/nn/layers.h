@@ -6,6 +6,9 @@
 // Every parameter is initialised from its own random stream,
 // Rng::derive(seed, fnv1a_hash(full name)), so its value depends only on the seed and
 // its name — never on which other layers (or which norm) the model holds.
+// Each layer is given the kernel set at construction (exec.h) and passes it to the ops
+// that have a plain twin (linear, matmul, gelu); attention picks its fused core or the
+// composed ops by it.
 // What it is not: the norms (nn/norm.h) nor the encoder's wiring (nn/encoder.h).
 #pragma once
 #include <cstdint>
@@ -37,15 +40,16 @@ void init_zeros(const Tensor& t, const std::string& name);
 // y = x @ W^T + b (PyTorch layout: weight [Out, In], bias [Out]).
 class Linear : public Module {
  public:
-  Linear(int in, int out);
+  Linear(int in, int out, KernelSet kernels = KernelSet::fast);
   // weight ~ normal(0, std) from the stream of "<prefix>.weight"; bias = 0.
   void init(const std::string& prefix, uint64_t seed, float std);
-  Tensor forward(const Tensor& x) const { return linear(x, weight, bias); }
+  Tensor forward(const Tensor& x) const { return linear(x, weight, bias, kernels); }
   // "<prefix>.weight", "<prefix>.bias" (no_decay).
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
   int64_t numel() const { return weight.numel() + bias.numel(); }
 
   Tensor weight, bias;
+  KernelSet kernels;
 };
 
 // Which (query t, key s) pairs attention must skip, as a float mask [B,1,T,T] (1 = skip,
@@ -62,7 +66,9 @@ Tensor attention_mask(const Tensor& keep, bool causal);
 //   out     = concat_h(attn v) Wo^T + bo   [B,T,D]
 class MultiHeadAttention : public Module {
  public:
-  MultiHeadAttention(int D, int H, float dropout);
+  // kernels: fast runs the fused attention core (without attention dropout); reference
+  // runs the composed ops below with naive matmuls.
+  MultiHeadAttention(int D, int H, float dropout, KernelSet kernels = KernelSet::fast);
   void init(const std::string& prefix, uint64_t seed, float std);
   // x [B,T,D]; mask [B,1,T,T] from attention_mask(); dropout draws come from rng.
   Tensor forward(const Tensor& x, const Tensor& mask, Rng& rng) const;
@@ -75,6 +81,7 @@ class MultiHeadAttention : public Module {
 
   int D, H;
   float dropout_p;
+  KernelSet kernels;
   Linear q, k, v, o;
 };
 
@@ -83,7 +90,8 @@ class MultiHeadAttention : public Module {
 class FeedForward : public Module {
  public:
   // activation: gelu | relu (anything else throws std::invalid_argument).
-  FeedForward(int D, int F, const std::string& activation, float dropout);
+  FeedForward(int D, int F, const std::string& activation, float dropout,
+              KernelSet kernels = KernelSet::fast);
   void init(const std::string& prefix, uint64_t seed, float std);
   Tensor forward(const Tensor& x, Rng& rng) const;
   // "<prefix>.{fc1,fc2}.{weight,bias}"
@@ -91,6 +99,7 @@ class FeedForward : public Module {
 
   std::string activation;
   float dropout_p;
+  KernelSet kernels;
   Linear fc1, fc2;
 };
 

@@ -4,6 +4,8 @@
 // token and 0 for padding; every norm takes it, even those that do not need it, so the
 // encoder never knows which norm it holds. make_norm(cfg, D) looks the type up in the
 // registry (src/nn/norms/registry.cpp): adding a norm is one new file plus one line there.
+// make_norm also hands the layer its kernel set (exec.h): a norm with a fused kernel runs
+// it under `fast` and its composed twin (autograd ops) under `reference`; kernels() says.
 // What it is not: the math. The kernels (forward keeps mean/rstd for backward) live in
 // include/normlab/kernels/norm.h; each norm file links its paper.
 #pragma once
@@ -13,9 +15,15 @@
 #include <vector>
 
 #include "normlab/config.h"
+#include "normlab/exec.h"
 #include "normlab/nn/module.h"
 
 namespace nl {
+
+class Norm;
+// Throws std::invalid_argument naming the unknown type and listing the known ones.
+std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels = KernelSet::fast);
+std::vector<std::string> norm_types();  // every registered name
 
 // BatchNorm diagnostics (Shen et al. 2020, PowerNorm, Sec. 3): the batch statistics of
 // the last training forward next to the running ones, per feature.
@@ -37,12 +45,14 @@ class Norm : public Module {
   // are in its batch statistics). If not, the encoder may drop the pads altogether and
   // run on the real tokens only (packed); so a norm says false only when that is exact.
   virtual bool reads_pad_rows() const { return true; }
+  // The kernel set make_norm() built this layer with: fused kernels or the composed twin.
+  KernelSet kernels() const { return kernels_; }
+
+ private:
+  friend std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels);
+  KernelSet kernels_ = KernelSet::fast;
 };
 
 using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D)>;
-
-// Throws std::invalid_argument naming the unknown type and listing the known ones.
-std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D);
-std::vector<std::string> norm_types();  // every registered name
 
 }  // namespace nl

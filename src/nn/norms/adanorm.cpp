@@ -17,7 +17,6 @@
 #include "normlab/autograd.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -32,7 +31,7 @@ class AdaNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input("adanorm", x, keep, D_);
-    return use_reference_kernels() ? composed(x) : fused(x, N);
+    return kernels() == KernelSet::reference ? composed(x) : fused(x, N);
   }
 
   std::string type() const override { return "adanorm"; }

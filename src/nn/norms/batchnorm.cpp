@@ -17,8 +17,8 @@
 // batchnorm_padded (batchnorm_padded.cpp) is this layer with count_pads = true: statistics
 // over all B*T positions, pads included, which is what nn.BatchNorm1d does to a padded batch.
 // Running statistics are buffers (running_mean, running_var), so checkpoints save them.
-// `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel set
-// is `reference` (tests/unit/test_norms_twins.cpp checks they agree).
+// `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when make_norm was
+// given the `reference` kernel set (tests/unit/test_norms_twins.cpp checks they agree).
 #include <algorithm>
 #include <cmath>
 
@@ -27,7 +27,6 @@
 #include "normlab/error.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -67,7 +66,7 @@ class BatchNorm final : public Norm {
     const int N = norms::check_input(type_, x, keep, D_);
     // The rows that count: keep's real tokens, or every row for batchnorm_padded.
     const Tensor rows = count_pads_ ? Tensor() : keep;
-    return use_reference_kernels() ? composed(x, rows, N) : fused(x, rows, N);
+    return kernels() == KernelSet::reference ? composed(x, rows, N) : fused(x, rows, N);
   }
 
   std::string type() const override { return type_; }

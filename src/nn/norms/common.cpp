@@ -60,11 +60,11 @@ Tensor straight_through(const Tensor& value, const Tensor& grad_to) {
 }
 
 GradcheckResult check_norm(const std::string& name, const std::string& type, bool padded,
-                           bool training, const FrozenReference& frozen) {
+                           bool training, const FrozenReference& frozen, KernelSet ks) {
   const int B = 2, T = 4, D = 6;
   NormConfig cfg;
   cfg.type = type;
-  std::unique_ptr<Norm> norm = make_norm(cfg, D);
+  std::unique_ptr<Norm> norm = make_norm(cfg, D, ks);
   Tensor x = randn({B, T, D}, 11);
   Tensor keep = Tensor::full({B, T}, 1.0f);
   if (padded) keep.data()[1 * T + 2] = keep.data()[1 * T + 3] = 0.0f;  // second sequence: length 2
@@ -99,7 +99,7 @@ NormGradchecks::NormGradchecks(const std::string& type, bool eval_too, FrozenRef
       const std::string name = "norm/" + type + "/" + (training ? "" : "eval_") +
                                (padded ? "padded" : "dense");
       gradcheck_registry().push_back(
-          {name, [=] { return check_norm(name, type, padded, training, frozen); }});
+          {name, [=](KernelSet ks) { return check_norm(name, type, padded, training, frozen, ks); }});
     }
   }
 }

@@ -8,15 +8,14 @@
 //   detachnorm        without g, b, mean and std detached  (detachnorm.cpp)
 // Per-token norms ignore `keep`: a pad row is normalised like any other and changes nothing
 // for the real rows.
-// Two paths (STYLE: every fast path has a plain twin): `fused` calls the kernels, `composed`
-// builds the same function from autograd primitives (ops.h) and runs when the kernel set
-// is `reference`; tests/unit/test_norms_twins.cpp checks that the two agree.
+// Two paths (every fast path has a plain twin): `fused` calls the kernels, `composed`
+// builds the same function from autograd primitives (ops.h) and runs when make_norm was
+// given the `reference` kernel set; tests/unit/test_norms_twins.cpp checks that the two agree.
 // What it is not: the math, which is kernels::layernorm_forward / layernorm_backward.
 #include "common.h"
 #include "normlab/autograd.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -34,7 +33,7 @@ class LayerNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input(type_, x, keep, D_);
-    return use_reference_kernels() ? composed(x) : fused(x, N);
+    return kernels() == KernelSet::reference ? composed(x) : fused(x, N);
   }
 
   std::string type() const override { return type_; }

@@ -1,8 +1,8 @@
 // nn/norms/registry.cpp — the table of norm types: name -> factory.
 //
-// What it is: the one place that knows every norm by name. make_norm(cfg, D) builds the
-// layer named by cfg.type; norm_types() lists them (config validation and error messages
-// use it). Adding a norm = one new file src/nn/norms/<name>.cpp that defines
+// What it is: the one place that knows every norm by name. make_norm(cfg, D, kernels)
+// builds the layer named by cfg.type and hands it its kernel set; norm_types() lists them
+// (config validation and error messages use it). Adding a norm = one new file src/nn/norms/<name>.cpp that defines
 //   std::unique_ptr<Norm> make_<name>(const NormConfig& cfg, int D)
 // plus one NL_NORM(<name>) line below. The encoder never changes.
 // What it is not: any norm's math (kernels/) or layer (the <name>.cpp files).
@@ -50,10 +50,14 @@ std::vector<std::string> norm_types() {
   return names;
 }
 
-std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D) {
+std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels) {
   if (D <= 0) throw std::invalid_argument("make_norm: D must be positive, got " + std::to_string(D));
   for (const NormEntry& e : table())
-    if (e.name == cfg.type) return e.make(cfg, D);
+    if (e.name == cfg.type) {
+      std::unique_ptr<Norm> norm = e.make(cfg, D);
+      norm->kernels_ = kernels;
+      return norm;
+    }
   std::string known;
   for (const NormEntry& e : table()) known += (known.empty() ? "" : ", ") + e.name;
   throw std::invalid_argument("make_norm: unknown norm type '" + cfg.type + "'; known: " + known);

@@ -9,7 +9,6 @@
 #include "normlab/autograd.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
-#include "normlab/runtime.h"
 
 namespace nl {
 
@@ -21,7 +20,7 @@ class RMSNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input("rmsnorm", x, keep, D_);
-    return use_reference_kernels() ? composed(x) : fused(x, N);
+    return kernels() == KernelSet::reference ? composed(x) : fused(x, N);
   }
 
   std::string type() const override { return "rmsnorm"; }
