@@ -133,10 +133,10 @@ def main():
     if swept:
         metrics = [("final train loss", ["final_train_loss"], True)]
         for sp in splits:
-            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
+            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "partly seen" if sp.get("seen_varies") else "?")
             metrics.append(("accuracy %s (%s)" % (sp["name"], tag), ["eval", sp["name"], "acc"], False))
         for sp in splits:
-            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
+            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "partly seen" if sp.get("seen_varies") else "?")
             metrics.append(("eval loss %s (%s)" % (sp["name"], tag), ["eval", sp["name"], "loss"], True))
         axes_info = summary["compare"].get("sweep", [])
         # x: the first axis' value when the sweep has one numeric axis, else the point's index
@@ -232,7 +232,7 @@ def main():
                 b.set_hatch(h)
         labels = []
         for sp in splits:
-            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "?")
+            tag = {True: "seen", False: "unseen"}.get(sp.get("seen"), "partly seen" if sp.get("seen_varies") else "?")
             labels.append("%s\n(%s)" % (sp["name"], tag))
         ax.set_xticks(range(len(splits)))
         ax.set_xticklabels(labels, fontsize=8)

@@ -87,6 +87,7 @@ static const ojson* find_test(const ojson& S, const std::string& metric, const s
 
 static std::string seen_label(const ojson& split) {
   if (split["seen"].is_boolean()) return split["seen"].get<bool>() ? "seen" : "unseen";
+  if (split.contains("seen_varies")) return "seen at some points";
   return "?";
 }
 
@@ -114,7 +115,7 @@ static std::string test_words(const ojson* t, Fmt f, const std::string& more, co
            fmt_val(val(ci[1]), f) + "), " + fmt_p(p);
   }
   return "no difference detectable with " + std::to_string(std::min(n[0], n[1])) + " seeds (difference " +
-         (d >= 0 ? "+" : "-") + ds + ", " + fmt_p(p) + ")";
+         (d == 0 ? std::string("0") : (d > 0 ? "+" : "-") + ds) + ", " + fmt_p(p) + ")";
 }
 
 static std::string describe_setup(const ojson& base) {

@@ -449,7 +449,7 @@ ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir,
   S["points"] = pts;
 
   std::vector<std::string> splits, bn_layers, groups, shift_layers, jitter_layers;
-  std::map<std::string, int> seen_of;
+  std::map<std::string, int> seen_of;                  // split -> seen (1), unseen (0), differs by point (2)
   auto add_unique = [](std::vector<std::string>& v, const std::vector<std::string>& xs) {
     for (const auto& x : xs)
       if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
@@ -472,7 +472,10 @@ ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir,
         if (f.j.contains("bn_jitter"))
           for (auto it = f.j["bn_jitter"].begin(); it != f.j["bn_jitter"].end(); ++it) add_unique(jitter_layers, {it.key()});
         for (size_t i = 0; i < f.splits.size(); ++i)
-          if (f.seen[i] >= 0) seen_of[f.splits[i]] = f.seen[i];
+          if (f.seen[i] >= 0) {
+            auto it = seen_of.find(f.splits[i]);
+            seen_of[f.splits[i]] = it == seen_of.end() || it->second == f.seen[i] ? f.seen[i] : 2;
+          }
       }
   }
 
@@ -602,7 +605,10 @@ ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir,
     ojson e;
     e["name"] = s;
     auto it = seen_of.find(s);
-    e["seen"] = it == seen_of.end() ? ojson(nullptr) : ojson(it->second == 1);
+    // A sweep of task.train_lengths can make a split seen at some points and unseen at others:
+    // then "seen" is null and "seen_varies" true.
+    e["seen"] = it == seen_of.end() || it->second == 2 ? ojson(nullptr) : ojson(it->second == 1);
+    if (it != seen_of.end() && it->second == 2) e["seen_varies"] = true;
     sp.push_back(e);
   }
   S["splits"] = sp;
