@@ -26,6 +26,9 @@ GlobalOptions& global_options();
 // from the command line win. Every error is a UserError with code 2.
 struct Config;
 Config resolve_config(const std::string& path, const std::vector<std::string>& overrides);
+// Let --threads / --kernels from the command line win over a config (resolve_config does
+// it; commands that take a checkpoint's stored config call it themselves).
+void apply_global_options(Config& cfg);
 
 using CommandRun = std::function<int()>;
 using CommandSetup = std::function<CommandRun(CLI::App& sub)>;

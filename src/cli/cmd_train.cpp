@@ -1,4 +1,4 @@
-// cmd_train.cpp — `normlab train CONFIG` and `normlab eval CONFIG --checkpoint FILE`.
+// cmd_train.cpp — `normlab train CONFIG` and `normlab eval [CONFIG] --checkpoint FILE`.
 //
 // What it is: the command-line side of train/trainer.h — read the config, apply --set,
 // --threads and --kernels, call train() or evaluate(), print the result table.
@@ -13,16 +13,18 @@
 #include "normlab/io.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
+#include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
 
 namespace fs = std::filesystem;
 
 namespace nl {
 
-static void print_evals(const std::vector<EvalResult>& evals) {
-  std::printf("%-14s %-9s %-7s %10s %10s %8s\n", "split", "lengths", "seen", "loss", "accuracy", "count");
+// count: examples (classify) or real tokens (tag, lm), what loss and accuracy average over.
+static void print_evals(FILE* out, const std::vector<EvalResult>& evals) {
+  std::fprintf(out, "%-14s %-9s %-7s %10s %10s %8s\n", "split", "lengths", "seen", "loss", "accuracy", "count");
   for (const EvalResult& e : evals)
-    std::printf("%-14s %3d..%-4d %-7s %10.4f %10.4f %8d\n", e.split.c_str(), e.lengths.min, e.lengths.max,
+    std::fprintf(out, "%-14s %3d..%-4d %-7s %10.4f %10.4f %8d\n", e.split.c_str(), e.lengths.min, e.lengths.max,
                 e.seen_in_training ? "yes" : "no", e.loss, e.accuracy, e.count);
 }
 
@@ -56,7 +58,7 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     } else if (!a->quiet) {
       std::printf("\nfinished %d steps in %.1f s; final training loss %.4f\n", r.steps, r.seconds,
                   r.final_train_loss);
-      if (!r.evals.empty()) print_evals(r.evals);
+      if (!r.evals.empty()) print_evals(stdout, r.evals);
       std::printf("run folder: %s\n", r.out_dir.c_str());
     }
     return 0;
@@ -69,38 +71,48 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
     std::vector<std::string> overrides;
   };
   auto a = std::make_shared<Args>();
-  sub.add_option("config", a->config, "The config the checkpoint was trained with")->required();
+  sub.add_option("config", a->config,
+                 "Config to evaluate with (default: the one stored in the checkpoint); its model keys must "
+                 "match the checkpoint's");
   sub.add_option("--checkpoint", a->checkpoint, "checkpoint.safetensors to evaluate")->required();
   sub.add_option("--set", a->overrides, "Override a key (e.g. task.eval_lengths)");
   sub.add_option("--data", a->data, "Evaluate on this TSV (the `normlab data export` format) instead");
-  sub.add_option("--json", a->json_out, "Also write the results as JSON to this file ('-' for stdout)");
+  sub.add_option("--json", a->json_out,
+                 "Also write the results as JSON to this file; '-': only the JSON on stdout (the table goes to stderr)");
   return [a]() {
-    Config cfg = resolve_config(a->config, a->overrides);
+    SavedModel saved = read_saved_model(a->checkpoint);
+    Config cfg;
+    if (a->config.empty()) {
+      cfg = saved_config(saved, a->overrides);
+      apply_global_options(cfg);
+    } else {
+      cfg = resolve_config(a->config, a->overrides);
+    }
+    // The model must be the one the checkpoint holds, key by key: copying the weights
+    // into another norm or placement would "work" and report a meaningless number.
+    if (!saved.config.is_null()) check_same_model(saved, config_to_json(cfg), "eval");
     set_num_threads(cfg.train.threads);
     const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
     TaskData task = make_task(cfg.task, data_seed);
+    check_same_task(saved, task, "eval");
     Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed,
                   exec_options(cfg.train));
     std::vector<NamedTensor> tensors = model.named_parameters();
     for (const NamedTensor& b : model.named_buffers()) tensors.push_back(b);
-    SafetensorsFile f = load_safetensors(a->checkpoint);
-    copy_into(f, tensors, a->checkpoint);
+    copy_into(saved.file, tensors, a->checkpoint);
     std::vector<EvalSplit> splits = task.evals;
     if (!a->data.empty())  // texts longer than the positions the model has are an error
       splits = {import_split(task, a->data, cfg.task.train_lengths,
                              cfg.model.positions == "none" ? 0 : cfg.model.max_len)};
     std::vector<EvalResult> evals = evaluate(model, splits, cfg.train.batch_size);
-    print_evals(evals);
+    const bool json_stdout = a->json_out == "-";
+    print_evals(json_stdout ? stderr : stdout, evals);
     if (!a->json_out.empty()) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const EvalResult& e : evals)
-        j.push_back({{"split", e.split}, {"min_len", e.lengths.min}, {"max_len", e.lengths.max},
-                     {"seen_in_training", e.seen_in_training}, {"loss", e.loss},
-                     {"accuracy", e.accuracy}, {"count", e.count}});
-      if (a->json_out == "-") {
-        std::printf("%s\n", j.dump(2).c_str());
+      const std::string text = eval_to_json(evals).dump(2) + "\n";
+      if (json_stdout) {
+        std::fputs(text.c_str(), stdout);
       } else {
-        write_file_atomic(a->json_out, j.dump(2) + "\n");
+        write_file_atomic(a->json_out, text);
       }
     }
     return 0;

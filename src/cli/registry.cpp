@@ -28,10 +28,14 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
   nlohmann::json j = read_config_json(path);
   apply_overrides(j, overrides);
   Config cfg = config_from_json(j, path);
+  apply_global_options(cfg);
+  return cfg;
+}
+
+void apply_global_options(Config& cfg) {
   // Command-line --threads / --kernels win over the config.
   if (global_options().threads > 0) cfg.train.threads = global_options().threads;
   if (!global_options().kernels.empty()) cfg.train.kernels = global_options().kernels;
-  return cfg;
 }
 
 }  // namespace nl

@@ -31,6 +31,7 @@
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_lock.h"
+#include "normlab/train/saved_model.h"
 
 namespace fs = std::filesystem;
 
@@ -131,6 +132,8 @@ class MetricsCsv {
   AppendFile out_;
 };
 
+}  // namespace
+
 nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
   nlohmann::json a = nlohmann::json::array();
   for (const EvalResult& e : evals)
@@ -139,6 +142,8 @@ nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
                  {"accuracy", e.accuracy}, {"count", e.count}});
   return a;
 }
+
+namespace {
 
 // result.json: written last, so its presence (with steps == train.steps) means finished.
 std::string result_json(const TrainResult& r) {
@@ -278,6 +283,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   fs::remove(result_path, ec);
   write_file_atomic((dir / "config.json").string(), config_text + "\n");
 
+  const std::map<std::string, std::string> model_card = model_card_metadata(task);
   auto save_checkpoint = [&](int step) {
     std::map<std::string, std::string> meta{
         {"format", "normlab-checkpoint-1"},
@@ -290,6 +296,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         {"window_steps", std::to_string(window.steps)},
         {"window_tokens", std::to_string(window.real_tokens)},
         {"last_logged_loss", fmt(last_logged_loss, 17)}};
+    for (auto& [k, v] : model_card) meta[k] = v;  // vocabulary, classes, head: runs without the data
     save_safetensors(ckpt_path.string(), saved, meta);
   };
 

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "normlab/config.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
@@ -56,5 +58,9 @@ TrainResult train(const Config& cfg, const TrainOptions& opt);
 // Loss and accuracy per evaluation split, in eval mode (BatchNorm uses running stats).
 std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
                                  int batch_size);
+
+// The results as JSON, the one form result.json and `normlab eval --json` share:
+// [{"split", "min_len", "max_len", "seen_in_training", "loss", "accuracy", "count"}, ...]
+nlohmann::json eval_to_json(const std::vector<EvalResult>& evals);
 
 }  // namespace nl
