@@ -86,12 +86,13 @@ TEST_CASE("appending to a full device is an error naming the file (/dev/full)", 
 }
 
 TEST_CASE("stdout on a full device: exit 1 and one line, never exit 0 with nothing written", "[io]") {
-  // `eval --json -` prints its JSON to stdout; stdout is /dev/full.
+  // `eval` prints its table to stdout (with --json -, the JSON; the table then goes to
+  // stderr); stdout is /dev/full.
   TempDir t("io_stdout");
   const std::string cfg = kSrc + "/configs/tiny.json";
   const std::string run = (t / "run").string();
   REQUIRE(testutil::normlab("train " + cfg + " --quiet --out " + run + " --set train.steps=5 --set optim.warmup_steps=0").code == 0);
-  testutil::Run r = testutil::normlab("eval " + cfg + " --checkpoint " + run + "/checkpoint.safetensors --json -",
+  testutil::Run r = testutil::normlab("eval " + cfg + " --checkpoint " + run + "/checkpoint.safetensors",
                                       "/dev/full");
   INFO(r.err);
   CHECK(r.code == 1);
