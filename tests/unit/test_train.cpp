@@ -3,6 +3,7 @@
 // What it is not: a benchmark or a norm comparison: the bounds only show that training
 // works.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -28,7 +29,8 @@ nl::Config tiny_config(const std::string& norm) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("normlab_test_train_" + name);
+  // The pid keeps two test runs on one machine (two checkouts) out of each other's folders.
+  fs::path d = fs::temp_directory_path() / ("normlab_test_train_" + std::to_string(getpid()) + "_" + name);
   fs::remove_all(d);
   return d;
 }
