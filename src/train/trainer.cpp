@@ -56,11 +56,13 @@ std::string group_of(const std::string& name) {
   return first;
 }
 
-std::string fmt(double v, int precision = 6) {
+// A number for metrics.csv and the metadata: %.9g by default, which keeps every bit of a
+// float32 (9 significant digits read back as the same float), 17 for a double.
+std::string fmt(double v, int precision = 9) {
   if (std::isnan(v)) return "nan";
-  std::ostringstream o;
-  o << std::setprecision(precision) << v;
-  return o.str();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
 }
 
 bool all_finite(const std::vector<NamedTensor>& params) {
@@ -383,7 +385,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       row["loss"] = fmt(window_loss);
       row["lr"] = fmt(lr);
       row["grad_norm"] = fmt(grad_norm);
-      row["tokens_per_s"] = fmt(secs > 0 ? window.real_tokens / secs : 0.0, 5);
+      row["tokens_per_s"] = fmt(secs > 0 ? window.real_tokens / secs : 0.0);
       for (auto& [g, v] : gnorms) row["grad_norm/" + g] = fmt(v);
       for (auto& [name, norm] : bn_layers) {
         if (const BatchNormStats* st = norm->batch_stats()) {
