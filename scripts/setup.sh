@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 # kernels share one OpenMP thread pool (with the default pthread build, the two pools spin
 # against each other and two threads run slower than one; README, "Threads").
 NORMLAB_PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-dev libopenblas-openmp-dev
-                  libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev python3 python3-matplotlib)
+                  libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev python3 python3-matplotlib python3-numpy)
 
 missing=()
 for p in "${NORMLAB_PACKAGES[@]}"; do
