@@ -6,13 +6,16 @@
 // `--jobs` of them at a time with T = max(1, cores / jobs). Finished runs (result.json) are
 // skipped, so an interrupted comparison continues where it stopped; `--only` reruns one.
 // Exit code: 0 when every run has a result, 1 when some failed or are missing (the report
-// still covers the others), 2 for a bad compare config.
+// still covers the others), 2 for a bad compare config, 130/143 when stopped by SIGINT/SIGTERM
+// (the runs in progress are stopped with a checkpoint, and a rerun resumes them).
 // What it is not: the planner, runner or report (src/compare/runner.cpp,
 // summary.cpp, report.cpp), nor the training of a run (each child is `normlab train`).
+#include <cstdio>
 #include <memory>
 
 #include "normlab/cli.h"
 #include "normlab/compare/compare.h"
+#include "normlab/signals.h"
 
 namespace nl {
 
@@ -39,6 +42,11 @@ NL_COMMAND("compare", "Train every variant x sweep point x seed of a compare con
     opt.only = a->only;
     opt.dry_run = a->dry_run;
     CompareResult r = run_compare(cc, opt);
+    if (r.interrupted_by) {
+      std::fprintf(stderr, "normlab: compare interrupted by %s; the runs in progress stopped with a checkpoint; "
+                   "rerun the same command to resume them\n", signal_name(r.interrupted_by));
+      return 128 + r.interrupted_by;
+    }
     if (a->dry_run) return 0;
     return r.incomplete ? 1 : 0;
   };

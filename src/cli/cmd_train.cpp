@@ -3,7 +3,9 @@
 // What it is: the command-line side of train/trainer.h — read the config, apply --set,
 // --threads and --kernels, call train() or evaluate(), print the result table.
 // What it is not: the training loop itself (src/train/trainer.cpp).
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -12,6 +14,7 @@
 #include "normlab/data/export.h"
 #include "normlab/io.h"
 #include "normlab/runtime.h"
+#include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
@@ -19,6 +22,17 @@
 namespace fs = std::filesystem;
 
 namespace nl {
+
+// A word for a POSIX shell: as is when it is plain, else in single quotes.
+static std::string shell_quote(const std::string& s) {
+  bool plain = !s.empty();
+  for (char c : s)
+    plain = plain && (std::isalnum((unsigned char)c) || (c != 0 && std::strchr("/._-=+,:@%", c) != nullptr));
+  if (plain) return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
 
 // count: examples (classify) or real tokens (tag, lm), what loss and accuracy average over.
 static void print_evals(FILE* out, const std::vector<EvalResult>& evals) {
@@ -52,6 +66,18 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     opt.quiet = a->quiet;
     opt.stop_after = a->stop_after;
     TrainResult r = train(cfg, opt);
+    if (r.interrupted_by) {
+      // The command that continues this run: the same config and --set overrides.
+      std::string again = "normlab";
+      if (!global_options().kernels.empty()) again += " --kernels " + global_options().kernels;
+      again += " train " + shell_quote(a->config);
+      for (const std::string& o : a->overrides) again += " --set " + shell_quote(o);
+      again += " --out " + shell_quote(r.out_dir) + " --resume";
+      std::fflush(stdout);
+      std::fprintf(stderr, "normlab: interrupted at step %d by %s; resume with: %s\n", r.steps,
+                   signal_name(r.interrupted_by), again.c_str());
+      return 128 + r.interrupted_by;
+    }
     if (!a->quiet && r.already_finished) {
       std::printf("\nalready finished at step %d; nothing ran, result.json left as it was\nrun folder: %s\n", r.steps,
                   r.out_dir.c_str());

@@ -2,13 +2,15 @@
 //
 // What it is: parse/validate the compare config (configs/compare/README.md), resolve one
 // training config per variant x sweep point x seed, run each as `normlab --threads T train ... --out DIR`
-// in its own process (`jobs` at a time), skip runs whose folder has result.json, report
-// runs that fail, then summarise (summary.cpp, report.cpp) and draw the plots (a python script).
+// in its own process (`jobs` at a time), skip runs whose result.json reached train.steps,
+// report runs that fail, pass SIGINT/SIGTERM on to the runs (and have the kernel send them
+// SIGTERM if compare dies), then summarise (summary.cpp, report.cpp) and draw the plots (a python script).
 // What it is not: training (the child processes do that) nor the statistics of the report.
 #include "normlab/compare/compare.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +32,8 @@
 #include "normlab/io.h"
 #include "normlab/files.h"
 #include "normlab/json_io.h"
+#include "normlab/signals.h"
+#include "normlab/train/run_lock.h"
 
 namespace fs = std::filesystem;
 
@@ -410,6 +414,14 @@ static bool same_run(nlohmann::json a, nlohmann::json b) {
   return a == b;
 }
 
+// A run is finished when its result.json says it reached the train.steps of its config (a
+// result of a shorter run, or a half-written folder, is not finished).
+static bool finished_run(const std::string& dir, const nlohmann::json& config) {
+  const nlohmann::json result = read_json_or_null((fs::path(dir) / "result.json").string());
+  return result.is_object() && result.contains("steps") && config.contains("train") &&
+         config["train"].contains("steps") && result["steps"] == config["train"]["steps"];
+}
+
 static std::string last_line(const std::string& path) {
   std::ifstream in(path);
   std::string line, last;
@@ -437,9 +449,14 @@ static pid_t spawn(const std::vector<std::string>& argv, const std::string& dir)
   args.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw UserError("compare: fork failed", 1);
   if (pid == 0) {
+    // If compare dies (even by SIGKILL), the kernel sends this run SIGTERM: it checkpoints
+    // and stops. Compare may have died before prctl took effect: then stop now.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);
     int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fo >= 0) dup2(fo, 1);
@@ -477,9 +494,12 @@ static std::string draw_plots(const std::string& python, const std::string& scri
   if (!file_exists(script)) return "the plot script " + script + " was not found";
   fs::create_directories(fs::path(out_dir) / "plots");
   std::string log = (fs::path(out_dir) / "plots" / "plot.log").string();
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return "fork failed";
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
     execl(python.c_str(), python.c_str(), script.c_str(), out_dir.c_str(), (char*)nullptr);
@@ -546,7 +566,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     o.seed = r.seed;
     o.dir = r.dir;
     std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
-    bool finished = file_exists((fs::path(r.dir) / "result.json").string());
+    bool finished = finished_run(r.dir, r.config);
     bool same = same_run(read_json_or_null(cfg_path), r.config);
     if (!opt.only.empty()) {
       if (only_matches(opt.only, r)) todo.push_back(i);
@@ -567,30 +587,54 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
       std::to_string(jobs) + " at a time, " + std::to_string(threads) + " thread(s) each");
 
   // Start each run: write its resolved config, resume when a checkpoint of the same config exists.
+  // A folder another process is writing (its lock is held) is left alone: pid -1.
   auto start = [&](size_t i) -> Child {
     const CompareRun& r = plan[i];
+    Child c;
+    c.index = i;
+    c.start = std::chrono::steady_clock::now();
+    if (long holder = RunLock::holder(r.dir)) {
+      RunOutcome& o = res.runs[i];
+      o.status = "failed";
+      o.exit_code = 2;
+      o.last_stderr = r.dir + " is in use by another normlab process (" +
+                      (holder > 0 ? "pid " + std::to_string(holder) : std::string("pid unknown")) + "); not touched";
+      return c;
+    }
     fs::create_directories(r.dir);
     std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
     bool resume = opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
                   file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) &&
-                  !file_exists((fs::path(r.dir) / "result.json").string());
+                  !finished_run(r.dir, r.config);
     if (!resume) remove_run_outputs(r.dir);
     write_file_atomic(cfg_path, r.config.dump(2) + "\n");
     std::vector<std::string> argv = {opt.exe, "--threads", std::to_string(threads), "train",
                                      cfg_path, "--out", r.dir};
     if (resume) argv.push_back("--resume");
-    Child c;
     c.pid = spawn(argv, r.dir);
-    c.index = i;
-    c.start = std::chrono::steady_clock::now();
+    StopSignals::forward_to(c.pid);  // a SIGINT/SIGTERM to compare reaches the run
     return c;
   };
 
+  // SIGINT/SIGTERM: start no more runs, pass the stop on to the running ones (each
+  // checkpoints and exits), wait for them, and return without a report.
+  StopSignals stop_signals;
   std::vector<Child> running;
   size_t next = 0, done = 0;
   auto wall0 = std::chrono::steady_clock::now();
-  while (next < todo.size() || !running.empty()) {
-    while (next < todo.size() && (int)running.size() < jobs) running.push_back(start(todo[next++]));
+  while ((next < todo.size() && stop_signal() == 0) || !running.empty()) {
+    while (next < todo.size() && (int)running.size() < jobs && stop_signal() == 0) {
+      Child c = start(todo[next++]);
+      if (c.pid > 0) {
+        running.push_back(c);
+        continue;
+      }
+      const RunOutcome& o = res.runs[c.index];
+      ++done;
+      say("compare: [" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + o.variant + "/seed" +
+          std::to_string(o.seed) + " FAILED: " + o.last_stderr);
+    }
+    if (running.empty()) continue;
     int status = 0;
     pid_t pid = waitpid(-1, &status, 0);
     if (pid < 0) {
@@ -599,6 +643,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     }
     auto it = std::find_if(running.begin(), running.end(), [&](const Child& c) { return c.pid == pid; });
     if (it == running.end()) continue;
+    StopSignals::forget(pid);
     RunOutcome& o = res.runs[it->index];
     o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->start).count();
     if (WIFSIGNALED(status)) {
@@ -607,7 +652,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     } else {
       o.exit_code = WEXITSTATUS(status);
     }
-    bool has_result = file_exists((fs::path(o.dir) / "result.json").string());
+    bool has_result = finished_run(o.dir, plan[it->index].config);
     o.status = o.exit_code == 0 && has_result ? "ok" : "failed";
     ++done;
     std::string tag = "[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " +
@@ -616,12 +661,17 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
       say("compare: " + tag + " finished in " + fmt_seconds(o.seconds));
     } else {
       o.last_stderr = last_line((fs::path(o.dir) / "stderr.log").string());
-      if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but wrote no result.json";
+      if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but its result.json does not reach train.steps";
       say("compare: " + tag + " FAILED (" +
           (o.signal ? "killed by signal " + std::to_string(o.signal) : "exit code " + std::to_string(o.exit_code)) +
           ")" + (o.last_stderr.empty() ? "" : ": " + o.last_stderr));
     }
     running.erase(it);
+  }
+  if (stop_signal() != 0) {
+    res.interrupted_by = stop_signal();
+    for (const auto& o : res.runs) res.incomplete += o.status != "ok" && o.status != "skipped";
+    return res;
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   if (!todo.empty()) say("compare: runs took " + fmt_seconds(wall) + " wall time");

@@ -28,6 +28,7 @@
 #include "normlab/json_io.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
+#include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_lock.h"
@@ -207,6 +208,9 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const fs::path ckpt_path = dir / "checkpoint.safetensors";
   if (opt.resume && !fs::exists(ckpt_path))
     throw UserError("--resume: no checkpoint at " + ckpt_path.string());
+
+  // SIGINT/SIGTERM from here on: finish the step in progress, checkpoint, return.
+  StopSignals stop_signals;
 
   // ---- one writer per run folder: the lock first, so a second run fails at once ------
   // A folder made here for a run that then fails before writing anything is removed again.
@@ -427,6 +431,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     if (ckpt_now) {
       save_checkpoint(step);
       last_checkpoint_step = step;
+    }
+    // Asked to stop: this step is done; with its checkpoint, `--resume` continues exactly here.
+    if (stop_signal() != 0 && step < tc.steps) {
+      if (!ckpt_now) save_checkpoint(step);
+      result.interrupted_by = stop_signal();
+      break;
     }
   }
   if (tty) std::fprintf(stderr, "\n");

@@ -138,6 +138,22 @@ void wait_until(Pred pred) {
   while (!pred()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
+// The state letter of a process in /proc (R, S, T stopped, Z zombie, ...), or 0 if gone.
+inline char proc_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
+}
+
+// SIGSTOP a process that is not our child; true once it is stopped, false if it is gone.
+inline bool freeze(pid_t pid) {
+  if (kill(pid, SIGSTOP) != 0) return false;
+  char st;
+  wait_until([&] { st = proc_state(pid); return st == 'T' || st == 't' || st == 'Z' || st == 0; });
+  return st == 'T' || st == 't';
+}
+
 // Lines in a file that start with a digit (metrics rows).
 inline int data_rows(const fs::path& csv) {
   std::ifstream in(csv);

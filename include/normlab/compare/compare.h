@@ -126,6 +126,7 @@ struct CompareResult {
   std::string out_dir, summary_path, report_path;
   bool plots_ok = false;
   int incomplete = 0;               // planned runs without result.json at the end
+  int interrupted_by = 0;           // SIGINT/SIGTERM: runs stopped (with checkpoints), no report
 };
 
 // Run what is not finished, then write summary.json, plots and report.md. With

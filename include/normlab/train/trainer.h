@@ -52,8 +52,11 @@ struct TrainResult {
   double seconds = 0;
   std::string out_dir;
   bool already_finished = false; // --resume of a finished run: nothing ran, result.json untouched
+  int interrupted_by = 0;        // SIGINT/SIGTERM: stopped after step `steps`, with a checkpoint
 };
 
+// SIGINT or SIGTERM during train() finish the step in progress, write a checkpoint and return
+// with interrupted_by set (no result.json); `--resume` then continues bit-identically.
 TrainResult train(const Config& cfg, const TrainOptions& opt);
 
 // Loss and accuracy per evaluation split, in eval mode (BatchNorm uses running stats).
