@@ -631,8 +631,8 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
       }
       const RunOutcome& o = res.runs[c.index];
       ++done;
-      say("compare: [" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + o.variant + "/seed" +
-          std::to_string(o.seed) + " FAILED: " + o.last_stderr);
+      say("compare: [" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + run_name(plan[c.index]) +
+          " FAILED: " + o.last_stderr);
     }
     if (running.empty()) continue;
     int status = 0;
