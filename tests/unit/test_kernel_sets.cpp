@@ -5,6 +5,7 @@
 // What it is not: a bit-for-bit comparison (the two sets round differently) nor a
 // kernel-by-kernel one (test_ops_kernels.cpp, test_norms_twins.cpp).
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -35,7 +36,7 @@ std::vector<double> train_losses(const std::string& norm, const std::string& ker
   c.train.log_every = 1;
   c.train.eval_every = 0;
   c.task.eval_size = 8;
-  const fs::path dir = fs::temp_directory_path() / ("normlab_test_kernel_sets_" + norm + "_" + kernels);
+  const fs::path dir = fs::temp_directory_path() / ("normlab_test_kernel_sets_" + std::to_string(getpid()) + "_" + norm + "_" + kernels);
   fs::remove_all(dir);
   nl::TrainOptions opt;
   opt.out_dir = dir.string();
