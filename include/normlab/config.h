@@ -20,12 +20,17 @@ namespace nl {
 
 struct NormConfig {
   std::string type = "layernorm";  // layernorm | layernorm_simple | detachnorm | rmsnorm |
-                                   // adanorm | batchnorm | batchnorm_padded | none | (registry)
+                                   // adanorm | batchnorm | batchnorm_padded | powernorm | none
+                                   // | (registry)
   std::string position = "post";   // post | pre
   float eps = -1.0f;               // < 0: the type's default (1e-5; rmsnorm 1e-6)
-  float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention)
+  float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention);
+                                   // powernorm: alpha_fwd = 1 - momentum
   float adanorm_C = 1.0f;
   float adanorm_k = 0.1f;
+  int powernorm_groups = 1;        // group scaling: 0 off, else G groups per token (D % G == 0)
+  int powernorm_warmup = 0;        // training steps that normalise with the batch's statistic
+  float powernorm_alpha_bkw = 0.9f;  // the backward statistic's decay (alpha_bkw)
 };
 
 struct ModelConfig {

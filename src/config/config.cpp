@@ -208,6 +208,9 @@ void read_norm(Reader r, NormConfig& c) {
   r.get("momentum", c.momentum, "0..1", unit_closed);
   r.get("adanorm_C", c.adanorm_C, "> 0", positive);
   r.get("adanorm_k", c.adanorm_k, "0..1", unit_closed);
+  r.get("powernorm_groups", c.powernorm_groups, 0, 65536);
+  r.get("powernorm_warmup", c.powernorm_warmup, 0, kBig);
+  r.get("powernorm_alpha_bkw", c.powernorm_alpha_bkw, "0..1", unit_closed);
   r.finish();
 }
 
@@ -298,6 +301,11 @@ void check_cross_fields(const Config& c, const std::string& src) {
   if (m.d_model % m.heads != 0)
     fail(src, "model.heads", "d_model " + std::to_string(m.d_model) + " is not divisible by heads " +
                                  std::to_string(m.heads));
+  if (m.norm.type == "powernorm" && m.norm.powernorm_groups > 0 &&
+      m.d_model % m.norm.powernorm_groups != 0)
+    fail(src, "model.norm.powernorm_groups", "d_model " + std::to_string(m.d_model) +
+                                                 " is not divisible by powernorm_groups " +
+                                                 std::to_string(m.norm.powernorm_groups));
   if (m.positions != "none") {
     int longest = c.task.train_lengths.max;
     std::string where = "task.train_lengths.max";
@@ -413,7 +421,10 @@ json config_to_json(const Config& c) {
                {"eps", float_to_json(n.eps)},
                {"momentum", float_to_json(n.momentum)},
                {"adanorm_C", float_to_json(n.adanorm_C)},
-               {"adanorm_k", float_to_json(n.adanorm_k)}};
+               {"adanorm_k", float_to_json(n.adanorm_k)},
+               {"powernorm_groups", n.powernorm_groups},
+               {"powernorm_warmup", n.powernorm_warmup},
+               {"powernorm_alpha_bkw", float_to_json(n.powernorm_alpha_bkw)}};
   const ModelConfig& m = c.model;
   json model = {{"d_model", m.d_model},       {"heads", m.heads},
                 {"d_ff", m.d_ff},             {"layers", m.layers},

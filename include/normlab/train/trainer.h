@@ -13,9 +13,9 @@
 //   normlab.lock             flock'ed while a process writes the folder; names its pid
 // metrics.csv columns, in order: step, loss, lr, grad_norm, tokens_per_s, then for each
 // eval split S: eval_loss/S, eval_acc/S (empty on steps without evaluation), then for
-// each batchnorm layer L: drift_mean/L, drift_var/L, then for each layer group G
-// (embed, layers.0, ..., head): grad_norm/G. Every number is written with %.9g (all the
-// bits of a float32). Units: README, "The run folder".
+// each BatchNorm-like layer L (batch_stats() != nullptr): drift_mean/L, drift_var/L, then
+// for each layer group G (embed, layers.0, ..., head): grad_norm/G. Every number is written
+// with %.9g (all the bits of a float32). Units: README, "The run folder".
 #pragma once
 #include <iosfwd>
 #include <string>

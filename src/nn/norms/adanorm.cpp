@@ -78,7 +78,8 @@ std::unique_ptr<Norm> make_adanorm(const NormConfig& cfg, int D) {
 // The gradient check compares the backward with the derivative of C * (1 - k*y0) * y(x),
 // the factor frozen at its value at the checked point x0: exactly what sg() means.
 static const norms::NormGradchecks gradchecks(
-    "adanorm", false, [](const Tensor& x, const Tensor& x0) {
+    "adanorm", false, [](const std::vector<Tensor>& in, const Tensor& x0, const Tensor&) {
+      const Tensor& x = in[0];
       const NormConfig cfg;  // the check runs with the defaults
       const int D = x.dim(-1), N = (int)(x.numel() / D);
       std::vector<float> y((size_t)x.numel()), y0((size_t)x.numel()), mean((size_t)N), s((size_t)N);

@@ -59,11 +59,9 @@ Tensor straight_through(const Tensor& value, const Tensor& grad_to) {
   return out;
 }
 
-GradcheckResult check_norm(const std::string& name, const std::string& type, bool padded,
+GradcheckResult check_norm(const std::string& name, const NormConfig& cfg, bool padded,
                            bool training, const FrozenReference& frozen, KernelSet ks) {
   const int B = 2, T = 4, D = 6;
-  NormConfig cfg;
-  cfg.type = type;
   std::unique_ptr<Norm> norm = make_norm(cfg, D, ks);
   Tensor x = randn({B, T, D}, 11);
   Tensor keep = Tensor::full({B, T}, 1.0f);
@@ -85,21 +83,24 @@ GradcheckResult check_norm(const std::string& name, const std::string& type, boo
   const Tensor x0 = x.clone();
   GradFn f = [&](const std::vector<Tensor>& in) {
     Tensor y = norm->forward(in[0], keep);
-    return frozen ? straight_through(frozen(in[0], x0), y) : y;
+    // (the frozen reference is the training forward's; eval checks the layer's own forward)
+    return frozen && training ? straight_through(frozen(in, x0, keep), y) : y;
   };
   return gradcheck(name, f, inputs);
 }
 
 }  // namespace
 
-NormGradchecks::NormGradchecks(const std::string& type, bool eval_too, FrozenReference frozen) {
+NormGradchecks::NormGradchecks(const std::string& type, bool eval_too, FrozenReference frozen,
+                               NormConfig cfg) {
+  cfg.type = type;
   for (bool training : {true, false}) {
     if (!training && !eval_too) continue;
     for (bool padded : {false, true}) {
       const std::string name = "norm/" + type + "/" + (training ? "" : "eval_") +
                                (padded ? "padded" : "dense");
       gradcheck_registry().push_back(
-          {name, [=](KernelSet ks) { return check_norm(name, type, padded, training, frozen, ks); }});
+          {name, [=](KernelSet ks) { return check_norm(name, cfg, padded, training, frozen, ks); }});
     }
   }
 }

@@ -41,17 +41,21 @@ inline float* grad_or_null(const Tensor& t) {
 }
 
 // ---- gradient checks ---------------------------------------------------------------------
-// For norms whose backward deliberately stops a gradient (sg in SPEC), the reference
-// function whose derivative at x0 the backward must equal: the forward with the stopped
-// parts frozen at their values at x0. Returns values only (no history).
-using FrozenReference = std::function<Tensor(const Tensor& x, const Tensor& x0)>;
+// For norms whose backward deliberately stops a gradient (sg()), the reference function
+// whose derivative at x0 the backward must equal: the forward with the stopped parts frozen
+// at their values at x0. `in` is {x, then the layer's parameters in named_parameters order};
+// keep is the check's mask. Returns values only (no history). Used by the training checks;
+// the eval checks compare with the layer's own forward.
+using FrozenReference =
+    std::function<Tensor(const std::vector<Tensor>& in, const Tensor& x0, const Tensor& keep)>;
 
 // Registers gradient checks of `type`'s input and parameters (parameters moved away from
 // their init) in the gradcheck registry: "norm/<type>/dense" and "norm/<type>/padded", and
-// with eval_too also "norm/<type>/eval_dense" and "norm/<type>/eval_padded".
+// with eval_too also "norm/<type>/eval_dense" and "norm/<type>/eval_padded". The layer is
+// built from `cfg` (its type set to `type`): the defaults unless a norm needs other settings.
 struct NormGradchecks {
   explicit NormGradchecks(const std::string& type, bool eval_too = false,
-                          FrozenReference frozen = nullptr);
+                          FrozenReference frozen = nullptr, NormConfig cfg = NormConfig());
 };
 
 // ---- families ----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ std::unique_ptr<Norm> make_detachnorm(const NormConfig& cfg, int D) {
 // The gradient check compares the backward with the derivative of (x - mu0) * rstd0, the
 // statistics frozen at the checked point x0: exactly what sg() means.
 static const norms::NormGradchecks gradchecks(
-    "detachnorm", false, [](const Tensor& x, const Tensor& x0) {
+    "detachnorm", false, [](const std::vector<Tensor>& in, const Tensor& x0, const Tensor&) {
+      const Tensor& x = in[0];
       const int D = x.dim(-1), N = (int)(x.numel() / D);
       std::vector<float> y0((size_t)x.numel()), mean0((size_t)N), rstd0((size_t)N);
       kernels::layernorm_forward(y0.data(), mean0.data(), rstd0.data(), x0.data(), nullptr,

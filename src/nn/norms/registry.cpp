@@ -42,6 +42,7 @@ NL_NORM(rmsnorm);
 NL_NORM(adanorm);
 NL_NORM(batchnorm);
 NL_NORM(batchnorm_padded);
+NL_NORM(powernorm);
 NL_NORM(none);
 
 std::vector<std::string> norm_types() {
