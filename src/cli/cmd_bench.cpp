@@ -77,10 +77,10 @@ NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medi
     const int V = 32, C = 4, Bsz = 32;
     ModelConfig mc;
     mc.d_model = P.D; mc.heads = P.H; mc.d_ff = P.F; mc.layers = P.L;
-    mc.positions = "learned"; mc.max_len = P.max_len; mc.activation = "gelu"; mc.pool = "mean";
-    mc.norm.type = "layernorm"; mc.norm.position = "post";
+    mc.positions = Positions::learned; mc.max_len = P.max_len; mc.activation = Activation::gelu;
+    mc.pool = Pool::mean; mc.norm.type = "layernorm"; mc.norm.position = NormPosition::post;
     OptimConfig oc;
-    oc.type = "adamw"; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
+    oc.type = OptimizerType::adamw; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
     oc.decay_norm_and_bias = true;  // as torch.optim.AdamW over model.parameters()
 
     ExecOptions exec;  // fast and packed, unless `--kernels reference`

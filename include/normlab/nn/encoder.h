@@ -62,6 +62,7 @@ class Encoder : public Module {
   ModelConfig cfg_;
   std::string head_;
   ExecOptions exec_;
+  enum class Head { classify, tag, lm } kind_ = Head::classify;  // head_, checked once
   Rng rng_;
   std::unique_ptr<Impl> impl_;
 };
