@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -201,16 +202,17 @@ TEST_CASE("set overrides (--set) any key, parses JSON values, rejects unknown pa
 
 namespace {
 
-// The keys configs/README.md documents: a table row "| `key` | ..." under the heading
-// "## `section`" or "### `section.sub`" counts as "section.key".
+// The keys configs/README.md documents: a table row "| `key` | ..." under a heading that is
+// only "## `section`" or "### `section.sub`" counts as "section.key".
 std::set<std::string> documented_keys(const std::string& readme_text) {
   std::set<std::string> keys;
   std::istringstream in(readme_text);
   std::string line, section;
   while (std::getline(in, line)) {
-    if (line.rfind("#", 0) == 0) {
-      const size_t a = line.find('`'), b = line.find('`', a + 1);
-      section = a != std::string::npos && b != std::string::npos ? line.substr(a + 1, b - a - 1) : "";
+    if (line.rfind("#", 0) == 0) {  // a section is a heading that is only a key: ## `model`
+      std::smatch m;
+      static const std::regex key_heading("#{2,3} `([a-z_.]+)`\\s*");
+      section = std::regex_match(line, m, key_heading) ? m[1].str() : "";
       continue;
     }
     if (section.empty() || line.rfind("| `", 0) != 0) continue;
