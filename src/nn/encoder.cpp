@@ -1,7 +1,7 @@
-// nn/encoder.cpp — the Transformer encoder of SPEC.md: embedding, L layers of attention
+// nn/encoder.cpp — the Transformer encoder of docs/math.md (Encoder): embedding, L layers of attention
 // and FFN with the configured norm in post or pre position, and a head.
 //
-// What it is: wiring. Each layer is written as the two lines of SPEC.md it implements,
+// What it is: wiring. Each layer is written as the two lines of docs/math.md it implements,
 //   post (Vaswani et al. 2017):        h = N1(x + Attn(x)),   out = N2(h + FFN(h))
 //   pre  (Xiong et al. 2020, https://arxiv.org/abs/2002.04745):
 //                                      h = x + Attn(N1(x)),   out = h + FFN(N2(h))
@@ -12,7 +12,7 @@
 // What it is not: the math of any layer (ops/, kernels/, nn/norms/), nor the loop that
 // trains it (train/).
 //
-// Choices where SPEC.md is silent (as PyTorch's nn.TransformerEncoderLayer does):
+// Choices as PyTorch's nn.TransformerEncoderLayer makes them (docs/math.md, Encoder):
 //  - token embeddings are not scaled by sqrt(D);
 //  - dropout (model.dropout, default 0) is applied to the embedding sum, the attention
 //    weights, the FFN hidden activation, and each residual branch before it is added;

@@ -110,7 +110,7 @@ const Layout kTag{"tag", NormPosition::pre, Positions::sinusoidal, Activation::g
 const Layout kLm{"lm", NormPosition::pre, Positions::none, Activation::gelu, Pool::mean, 2};
 const Layout kClassifyFirst{"classify", NormPosition::post, Positions::learned, Activation::gelu, Pool::first, 1};
 
-// Every norm of SPEC.md, for every head.
+// Every norm of docs/math.md (Norms), for every head.
 const char* const kNorms[] = {"layernorm", "layernorm_simple", "detachnorm", "rmsnorm",
                               "adanorm",   "batchnorm",        "batchnorm_padded", "none"};
 

@@ -1,4 +1,4 @@
-// nn/encoder.h — the Transformer encoder of SPEC.md, with the norm chosen by config.
+// nn/encoder.h — the Transformer encoder of docs/math.md (Encoder), with the norm chosen by config.
 //
 // What it is: embedding (+ learned / sinusoidal / no positions) -> L layers of
 // multi-head attention and FFN with post- or pre-norm -> a head (classify, tag, lm).

@@ -41,7 +41,7 @@ inline float* grad_or_null(const Tensor& t) {
 }
 
 // ---- gradient checks ---------------------------------------------------------------------
-// For norms whose backward deliberately stops a gradient (sg in SPEC), the reference
+// For norms whose backward deliberately stops a gradient (sg() in docs/math.md, Notation), the reference
 // function whose derivative at x0 the backward must equal: the forward with the stopped
 // parts frozen at their values at x0. Returns values only (no history).
 using FrozenReference = std::function<Tensor(const Tensor& x, const Tensor& x0)>;
