@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh — normlab vs PyTorch on SPEC's bench-small and bench-medium, in one run.
+# bench.sh — normlab vs PyTorch on bench-small and bench-medium (docs/math.md, Benchmark models), in one run.
 #
 # What it is: one table row per preset (tokens/s, ratio, MFU, peak RSS, allocations per
 # step). For each preset: normlab trains on random batches (2 threads) and dumps its initial

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_torch.py — the PyTorch peer for `scripts/bench.sh`: the same model, weights and batches.
 
-What it is: SPEC.md's encoder (post-norm LayerNorm, classify head, mean pool over real
+What it is: normlab's encoder (docs/math.md, Encoder) (post-norm LayerNorm, classify head, mean pool over real
 tokens, learned positions, exact GELU) in PyTorch 1.13, loaded from the safetensors file
 that `normlab bench --dump DIR` writes, fed the batches that normlab trained on. It first
 checks that the loss on the first batch matches normlab's (relative 1e-4), then times

@@ -1,10 +1,13 @@
 // config.h — the run configuration: JSON maps one-to-one onto these structs.
 //
-// What it is: plain structs with defaults. Every JSON key is a field here with the
-// same name; `configs/README.md` documents each one. Parsing and validation live in
-// src/config/config.cpp: an unknown key, a wrong type or an out-of-range value is a
-// UserError naming the key path ("model.norm.type: 'batchnrom' is not one of ...")
-// and exit code 2.
+// What it is: plain structs whose initialisers are the defaults. Every JSON key is a field
+// here with the same name, declared once more — name, member, allowed values or range, a
+// one-line doc — in its struct's table in src/config/config.cpp; that table row drives
+// parsing, validation, config_to_json and the test that configs/README.md documents the
+// key. An unknown key, a wrong type or an out-of-range value is a UserError naming the key
+// path ("model.norm.type: 'batchnrom' is not one of ...") and exit code 2.
+// Keys with a fixed set of values are enums; their names are declared once, in the table
+// (name_of() and from_name() give them to the rest of the code).
 // What it is not: a place for derived values (vocab size and class count come from
 // the task at run time, not from the config).
 #pragma once
@@ -14,18 +17,22 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/exec.h"
+#include "normlab/exec.h"  // KernelSet (train.kernels), ExecOptions
 
 namespace nl {
 
+enum class NormPosition { post, pre };                 // model.norm.position
+enum class Positions { learned, sinusoidal, none };    // model.positions
+enum class Activation { gelu, relu };                  // model.activation
+enum class Pool { mean, first };                       // model.pool (classify head)
+enum class OptimizerType { sgd, adam, adamw };         // optim.type
+enum class Schedule { constant, cosine, linear };      // optim.schedule
+
 struct NormConfig {
-  std::string type = "layernorm";  // layernorm | layernorm_simple | detachnorm | rmsnorm |
-                                   // adanorm | batchnorm | batchnorm_padded | powernorm | none
-                                   // | (registry)
-  std::string position = "post";   // post | pre
+  std::string type = "layernorm";  // a registered norm (nn/norms/registry.cpp)
+  NormPosition position = NormPosition::post;
   float eps = -1.0f;               // < 0: the type's default (1e-5; rmsnorm 1e-6)
-  float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention);
-                                   // powernorm: alpha_fwd = 1 - momentum
+  float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention)
   float adanorm_C = 1.0f;
   float adanorm_k = 0.1f;
   int powernorm_groups = 1;        // group scaling: 0 off, else G groups per token (D % G == 0)
@@ -38,10 +45,10 @@ struct ModelConfig {
   int heads = 4;                   // H (D % H == 0)
   int d_ff = 256;                  // F
   int layers = 2;
-  std::string positions = "learned";  // learned | sinusoidal | none
+  Positions positions = Positions::learned;
   int max_len = 256;               // longest sequence the position table covers
-  std::string activation = "gelu"; // gelu | relu
-  std::string pool = "mean";       // classify head: mean (over real tokens) | first
+  Activation activation = Activation::gelu;
+  Pool pool = Pool::mean;          // classify head: mean (over real tokens) | first
   bool causal = false;             // causal attention mask (always on for the lm head)
   float dropout = 0.0f;
   float init_std = 0.02f;          // normal init of weights; biases start at 0
@@ -54,8 +61,7 @@ struct LengthRange {
 };
 
 struct TaskConfig {
-  std::string name = "majority";   // majority | histogram | sort | reverse | parity | dyck |
-                                   // text_classify | char_lm | wordlang
+  std::string name = "majority";   // a task of data/ (majority, histogram, ..., wordlang)
   LengthRange train_lengths{4, 16};
   std::vector<LengthRange> eval_lengths{{4, 16}, {17, 32}};
   int train_size = 2000;           // examples generated for training
@@ -67,13 +73,13 @@ struct TaskConfig {
 };
 
 struct OptimConfig {
-  std::string type = "adamw";      // sgd | adam | adamw
+  OptimizerType type = OptimizerType::adamw;
   float lr = 1e-3f;
   float momentum = 0.9f;           // sgd
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float weight_decay = 0.01f;      // adamw (decoupled); adam adds it to the gradient
   bool decay_norm_and_bias = false;// by default norm gains/biases and all biases are not decayed
-  std::string schedule = "constant";  // constant | cosine | linear (decay after warmup)
+  Schedule schedule = Schedule::constant;  // decay after warmup
   int warmup_steps = 0;
   float min_lr_ratio = 0.0f;       // floor of the decay, as a fraction of lr
   float clip_grad_norm = 1.0f;     // <= 0: no clipping
@@ -85,7 +91,7 @@ struct TrainConfig {
   bool bucket_by_length = false;   // batches of similar lengths: fewer pads
   uint64_t seed = 1;
   int threads = 0;                 // 0: the machine's cores
-  std::string kernels = "fast";    // fast | reference
+  KernelSet kernels = KernelSet::fast;
   bool pack = true;                // fast kernels: run real tokens only where exact (exec.h)
   int log_every = 10;
   int eval_every = 100;            // 0: only at the end
@@ -112,5 +118,32 @@ nlohmann::json config_to_json(const Config& c);  // every key, resolved
 // The execution options of a run: train.kernels (already overridden by `--kernels`) and
 // train.pack. Built once per run and handed to the model (exec.h).
 ExecOptions exec_options(const TrainConfig& c);
+
+// The names of the enum values, as in the JSON ("pre", "sinusoidal", ...), from the tables.
+const char* name_of(NormPosition v);
+const char* name_of(Positions v);
+const char* name_of(Activation v);
+const char* name_of(Pool v);
+const char* name_of(OptimizerType v);
+const char* name_of(Schedule v);
+const char* name_of(KernelSet v);
+// The value named `name`; false (and `v` untouched) when no value has that name.
+bool from_name(const std::string& name, NormPosition& v);
+bool from_name(const std::string& name, Positions& v);
+bool from_name(const std::string& name, Activation& v);
+bool from_name(const std::string& name, Pool& v);
+bool from_name(const std::string& name, OptimizerType& v);
+bool from_name(const std::string& name, Schedule& v);
+bool from_name(const std::string& name, KernelSet& v);
+
+// Every key the tables declare, in declaration order, for documentation and its test:
+// "model.norm" is an object key whose own keys follow as "model.norm.type", ...
+struct ConfigKey {
+  std::string path;     // "model.norm.eps"
+  std::string type;     // int | uint64 | float | bool | string | object | range | ranges
+  std::string allowed;  // "1..65536", "> 0", "post, pre", ... ("" when anything goes)
+  std::string doc;      // one line
+};
+std::vector<ConfigKey> config_keys();
 
 }  // namespace nl

@@ -1,7 +1,8 @@
-// cmd_bench.cpp — `normlab bench`: training-step throughput on SPEC's fixed benchmark models.
+// cmd_bench.cpp — `normlab bench`: training-step throughput on two fixed benchmark models.
 //
-// What it is: bench-small / bench-medium from SPEC.md ("Benchmarks"): post-norm LayerNorm
-// encoder, classify head with mean pool, vocab 32, 4 classes, batch 32, lengths uniform
+// What it is: bench-small (D 128, 4 heads, F 512, 4 layers, lengths 8..64) and
+// bench-medium (D 256, 8 heads, F 1024, 6 layers, lengths 16..128), docs/math.md
+// ("Benchmark models"): post-norm LayerNorm encoder, classify head with mean pool, vocab 32, 4 classes, batch 32, lengths uniform
 // in the range. It times forward + backward + AdamW steps on random batches and prints
 // real (non-pad) tokens/s, model FLOP utilisation against OpenBLAS sgemm measured in the
 // same run (n=1024), peak RSS and the pool's fresh allocations per step.
@@ -59,7 +60,7 @@ double peak_rss_mb() {
 
 }  // namespace
 
-NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medium models", 80,
+NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, classify head, batch 32; small = D128 x 4 layers, lengths 8..64; medium = D256 x 6 layers, lengths 16..128", 80,
            [](CLI::App& sub) -> CommandRun {
   struct Args {
     std::string preset = "small", dump;
@@ -77,10 +78,10 @@ NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medi
     const int V = 32, C = 4, Bsz = 32;
     ModelConfig mc;
     mc.d_model = P.D; mc.heads = P.H; mc.d_ff = P.F; mc.layers = P.L;
-    mc.positions = "learned"; mc.max_len = P.max_len; mc.activation = "gelu"; mc.pool = "mean";
-    mc.norm.type = "layernorm"; mc.norm.position = "post";
+    mc.positions = Positions::learned; mc.max_len = P.max_len; mc.activation = Activation::gelu;
+    mc.pool = Pool::mean; mc.norm.type = "layernorm"; mc.norm.position = NormPosition::post;
     OptimConfig oc;
-    oc.type = "adamw"; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
+    oc.type = OptimizerType::adamw; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
     oc.decay_norm_and_bias = true;  // as torch.optim.AdamW over model.parameters()
 
     ExecOptions exec;  // fast and packed, unless `--kernels reference`
@@ -111,7 +112,7 @@ NL_COMMAND("bench", "Benchmark training steps on SPEC's bench-small / bench-medi
       batches.push_back(make_batch(sets[s], idx, "classify"));
     }
 
-    // Non-embedding parameters (SPEC's MFU counts 6 x these per real token, plus attention).
+    // Non-embedding parameters (MFU counts 6 x these per real token, plus attention: docs/math.md, Benchmark models).
     double n_params = 0;
     for (const NamedTensor& p : params)
       if (p.name.rfind("embed.", 0) != 0) n_params += (double)p.tensor.numel();

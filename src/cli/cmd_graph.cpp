@@ -28,7 +28,7 @@ NL_COMMAND("graph", "Write the autograd graph of one training step as Graphviz D
   return [a]() {
     Config cfg = resolve_config(a->config, a->overrides);
     StepTape step = first_training_step(cfg);
-    const std::string title = "normlab " + cfg.model.norm.type + "/" + cfg.model.norm.position +
+    const std::string title = "normlab " + cfg.model.norm.type + "/" + name_of(cfg.model.norm.position) +
                               ", " + std::to_string(cfg.model.layers) + " layer(s), batch " +
                               shape_str({step.batch.B, step.batch.T}) + ", loss " +
                               std::to_string(step.loss.item());

@@ -129,7 +129,7 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
     std::vector<EvalSplit> splits = task.evals;
     if (!a->data.empty())  // texts longer than the positions the model has are an error
       splits = {import_split(task, a->data, cfg.task.train_lengths,
-                             cfg.model.positions == "none" ? 0 : cfg.model.max_len)};
+                             cfg.model.positions == Positions::none ? 0 : cfg.model.max_len)};
     std::vector<EvalResult> evals = evaluate(model, splits, cfg.train.batch_size);
     const bool json_stdout = a->json_out == "-";
     print_evals(json_stdout ? stderr : stdout, evals);

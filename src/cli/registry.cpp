@@ -35,7 +35,7 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
 void apply_global_options(Config& cfg) {
   // Command-line --threads / --kernels win over the config.
   if (global_options().threads > 0) cfg.train.threads = global_options().threads;
-  if (!global_options().kernels.empty()) cfg.train.kernels = global_options().kernels;
+  if (!global_options().kernels.empty()) cfg.train.kernels = parse_kernel_set(global_options().kernels);
 }
 
 }  // namespace nl

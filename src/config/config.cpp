@@ -1,57 +1,36 @@
-// config.cpp — JSON <-> Config: parsing, validation, overrides, the resolved config.
+// config.cpp — JSON <-> Config: the tables of keys, cross-field checks, overrides, the
+// resolved config.
 //
-// What it is: the one place that knows every config key, its type, its default (the
-// struct initialisers in config.h), and what values it allows. Each struct has a
-// read_X function that reads its keys through a Reader, which remembers the dotted
-// key path and which keys it has seen, so every error is one line naming the file,
-// the key path and what is allowed:
+// What it is: one table per struct (norm_table(), model_table(), ...), one row per key,
+// declaring the JSON name, the member, the allowed values or range and a one-line doc.
+// The rows (kinds in fields.h) drive parsing, validation, config_to_json and
+// config_keys(), so every error is one line naming the file, the key path and what is
+// allowed:
 //   configs/x.json: model.norm.type: 'batchnrom' is not one of layernorm, rmsnorm, ...
 //   configs/x.json: model.layer: unknown key (did you mean 'layers'?); allowed: d_model, ...
+// Adding a key: a member with its default in config.h, one row in its table here, one
+// line in configs/README.md (a test checks that README documents every key).
 // Cross-field checks (d_model % heads, length ranges vs max_len, ...) run after all
 // keys are read. Every error is UserError(code 2).
+// Names owned by layers above config (norm types, tasks) come from names.h, which those
+// layers fill; config includes nothing from nn/, data/ or train/.
 // What it is not: the place that builds anything from the config (models, tasks).
-// configs/README.md documents every key; keep it in step with this file.
 #include "normlab/config.h"
 
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
 
+#include "fields.h"
 #include "normlab/error.h"
 #include "normlab/files.h"
 #include "normlab/json_io.h"
 #include "normlab/memory_check.h"
-#include "normlab/data/task.h"
-#include "normlab/nn/norm.h"
+#include "normlab/names.h"
 
 namespace nl {
 
 using nlohmann::json;
 
-namespace {
-
-[[noreturn]] void fail(const std::string& source, const std::string& path, const std::string& msg) {
-  throw UserError(source + ": " + (path.empty() ? std::string("(top level)") : path) + ": " + msg, 2);
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
-}
-
-// A short, one-line rendering of a JSON value for error messages: its type and at most
-// ~40 characters, never a recursive dump (json_io.h).
-std::string show(const json& v) { return json_describe(v); }
-
-// Shortest decimal that reads back as the same float (0.1f -> 0.1, not 0.10000000149).
-std::string float_str(float f) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, f);
-  return std::string(buf, r.ptr);
-}
-double float_to_json(float f) { return std::strtod(float_str(f).c_str(), nullptr); }
+namespace config {
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -68,234 +47,180 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// Reads the keys of one JSON object, remembering its key path and the keys it knows.
-class Reader {
- public:
-  Reader(const json& j, std::string path, const std::string& source)
-      : j_(j), path_(std::move(path)), source_(source) {
-    if (!j_.is_object()) fail(source_, path_, "expected an object {...}, got " + show(j_));
-  }
+// ---- the names of the enum keys (each mapping declared once, here) ----------------------
 
-  // "model" + "norm" -> "model.norm"; "task.eval_lengths" + "[0]" -> "task.eval_lengths[0]"
-  std::string key_path(const char* key) const {
-    return path_.empty() ? key : path_ + (key[0] == '[' ? "" : ".") + key;
-  }
-  const std::string& source() const { return source_; }
+const Choices<NormPosition>& choices(NormPosition) {
+  static const Choices<NormPosition> c = {{"post", NormPosition::post}, {"pre", NormPosition::pre}};
+  return c;
+}
+const Choices<Positions>& choices(Positions) {
+  static const Choices<Positions> c = {
+      {"learned", Positions::learned}, {"sinusoidal", Positions::sinusoidal}, {"none", Positions::none}};
+  return c;
+}
+const Choices<Activation>& choices(Activation) {
+  static const Choices<Activation> c = {{"gelu", Activation::gelu}, {"relu", Activation::relu}};
+  return c;
+}
+const Choices<Pool>& choices(Pool) {
+  static const Choices<Pool> c = {{"mean", Pool::mean}, {"first", Pool::first}};
+  return c;
+}
+const Choices<OptimizerType>& choices(OptimizerType) {
+  static const Choices<OptimizerType> c = {
+      {"sgd", OptimizerType::sgd}, {"adam", OptimizerType::adam}, {"adamw", OptimizerType::adamw}};
+  return c;
+}
+const Choices<Schedule>& choices(Schedule) {
+  static const Choices<Schedule> c = {
+      {"constant", Schedule::constant}, {"cosine", Schedule::cosine}, {"linear", Schedule::linear}};
+  return c;
+}
+const Choices<KernelSet>& choices(KernelSet) {
+  // The names are exec.h's (the command line's --kernels reads them too).
+  static const Choices<KernelSet> c = {{kernel_set_name(KernelSet::fast), KernelSet::fast},
+                                       {kernel_set_name(KernelSet::reference), KernelSet::reference}};
+  return c;
+}
 
-  // Returns the value of `key`, or nullptr when absent (the default stays).
-  const json* find(const char* key) {
-    known_.push_back(key);
-    auto it = j_.find(key);
-    return it == j_.end() ? nullptr : &*it;
-  }
+// ---- value checks of float keys --------------------------------------------------------
 
-  void get(const char* key, bool& v) {
-    const json* x = find(key);
-    if (!x) return;
-    if (!x->is_boolean()) fail(source_, key_path(key), "expected true or false, got " + show(*x));
-    v = x->get<bool>();
-  }
-
-  void get(const char* key, int& v, int lo, int hi) {
-    const json* x = find(key);
-    if (!x) return;
-    if (!x->is_number_integer())
-      fail(source_, key_path(key), "expected an integer in " + std::to_string(lo) + ".." +
-                                       std::to_string(hi) + ", got " + show(*x));
-    // JSON integers are int64 or uint64; compare in int64 after ruling out huge ones.
-    bool in = !(x->is_number_unsigned() && x->get<uint64_t>() > (uint64_t)hi) &&
-              x->get<int64_t>() >= lo && x->get<int64_t>() <= hi;
-    if (!in)
-      fail(source_, key_path(key), json_brief(*x) + " is out of range (allowed: " + std::to_string(lo) +
-                                       ".." + std::to_string(hi) + ")");
-    v = (int)x->get<int64_t>();
-  }
-
-  void get(const char* key, uint64_t& v) {
-    const json* x = find(key);
-    if (!x) return;
-    if (!x->is_number_unsigned())
-      fail(source_, key_path(key), "expected a non-negative integer, got " + show(*x));
-    v = x->get<uint64_t>();
-  }
-
-  // `allowed` describes the range in words for the error; `ok` checks it.
-  template <class Ok>
-  void get(const char* key, float& v, const char* allowed, Ok ok) {
-    const json* x = find(key);
-    if (!x) return;
-    if (!x->is_number()) fail(source_, key_path(key), std::string("expected a number ") + allowed + ", got " + show(*x));
-    double d = x->get<double>();
-    float f = (float)d;
-    if (!std::isfinite(f) || !ok(f))
-      fail(source_, key_path(key), json_brief(*x) + " is out of range (allowed: " + allowed + ")");
-    v = f;
-  }
-
-  void get(const char* key, std::string& v) {
-    const json* x = find(key);
-    if (!x) return;
-    if (!x->is_string()) fail(source_, key_path(key), "expected a string, got " + show(*x));
-    v = x->get<std::string>();
-  }
-
-  void get_one_of(const char* key, std::string& v, const std::vector<std::string>& allowed) {
-    const json* x = find(key);
-    if (!x) return;
-    if (!x->is_string())
-      fail(source_, key_path(key), "expected a string, one of " + join(allowed) + "; got " + show(*x));
-    std::string s = x->get<std::string>();
-    bool ok = false;
-    for (const auto& a : allowed) ok = ok || a == s;
-    if (!ok) fail(source_, key_path(key), "'" + printable(s) + "' is not one of " + join(allowed));
-    v = s;
-  }
-
-  // A nested object; absent -> an empty object (all defaults).
-  Reader child(const char* key) {
-    const json* x = find(key);
-    static const json empty = json::object();
-    return Reader(x ? *x : empty, key_path(key), source_);
-  }
-
-  // Every key present must have been asked for.
-  void finish() const {
-    for (auto it = j_.begin(); it != j_.end(); ++it) {
-      bool ok = false;
-      for (const auto& k : known_) ok = ok || k == it.key();
-      if (ok) continue;
-      std::string best;
-      size_t best_d = 3;  // suggest only close names
-      for (const auto& k : known_) {
-        size_t d = edit_distance(it.key(), k);
-        if (d < best_d) best_d = d, best = k;
-      }
-      fail(source_, key_path(it.key().c_str()),
-           std::string("unknown key") + (best.empty() ? "" : " (did you mean '" + best + "'?)") +
-               "; allowed: " + join(known_));
-    }
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-  const std::string& source_;
-  std::vector<std::string> known_;
-};
-
-auto positive = [](float f) { return f > 0; };
-auto non_negative = [](float f) { return f >= 0; };
-auto unit_closed = [](float f) { return f >= 0 && f <= 1; };
-auto unit_half_open = [](float f) { return f >= 0 && f < 1; };
-auto any_finite = [](float) { return true; };
+bool positive(float f) { return f > 0; }
+bool non_negative(float f) { return f >= 0; }
+bool unit_closed(float f) { return f >= 0 && f <= 1; }
+bool unit_half_open(float f) { return f >= 0 && f < 1; }
+bool not_zero(float f) { return f != 0; }
+bool any_finite(float) { return true; }
 
 constexpr int kBig = 1 << 30;
 
-void read_range(Reader& parent, const char* key, LengthRange& r) {
-  Reader rr = parent.child(key);
-  rr.get("min", r.min, 1, 1 << 20);
-  rr.get("max", r.max, 1, 1 << 20);
-  rr.finish();
+// ---- the tables ------------------------------------------------------------------------
+
+const Table<LengthRange>& length_range_table() {
+  static const Table<LengthRange> t = {
+      int_key("min", &LengthRange::min, 1, 1 << 20, "shortest length"),
+      int_key("max", &LengthRange::max, 1, 1 << 20, "longest length"),
+  };
+  return t;
+}
+
+void read_range(const json& v, LengthRange& r, const Where& at) {
+  read_object(length_range_table(), v, r, at);
   if (r.min > r.max)
-    fail(rr.source(), rr.key_path("min"), "min " + std::to_string(r.min) + " is greater than max " +
-                                              std::to_string(r.max));
+    fail(at.source, key_path(at.path, "min"),
+         "min " + std::to_string(r.min) + " is greater than max " + std::to_string(r.max));
 }
 
-void read_norm(Reader r, NormConfig& c) {
-  r.get_one_of("type", c.type, norm_types());  // the registry: a new norm is accepted with no edit here
-  r.get_one_of("position", c.position, {"post", "pre"});
-  r.get("eps", c.eps, "< 0 for the type's default, or > 0", [](float f) { return f != 0; });
-  r.get("momentum", c.momentum, "0..1", unit_closed);
-  r.get("adanorm_C", c.adanorm_C, "> 0", positive);
-  r.get("adanorm_k", c.adanorm_k, "0..1", unit_closed);
-  r.get("powernorm_groups", c.powernorm_groups, 0, 65536);
-  r.get("powernorm_warmup", c.powernorm_warmup, 0, kBig);
-  r.get("powernorm_alpha_bkw", c.powernorm_alpha_bkw, "0..1", unit_closed);
-  r.finish();
+const Table<NormConfig>& norm_table() {
+  using N = NormConfig;
+  static const Table<N> t = {
+      registered_key("type", &N::type, "norm", "which normalisation every layer uses"),
+      enum_key("position", &N::position, choices(NormPosition{}), "post: N(x + f(x)); pre: x + f(N(x))"),
+      float_key("eps", &N::eps, "< 0 for the type's default, or > 0", not_zero, "added to the variance"),
+      float_key("momentum", &N::momentum, "0..1", unit_closed, "BatchNorm running-statistics momentum"),
+      float_key("adanorm_C", &N::adanorm_C, "> 0", positive, "AdaNorm scale C"),
+      float_key("adanorm_k", &N::adanorm_k, "0..1", unit_closed, "AdaNorm k in C*(1 - k*y)*y"),
+      int_key("powernorm_groups", &N::powernorm_groups, 0, 65536,
+              "PowerNorm group scaling: 0 off, else G groups per token (d_model % G == 0)"),
+      int_key("powernorm_warmup", &N::powernorm_warmup, 0, 1 << 30,
+              "PowerNorm: training steps that normalise with the batch's quadratic mean"),
+      float_key("powernorm_alpha_bkw", &N::powernorm_alpha_bkw, "0..1", unit_closed,
+                "PowerNorm's approximate backward: decay of the correction statistic"),
+  };
+  return t;
 }
 
-void read_model(Reader r, ModelConfig& c) {
-  r.get("d_model", c.d_model, 1, 65536);
-  r.get("heads", c.heads, 1, 1024);
-  r.get("d_ff", c.d_ff, 1, 1 << 20);
-  r.get("layers", c.layers, 1, 1000);
-  r.get_one_of("positions", c.positions, {"learned", "sinusoidal", "none"});
-  r.get("max_len", c.max_len, 1, 1 << 20);
-  r.get_one_of("activation", c.activation, {"gelu", "relu"});
-  r.get_one_of("pool", c.pool, {"mean", "first"});
-  r.get("causal", c.causal);
-  r.get("dropout", c.dropout, "0 <= dropout < 1", unit_half_open);
-  r.get("init_std", c.init_std, "> 0", positive);
-  read_norm(r.child("norm"), c.norm);
-  r.finish();
+const Table<ModelConfig>& model_table() {
+  using M = ModelConfig;
+  static const Table<M> t = {
+      int_key("d_model", &M::d_model, 1, 65536, "D, width of every token vector"),
+      int_key("heads", &M::heads, 1, 1024, "H, attention heads"),
+      int_key("d_ff", &M::d_ff, 1, 1 << 20, "F, hidden width of the feed-forward block"),
+      int_key("layers", &M::layers, 1, 1000, "encoder layers"),
+      enum_key("positions", &M::positions, choices(Positions{}), "position information added to tokens"),
+      int_key("max_len", &M::max_len, 1, 1 << 20, "rows of the position table"),
+      enum_key("activation", &M::activation, choices(Activation{}), "FFN non-linearity"),
+      enum_key("pool", &M::pool, choices(Pool{}), "classify head: mean over real tokens, or the first"),
+      bool_key("causal", &M::causal, "causal attention mask (always on for the lm head)"),
+      float_key("dropout", &M::dropout, "0 <= dropout < 1", unit_half_open, "dropout probability"),
+      float_key("init_std", &M::init_std, "> 0", positive, "std of the normal init of weights"),
+      object_key("norm", &M::norm, norm_table, "the normalisation layer"),
+  };
+  return t;
 }
 
-const std::vector<std::string>& known_tasks() {
-  static const std::vector<std::string> v = {"majority", "histogram",     "sort",    "reverse", "parity",
-                                             "dyck",     "text_classify", "char_lm", "wordlang"};
-  return v;
+const Table<TaskConfig>& task_table() {
+  using T = TaskConfig;
+  static const Table<T> t = {
+      registered_key("name", &T::name, "task", "the task"),
+      range_key("train_lengths", &T::train_lengths, "lengths of training sequences"),
+      ranges_key("eval_lengths", &T::eval_lengths, "one evaluation split per range"),
+      int_key("train_size", &T::train_size, 1, kBig, "examples generated for training"),
+      int_key("eval_size", &T::eval_size, 1, kBig, "examples per evaluation range"),
+      int_key("symbols", &T::symbols, 2, 100000, "alphabet size of generated tasks"),
+      string_key("path", &T::path, Empty::allowed, "training file of file tasks"),
+      string_key("eval_path", &T::eval_path, Empty::allowed, "optional evaluation file of file tasks"),
+      uint64_key("data_seed", &T::data_seed, "seed of the data; 0 uses train.seed"),
+  };
+  return t;
 }
 
-void read_task(Reader r, TaskConfig& c) {
-  r.get_one_of("name", c.name, known_tasks());
-  read_range(r, "train_lengths", c.train_lengths);
-  if (const json* x = r.find("eval_lengths")) {
-    std::string p = r.key_path("eval_lengths");
-    if (!x->is_array() || x->empty())
-      fail(r.source(), p, "expected a non-empty array of {\"min\": m, \"max\": n}, got " + show(*x));
-    c.eval_lengths.clear();
-    for (size_t i = 0; i < x->size(); ++i) {
-      LengthRange lr;
-      // Read each element as a one-key object so errors say eval_lengths[i].max.
-      json wrap = json::object({{"[" + std::to_string(i) + "]", (*x)[i]}});
-      Reader w(wrap, p, r.source());
-      std::string k = "[" + std::to_string(i) + "]";
-      read_range(w, k.c_str(), lr);
-      c.eval_lengths.push_back(lr);
-    }
-  }
-  r.get("train_size", c.train_size, 1, kBig);
-  r.get("eval_size", c.eval_size, 1, kBig);
-  r.get("symbols", c.symbols, 2, 100000);
-  r.get("path", c.path);
-  r.get("eval_path", c.eval_path);
-  r.get("data_seed", c.data_seed);
-  r.finish();
+const Table<OptimConfig>& optim_table() {
+  using O = OptimConfig;
+  static const Table<O> t = {
+      enum_key("type", &O::type, choices(OptimizerType{}), "optimizer"),
+      float_key("lr", &O::lr, "> 0", positive, "peak learning rate"),
+      float_key("momentum", &O::momentum, "0 <= momentum < 1", unit_half_open, "SGD momentum"),
+      float_key("beta1", &O::beta1, "0 <= beta1 < 1", unit_half_open, "Adam(W) first-moment decay"),
+      float_key("beta2", &O::beta2, "0 <= beta2 < 1", unit_half_open, "Adam(W) second-moment decay"),
+      float_key("eps", &O::eps, "> 0", positive, "Adam(W) denominator epsilon"),
+      float_key("weight_decay", &O::weight_decay, ">= 0", non_negative, "weight decay"),
+      bool_key("decay_norm_and_bias", &O::decay_norm_and_bias, "decay norm gains/biases and all biases too"),
+      enum_key("schedule", &O::schedule, choices(Schedule{}), "learning-rate decay after warmup"),
+      int_key("warmup_steps", &O::warmup_steps, 0, kBig, "linear warmup steps"),
+      float_key("min_lr_ratio", &O::min_lr_ratio, "0..1", unit_closed, "floor of the decay, fraction of lr"),
+      float_key("clip_grad_norm", &O::clip_grad_norm, "any number; <= 0 turns clipping off", any_finite,
+                "clip the global gradient L2 norm to this"),
+  };
+  return t;
 }
 
-void read_optim(Reader r, OptimConfig& c) {
-  r.get_one_of("type", c.type, {"sgd", "adam", "adamw"});
-  r.get("lr", c.lr, "> 0", positive);
-  r.get("momentum", c.momentum, "0 <= momentum < 1", unit_half_open);
-  r.get("beta1", c.beta1, "0 <= beta1 < 1", unit_half_open);
-  r.get("beta2", c.beta2, "0 <= beta2 < 1", unit_half_open);
-  r.get("eps", c.eps, "> 0", positive);
-  r.get("weight_decay", c.weight_decay, ">= 0", non_negative);
-  r.get("decay_norm_and_bias", c.decay_norm_and_bias);
-  r.get_one_of("schedule", c.schedule, {"constant", "cosine", "linear"});
-  r.get("warmup_steps", c.warmup_steps, 0, kBig);
-  r.get("min_lr_ratio", c.min_lr_ratio, "0..1", unit_closed);
-  r.get("clip_grad_norm", c.clip_grad_norm, "any number; <= 0 turns clipping off", any_finite);
-  r.finish();
+const Table<TrainConfig>& train_table() {
+  using R = TrainConfig;
+  static const Table<R> t = {
+      int_key("steps", &R::steps, 1, kBig, "optimizer steps"),
+      int_key("batch_size", &R::batch_size, 1, 1 << 20, "examples per batch"),
+      bool_key("bucket_by_length", &R::bucket_by_length, "batches of similar lengths"),
+      uint64_key("seed", &R::seed, "seed of init, shuffling, dropout"),
+      int_key("threads", &R::threads, 0, 1024, "OpenMP threads; 0: the machine's cores"),
+      enum_key("kernels", &R::kernels, choices(KernelSet{}), "fast kernels or their plain twins"),
+      bool_key("pack", &R::pack, "fast kernels: run the layers on real tokens only, where exact"),
+      int_key("log_every", &R::log_every, 1, kBig, "steps between metrics rows"),
+      int_key("eval_every", &R::eval_every, 0, kBig, "steps between evaluations; 0: at the end"),
+      int_key("checkpoint_every", &R::checkpoint_every, 0, kBig, "steps between checkpoints; 0: at the end"),
+      string_key("out_dir", &R::out_dir, Empty::not_allowed, "the run folder"),
+  };
+  return t;
 }
 
-void read_train(Reader r, TrainConfig& c) {
-  r.get("steps", c.steps, 1, kBig);
-  r.get("batch_size", c.batch_size, 1, 1 << 20);
-  r.get("bucket_by_length", c.bucket_by_length);
-  r.get("seed", c.seed);
-  r.get("threads", c.threads, 0, 1024);
-  r.get_one_of("kernels", c.kernels, {"fast", "reference"});
-  r.get("pack", c.pack);
-  r.get("log_every", c.log_every, 1, kBig);
-  r.get("eval_every", c.eval_every, 0, kBig);
-  r.get("checkpoint_every", c.checkpoint_every, 0, kBig);
-  r.get("out_dir", c.out_dir);
-  r.finish();
-  if (c.out_dir.empty()) fail(r.source(), r.key_path("out_dir"), "must not be empty");
+const Table<Config>& config_table() {
+  static const Table<Config> t = {
+      object_key("model", &Config::model, model_table, "the network"),
+      object_key("task", &Config::task, task_table, "the data"),
+      object_key("optim", &Config::optim, optim_table, "the optimizer and its schedule"),
+      object_key("train", &Config::train, train_table, "the training loop"),
+  };
+  return t;
 }
 
-// Checks that involve more than one key.
+// ---- checks that involve more than one key ---------------------------------------------
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  for (const auto& x : v)
+    if (x == s) return true;
+  return false;
+}
+
 void check_cross_fields(const Config& c, const std::string& src) {
   const ModelConfig& m = c.model;
   if (m.d_model % m.heads != 0)
@@ -306,41 +231,90 @@ void check_cross_fields(const Config& c, const std::string& src) {
     fail(src, "model.norm.powernorm_groups", "d_model " + std::to_string(m.d_model) +
                                                  " is not divisible by powernorm_groups " +
                                                  std::to_string(m.norm.powernorm_groups));
-  if (m.positions != "none") {
+  if (m.positions == Positions::sinusoidal && m.d_model % 2 != 0)
+    fail(src, "model.d_model", std::to_string(m.d_model) + " is odd; sinusoidal positions need an even d_model");
+  if (m.positions != Positions::none) {
     int longest = c.task.train_lengths.max;
     std::string where = "task.train_lengths.max";
     for (size_t i = 0; i < c.task.eval_lengths.size(); ++i)
       if (c.task.eval_lengths[i].max > longest)
         longest = c.task.eval_lengths[i].max, where = "task.eval_lengths[" + std::to_string(i) + "].max";
-    const int prefix = task_prefix_tokens(c.task.name);  // <bos>
+    const int prefix = contains(registered_names("task.bos"), c.task.name) ? 1 : 0;  // <bos>
     if (longest + prefix > m.max_len)
       fail(src, "model.max_len", std::to_string(m.max_len) + " is shorter than " + where + " = " +
                                      std::to_string(longest) + (prefix ? " + 1 (<bos>)" : "") +
-                                     " (positions '" + m.positions + "' need max_len >= every length)");
+                                     " (positions '" + name_of(m.positions) +
+                                     "' need max_len >= every length)");
   }
   const std::string& t = c.task.name;
-  if ((t == "text_classify" || t == "char_lm") && c.task.path.empty())
+  if (contains(registered_names("task.needs_path"), t) && c.task.path.empty())
     fail(src, "task.path", "required for task '" + t + "' (the training file)");
   if (c.optim.warmup_steps > c.train.steps)
     fail(src, "optim.warmup_steps", std::to_string(c.optim.warmup_steps) + " is more than train.steps = " +
                                         std::to_string(c.train.steps));
 }
 
-}  // namespace
+template <class E>
+const char* name_in(E v) {
+  for (const auto& [n, e] : choices(E{}))
+    if (e == v) return n;
+  return "?";  // unreachable: every enum value has a name
+}
+
+template <class E>
+bool value_in(const std::string& name, E& v) {
+  for (const auto& [n, e] : choices(E{}))
+    if (name == n) {
+      v = e;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace config
+
+using config::fail;
+using config::join;
+using config::show;
+
+const char* name_of(NormPosition v) { return config::name_in(v); }
+const char* name_of(Positions v) { return config::name_in(v); }
+const char* name_of(Activation v) { return config::name_in(v); }
+const char* name_of(Pool v) { return config::name_in(v); }
+const char* name_of(OptimizerType v) { return config::name_in(v); }
+const char* name_of(Schedule v) { return config::name_in(v); }
+const char* name_of(KernelSet v) { return config::name_in(v); }
+bool from_name(const std::string& n, NormPosition& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, Positions& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, Activation& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, Pool& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, OptimizerType& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, Schedule& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, KernelSet& v) { return config::value_in(n, v); }
 
 Config config_from_json(const json& j, const std::string& source) {
   Config c;
-  Reader root(j, "", source);
-  read_model(root.child("model"), c.model);
-  read_task(root.child("task"), c.task);
-  read_optim(root.child("optim"), c.optim);
-  read_train(root.child("train"), c.train);
-  root.finish();
-  check_cross_fields(c, source);
+  config::read_object(config::config_table(), j, c, config::Where{source, ""});
+  config::check_cross_fields(c, source);
   // Last: a config that cannot fit in memory (or whose tensors outgrow int sizes) is a
   // config error, caught here before a run folder exists (memory_check.h).
   check_memory(c, source, available_memory_bytes());
   return c;
+}
+
+json config_to_json(const Config& c) { return config::write_object(config::config_table(), c); }
+
+ExecOptions exec_options(const TrainConfig& c) {
+  ExecOptions e;
+  e.kernels = c.kernels;
+  e.pack = c.pack;
+  return e;
+}
+
+std::vector<ConfigKey> config_keys() {
+  std::vector<ConfigKey> out;
+  config::list_keys(config::config_table(), "", out);
+  return out;
 }
 
 // Only a regular file, at most kMaxConfigBytes; nesting depth, duplicate keys and every
@@ -411,72 +385,6 @@ void apply_overrides(json& j, const std::vector<std::string>& overrides) {
     }
     (*cur)[parts.back()] = value;
   }
-}
-
-json config_to_json(const Config& c) {
-  auto range = [](const LengthRange& r) { return json{{"min", r.min}, {"max", r.max}}; };
-  const NormConfig& n = c.model.norm;
-  json norm = {{"type", n.type},
-               {"position", n.position},
-               {"eps", float_to_json(n.eps)},
-               {"momentum", float_to_json(n.momentum)},
-               {"adanorm_C", float_to_json(n.adanorm_C)},
-               {"adanorm_k", float_to_json(n.adanorm_k)},
-               {"powernorm_groups", n.powernorm_groups},
-               {"powernorm_warmup", n.powernorm_warmup},
-               {"powernorm_alpha_bkw", float_to_json(n.powernorm_alpha_bkw)}};
-  const ModelConfig& m = c.model;
-  json model = {{"d_model", m.d_model},       {"heads", m.heads},
-                {"d_ff", m.d_ff},             {"layers", m.layers},
-                {"positions", m.positions},   {"max_len", m.max_len},
-                {"activation", m.activation}, {"pool", m.pool},
-                {"causal", m.causal},         {"dropout", float_to_json(m.dropout)},
-                {"init_std", float_to_json(m.init_std)}, {"norm", norm}};
-  const TaskConfig& t = c.task;
-  json evals = json::array();
-  for (const auto& r : t.eval_lengths) evals.push_back(range(r));
-  json task = {{"name", t.name},
-               {"train_lengths", range(t.train_lengths)},
-               {"eval_lengths", evals},
-               {"train_size", t.train_size},
-               {"eval_size", t.eval_size},
-               {"symbols", t.symbols},
-               {"path", t.path},
-               {"eval_path", t.eval_path},
-               {"data_seed", t.data_seed}};
-  const OptimConfig& o = c.optim;
-  json optim = {{"type", o.type},
-                {"lr", float_to_json(o.lr)},
-                {"momentum", float_to_json(o.momentum)},
-                {"beta1", float_to_json(o.beta1)},
-                {"beta2", float_to_json(o.beta2)},
-                {"eps", float_to_json(o.eps)},
-                {"weight_decay", float_to_json(o.weight_decay)},
-                {"decay_norm_and_bias", o.decay_norm_and_bias},
-                {"schedule", o.schedule},
-                {"warmup_steps", o.warmup_steps},
-                {"min_lr_ratio", float_to_json(o.min_lr_ratio)},
-                {"clip_grad_norm", float_to_json(o.clip_grad_norm)}};
-  const TrainConfig& tr = c.train;
-  json train = {{"steps", tr.steps},
-                {"batch_size", tr.batch_size},
-                {"bucket_by_length", tr.bucket_by_length},
-                {"seed", tr.seed},
-                {"threads", tr.threads},
-                {"kernels", tr.kernels},
-                {"pack", tr.pack},
-                {"log_every", tr.log_every},
-                {"eval_every", tr.eval_every},
-                {"checkpoint_every", tr.checkpoint_every},
-                {"out_dir", tr.out_dir}};
-  return json{{"model", model}, {"task", task}, {"optim", optim}, {"train", train}};
-}
-
-ExecOptions exec_options(const TrainConfig& c) {
-  ExecOptions e;
-  e.kernels = parse_kernel_set(c.kernels);
-  e.pack = c.pack;
-  return e;
 }
 
 }  // namespace nl

@@ -19,15 +19,22 @@
 #include <vector>
 
 #include "normlab/config.h"
-#include "normlab/data/task.h"
 #include "normlab/error.h"
 #include "normlab/files.h"
+#include "normlab/names.h"
 
 namespace nl {
 
 namespace {
 
-bool is_file_task(const std::string& t) { return t == "text_classify" || t == "char_lm" || t == "wordlang"; }
+// What data/ knows of tasks, through names.h (config sits below data/).
+bool task_in(const char* kind, const std::string& t) {
+  for (const std::string& n : registered_names(kind))
+    if (n == t) return true;
+  return false;
+}
+bool is_file_task(const std::string& t) { return task_in("task.text", t); }
+int task_prefix_tokens(const std::string& t) { return task_in("task.bos", t) ? 1 : 0; }
 
 // The longest sequence any batch can hold (train or eval, <bos> included) and its key.
 int longest_sequence(const Config& c, std::string& key) {
@@ -89,9 +96,9 @@ MemoryEstimate estimate_memory(const Config& c) {
   MemoryEstimate e;
   // Parameters: embeddings, per layer attention (4 D x D + bias) and feed-forward
   // (2 D x F + biases), two norms (weight, bias, BatchNorm's two running buffers), head.
-  e.param_count = V * D + (m.positions == "learned" ? m.max_len * D : 0) +
+  e.param_count = V * D + (m.positions == Positions::learned ? m.max_len * D : 0) +
                   L * (4 * D * D + 4 * D + 2 * D * F + F + D + 8 * D) + 2 * D + D * C + C;
-  const double optimizer_bytes = c.optim.type == "sgd" ? 4 : 8;  // momentum; adam's m and v
+  const double optimizer_bytes = c.optim.type == OptimizerType::sgd ? 4 : 8;  // momentum; adam's m and v
   e.params = e.param_count * (4 + 4 + optimizer_bytes);
 
   // Activations kept for backward by one training step (all layers), and one evaluation
@@ -167,7 +174,7 @@ void check_memory(const Config& c, const std::string& source, uint64_t available
   std::vector<Part> parts;
   {
     const double L = m.layers;
-    const double dd = L * 4 * D * D, df = L * 2 * D * F, pos = (m.positions == "learned" ? m.max_len * D : 0);
+    const double dd = L * 4 * D * D, df = L * 2 * D * F, pos = (m.positions == Positions::learned ? m.max_len * D : 0);
     Part p{e.params, "model.d_model", std::to_string(m.d_model)};
     if (df > dd) p = {e.params, "model.d_ff", std::to_string(m.d_ff)};
     if (pos > std::max(dd, df)) p = {e.params, "model.max_len", std::to_string(m.max_len)};

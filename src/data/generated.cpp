@@ -21,7 +21,7 @@
 //  parity     classify  2: even, odd            is the count of symbol 1 odd?           1/2 (labels drawn 50/50)
 //  dyck       classify  2: unbalanced, balanced is the bracket string well nested?      1/2 (labels drawn 50/50)
 //
-// Permutation invariance (SPEC: `positions: none`): majority and parity labels do not
+// Permutation invariance (`model.positions: none`, docs/math.md, Encoder): majority and parity labels do not
 // change when the tokens are permuted, and histogram labels move with their tokens
 // (equivariant). sort, reverse and dyck depend on order and need positions.
 //

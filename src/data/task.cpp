@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "normlab/error.h"
+#include "normlab/names.h"
 #include "task_parts.h"
 
 namespace nl {
@@ -80,6 +81,29 @@ std::vector<std::string> task_names() {
 }
 
 int task_prefix_tokens(const std::string& task) { return data::generated_prefix_tokens(task); }
+
+// What config validation (src/config/, below data/) needs to know of tasks, through
+// normlab/names.h: every name, those that start with <bos> (max_len must cover it), those
+// that read task.path (it must be given), and those made of text (memory estimate).
+namespace {
+std::vector<std::string> tasks_with_bos() {
+  std::vector<std::string> v;
+  for (const std::string& n : task_names())
+    if (task_prefix_tokens(n) > 0) v.push_back(n);
+  return v;
+}
+std::vector<std::string> tasks_needing_path() { return {"text_classify", "char_lm"}; }
+std::vector<std::string> text_tasks() {
+  std::vector<std::string> v;
+  for (const std::string& n : task_names())
+    if (data::is_text_task(n)) v.push_back(n);
+  return v;
+}
+const NamesRegistrar task_names_registrar("task", task_names);
+const NamesRegistrar task_bos_registrar("task.bos", tasks_with_bos);
+const NamesRegistrar task_path_registrar("task.needs_path", tasks_needing_path);
+const NamesRegistrar task_text_registrar("task.text", text_tasks);
+}  // namespace
 
 TaskData make_task(const TaskConfig& cfg, uint64_t seed) {
   data::check_ranges(cfg);

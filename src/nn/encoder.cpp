@@ -1,7 +1,7 @@
-// nn/encoder.cpp — the Transformer encoder of SPEC.md: embedding, L layers of attention
+// nn/encoder.cpp — the Transformer encoder of docs/math.md (Encoder): embedding, L layers of attention
 // and FFN with the configured norm in post or pre position, and a head.
 //
-// What it is: wiring. Each layer is written as the two lines of SPEC.md it implements,
+// What it is: wiring. Each layer is written as the two lines of docs/math.md it implements,
 //   post (Vaswani et al. 2017):        h = N1(x + Attn(x)),   out = N2(h + FFN(h))
 //   pre  (Xiong et al. 2020, https://arxiv.org/abs/2002.04745):
 //                                      h = x + Attn(N1(x)),   out = h + FFN(N2(h))
@@ -12,7 +12,7 @@
 // What it is not: the math of any layer (ops/, kernels/, nn/norms/), nor the loop that
 // trains it (train/).
 //
-// Choices where SPEC.md is silent (as PyTorch's nn.TransformerEncoderLayer does):
+// Choices as PyTorch's nn.TransformerEncoderLayer makes them (docs/math.md, Encoder):
 //  - token embeddings are not scaled by sqrt(D);
 //  - dropout (model.dropout, default 0) is applied to the embedding sum, the attention
 //    weights, the FFN hidden activation, and each residual branch before it is added;
@@ -29,16 +29,6 @@ namespace nl {
 namespace {
 
 [[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("encoder: " + msg); }
-
-void check_one_of(const std::string& key, const std::string& value,
-                  std::initializer_list<const char*> allowed) {
-  std::string list;
-  for (const char* a : allowed) {
-    if (value == a) return;
-    list += (list.empty() ? "" : ", ") + std::string(a);
-  }
-  bad(key + " '" + value + "' is not one of " + list);
-}
 
 // Parameters of a norm are never weight-decayed (AdamW's default), whatever the norm says.
 void norm_parameters(const Norm& n, const std::string& prefix, std::vector<NamedTensor>& out) {
@@ -75,29 +65,30 @@ Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int
                  const ExecOptions& exec)
     : cfg_(cfg), head_(head), exec_(exec), rng_(Rng::derive(seed, fnv1a_hash("dropout"))),
       impl_(std::make_unique<Impl>()) {
-  check_one_of("head", head, {"classify", "tag", "lm"});
-  check_one_of("model.positions", cfg.positions, {"learned", "sinusoidal", "none"});
-  check_one_of("model.norm.position", cfg.norm.position, {"post", "pre"});
-  check_one_of("model.pool", cfg.pool, {"mean", "first"});
+  // The config's keys are enums checked by config_from_json; the head comes from the task.
+  if (head == "classify") kind_ = Head::classify;
+  else if (head == "tag") kind_ = Head::tag;
+  else if (head == "lm") kind_ = Head::lm;
+  else bad("head '" + head + "' is not one of classify, tag, lm");
   if (vocab <= 0 || n_out <= 0)
     bad("vocab " + std::to_string(vocab) + " and n_out " + std::to_string(n_out) + " must be positive");
   if (cfg.d_model <= 0 || cfg.d_ff <= 0 || cfg.layers < 0 || cfg.max_len <= 0)
     bad("d_model, d_ff, max_len must be positive and layers >= 0");
-  if (cfg.positions == "sinusoidal" && cfg.d_model % 2 != 0)
+  if (cfg.positions == Positions::sinusoidal && cfg.d_model % 2 != 0)
     bad("sinusoidal positions need an even d_model, got " + std::to_string(cfg.d_model));
 
   Impl& m = *impl_;
   const int D = cfg.d_model;
   m.V = vocab;
   m.n_out = n_out;
-  m.pre = cfg.norm.position == "pre";
-  m.causal = cfg.causal || head == "lm";
+  m.pre = cfg.norm.position == NormPosition::pre;
+  m.causal = cfg.causal || kind_ == Head::lm;
 
   // Build every layer, then initialise each parameter from its own named stream. Norm
   // parameters are left as the norm set them (gains 1, biases 0).
   m.tokens = Tensor::zeros({vocab, D}).set_requires_grad(true);
   init_normal(m.tokens, "embed.tokens.weight", seed, cfg.init_std);
-  if (cfg.positions == "learned") {
+  if (cfg.positions == Positions::learned) {
     m.positions = Tensor::zeros({cfg.max_len, D}).set_requires_grad(true);
     init_normal(m.positions, "embed.positions.weight", seed, cfg.init_std);
   }
@@ -137,11 +128,11 @@ Tensor Encoder::forward(const Batch& batch) {
 
   // ---- embedding: tokens + positions ----
   Tensor x = embedding(m.tokens, batch.tokens, {B, T});          // [B,T,D]
-  if (cfg_.positions == "learned") {
+  if (cfg_.positions == Positions::learned) {
     std::vector<int> pos(T);
     for (int t = 0; t < T; ++t) pos[t] = t;
     x = x + embedding(m.positions, pos, {T});                     // [T,D] broadcast over B
-  } else if (cfg_.positions == "sinusoidal") {
+  } else if (cfg_.positions == Positions::sinusoidal) {
     x = x + sinusoidal_positions(T, D);
   }
   x = dropout(x, cfg_.dropout, rng_, training_);
@@ -217,9 +208,9 @@ Tensor Encoder::forward_packed(const Batch& batch) {
 
   // ---- embedding: tokens + positions, real tokens only ----
   Tensor x = embedding(m.tokens, ids, {1, N});                   // [1,N,D]
-  if (cfg_.positions == "learned") {
+  if (cfg_.positions == Positions::learned) {
     x = x + embedding(m.positions, pos, {1, N});
-  } else if (cfg_.positions == "sinusoidal") {
+  } else if (cfg_.positions == Positions::sinusoidal) {
     x = x + embedding(sinusoidal_positions(T, D), pos, {1, N});  // rows of a constant table
   }
 
@@ -238,9 +229,9 @@ Tensor Encoder::head_forward(const Tensor& x, const Tensor& keep) {
   Impl& m = *impl_;
   const int B = x.dim(0), T = x.dim(1), D = x.dim(2);
   // ---- head ----
-  if (head_ == "classify") {
+  if (kind_ == Head::classify) {
     Tensor pooled;
-    if (cfg_.pool == "mean") {
+    if (cfg_.pool == Pool::mean) {
       // mean over real tokens: sum_t keep[b,t] x[b,t,:] / sum_t keep[b,t]
       Tensor keep3 = reshape(keep, {B, T, 1});
       pooled = sum(x * keep3, {1}) / sum(keep3, {1});             // [B,D] / [B,1]
@@ -253,7 +244,7 @@ Tensor Encoder::head_forward(const Tensor& x, const Tensor& keep) {
 }
 
 Tensor Encoder::loss(const Tensor& logits, const Batch& batch) const {
-  const int rows = head_ == "classify" ? batch.B : batch.B * batch.T;
+  const int rows = kind_ == Head::classify ? batch.B : batch.B * batch.T;
   if (logits.ndim() != 2 || logits.dim(0) != rows || logits.dim(1) != impl_->n_out ||
       (int)batch.targets.size() != rows)
     bad("loss: logits are " + logits.shape_str() + " and there are " +

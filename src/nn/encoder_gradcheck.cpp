@@ -59,7 +59,11 @@ Batch tiny_batch(const std::string& head, int n_classes) {
 }
 
 struct Layout {
-  std::string head, position, positions, activation, pool;
+  std::string head;
+  NormPosition position;
+  Positions positions;
+  Activation activation;
+  Pool pool;
   int layers;
 };
 
@@ -101,12 +105,12 @@ GradcheckResult check_model(const std::string& name, const Layout& l, const std:
   return r;
 }
 
-const Layout kClassify{"classify", "post", "learned", "gelu", "mean", 2};
-const Layout kTag{"tag", "pre", "sinusoidal", "gelu", "mean", 1};
-const Layout kLm{"lm", "pre", "none", "gelu", "mean", 2};
-const Layout kClassifyFirst{"classify", "post", "learned", "gelu", "first", 1};
+const Layout kClassify{"classify", NormPosition::post, Positions::learned, Activation::gelu, Pool::mean, 2};
+const Layout kTag{"tag", NormPosition::pre, Positions::sinusoidal, Activation::gelu, Pool::mean, 1};
+const Layout kLm{"lm", NormPosition::pre, Positions::none, Activation::gelu, Pool::mean, 2};
+const Layout kClassifyFirst{"classify", NormPosition::post, Positions::learned, Activation::gelu, Pool::first, 1};
 
-// Every norm of SPEC.md, for every head.
+// Every norm of docs/math.md (Norms), for every head.
 const char* const kNorms[] = {"layernorm", "layernorm_simple", "detachnorm", "rmsnorm",
                               "adanorm",   "batchnorm",        "batchnorm_padded", "none"};
 

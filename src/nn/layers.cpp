@@ -46,11 +46,8 @@ void Linear::parameters(const std::string& prefix, std::vector<NamedTensor>& out
 }
 
 // ---- feed-forward block ---------------------------------------------------------------
-FeedForward::FeedForward(int D, int F, const std::string& act, float dropout, KernelSet ks)
-    : activation(act), dropout_p(dropout), kernels(ks), fc1(D, F, ks), fc2(F, D, ks) {
-  if (act != "gelu" && act != "relu")
-    throw std::invalid_argument("FeedForward: activation '" + act + "' is not one of gelu, relu");
-}
+FeedForward::FeedForward(int D, int F, Activation act, float dropout, KernelSet ks)
+    : activation(act), dropout_p(dropout), kernels(ks), fc1(D, F, ks), fc2(F, D, ks) {}
 
 void FeedForward::init(const std::string& prefix, uint64_t seed, float std) {
   fc1.init(join_name(prefix, "fc1"), seed, std);
@@ -59,7 +56,7 @@ void FeedForward::init(const std::string& prefix, uint64_t seed, float std) {
 
 Tensor FeedForward::forward(const Tensor& x, Rng& rng) const {
   Tensor h = fc1.forward(x);                          // [..., F]
-  h = activation == "gelu" ? gelu(h, kernels) : relu(h);
+  h = activation == Activation::gelu ? gelu(h, kernels) : relu(h);
   h = dropout(h, dropout_p, rng, training());
   return fc2.forward(h);                              // [..., D]
 }
@@ -85,7 +82,7 @@ Tensor sinusoidal_positions(int T, int D) {
 }
 
 // ---- gradient checks: the FFN block with each activation ------------------------------
-static GradcheckResult check_ffn(const std::string& name, const std::string& act, KernelSet ks) {
+static GradcheckResult check_ffn(const std::string& name, Activation act, KernelSet ks) {
   const int D = 4, F = 6;
   auto ffn = std::make_shared<FeedForward>(D, F, act, 0.0f, ks);
   ffn->init("ffn", 5, 0.7f);
@@ -100,7 +97,7 @@ static GradcheckResult check_ffn(const std::string& name, const std::string& act
                    inputs, opt);
 }
 
-NL_GRADCHECK_CASE("ffn/gelu", [](KernelSet ks) { return check_ffn("ffn/gelu", "gelu", ks); });
-NL_GRADCHECK_CASE("ffn/relu", [](KernelSet ks) { return check_ffn("ffn/relu", "relu", ks); });
+NL_GRADCHECK_CASE("ffn/gelu", [](KernelSet ks) { return check_ffn("ffn/gelu", Activation::gelu, ks); });
+NL_GRADCHECK_CASE("ffn/relu", [](KernelSet ks) { return check_ffn("ffn/relu", Activation::relu, ks); });
 
 }  // namespace nl

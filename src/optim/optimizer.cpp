@@ -146,10 +146,12 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& cfg, std::vector<Na
     for (size_t j = 0; j < i; ++j)
       if (params[i].name == params[j].name)
         throw std::invalid_argument("make_optimizer: parameter name '" + params[i].name + "' appears twice");
-  if (cfg.type == "sgd") return std::make_unique<SGD>(cfg, std::move(params));
-  if (cfg.type == "adam") return std::make_unique<Adam>(cfg, std::move(params), false);
-  if (cfg.type == "adamw") return std::make_unique<Adam>(cfg, std::move(params), true);
-  throw std::invalid_argument("make_optimizer: unknown optimizer '" + cfg.type + "' (sgd, adam, adamw)");
+  switch (cfg.type) {
+    case OptimizerType::sgd: return std::make_unique<SGD>(cfg, std::move(params));
+    case OptimizerType::adam: return std::make_unique<Adam>(cfg, std::move(params), false);
+    case OptimizerType::adamw: return std::make_unique<Adam>(cfg, std::move(params), true);
+  }
+  throw std::invalid_argument("make_optimizer: unknown optimizer type " + std::to_string((int)cfg.type));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -162,13 +164,12 @@ float learning_rate(const OptimConfig& cfg, int step, int total) {
   const double lr = cfg.lr, r = cfg.min_lr_ratio;
   const int W = cfg.warmup_steps;
   if (step < W) return (float)(lr * (step + 1) / W);
-  if (cfg.schedule == "constant") return cfg.lr;
+  if (cfg.schedule == Schedule::constant) return cfg.lr;
   const int span = total - 1 - W;
   double p = span > 0 ? (double)(step - W) / span : 1.0;
   p = std::min(1.0, std::max(0.0, p));
-  if (cfg.schedule == "linear") return (float)(lr * (1.0 - (1.0 - r) * p));
-  if (cfg.schedule == "cosine") return (float)(lr * (r + (1.0 - r) * 0.5 * (1.0 + std::cos(M_PI * p))));
-  throw std::invalid_argument("learning_rate: unknown schedule '" + cfg.schedule + "'");
+  if (cfg.schedule == Schedule::linear) return (float)(lr * (1.0 - (1.0 - r) * p));
+  return (float)(lr * (r + (1.0 - r) * 0.5 * (1.0 + std::cos(M_PI * p))));  // Schedule::cosine
 }
 
 // Global L2 norm over every gradient, in double, one tensor after another in a fixed

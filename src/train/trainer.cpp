@@ -333,7 +333,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   if (!opt.quiet && !opt.resume) {
     std::fprintf(stderr, "normlab train: %s, %d steps, task %s (%s, %zu train examples), norm %s/%s -> %s\n",
                  dir.string().c_str(), tc.steps, cfg.task.name.c_str(), task.head.c_str(),
-                 task.train.examples.size(), cfg.model.norm.type.c_str(), cfg.model.norm.position.c_str(),
+                 task.train.examples.size(), cfg.model.norm.type.c_str(), name_of(cfg.model.norm.position),
                  dir.string().c_str());
   }
   if (!opt.quiet && opt.resume) std::fprintf(stderr, "normlab train: resuming %s at step %d\n", dir.string().c_str(), start_step);

@@ -1,10 +1,14 @@
-// test_config.cpp — config parsing and validation: defaults, round trip, overrides, and the
-// corpus of broken configs in tests/configs/broken/ (each with its expected one-line error).
+// test_config.cpp — config parsing and validation: defaults, round trip, overrides, the
+// corpus of broken configs in tests/configs/broken/ (each with its expected one-line error),
+// and that configs/README.md documents every key the config tables declare.
 //
 // What it is not: a test that a valid config trains (test_train.cpp).
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "normlab/error.h"
@@ -44,7 +48,7 @@ TEST_CASE("an empty config gives the struct defaults", "[config]") {
   CHECK(nl::config_to_json(c) == nl::config_to_json(d));
   CHECK(c.model.d_model == 64);
   CHECK(c.model.norm.type == "layernorm");
-  CHECK(c.optim.type == "adamw");
+  CHECK(c.optim.type == nl::OptimizerType::adamw);
   CHECK(c.task.eval_lengths.size() == 2);
 }
 
@@ -194,4 +198,106 @@ TEST_CASE("set overrides (--set) any key, parses JSON values, rejects unknown pa
   nl::apply_overrides(j, {"model.heads=four"});
   Caught typed = catch_user_error([&] { nl::config_from_json(j, "cfg.json"); });
   CHECK(typed.what == "cfg.json: model.heads: expected an integer in 1..1024, got string 'four'");
+}
+
+namespace {
+
+// The keys configs/README.md documents: a table row "| `key` | ..." under a heading that is
+// only "## `section`" or "### `section.sub`" counts as "section.key".
+std::set<std::string> documented_keys(const std::string& readme_text) {
+  std::set<std::string> keys;
+  std::istringstream in(readme_text);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    if (line.rfind("#", 0) == 0) {  // a section is a heading that is only a key: ## `model`
+      std::smatch m;
+      static const std::regex key_heading("#{2,3} `([a-z_.]+)`\\s*");
+      section = std::regex_match(line, m, key_heading) ? m[1].str() : "";
+      continue;
+    }
+    if (section.empty() || line.rfind("| `", 0) != 0) continue;
+    const size_t end = line.find('`', 3);
+    if (end != std::string::npos) keys.insert(section + "." + line.substr(3, end - 3));
+  }
+  return keys;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("configs/README.md documents every config key, and no key that does not exist", "[config]") {
+  const std::string readme = read_file(kSourceDir + "/configs/README.md");
+  REQUIRE_FALSE(readme.empty());
+  const std::set<std::string> documented = documented_keys(readme);
+  const std::vector<nl::ConfigKey> keys = nl::config_keys();
+  REQUIRE(keys.size() >= 49);  // the four sections and every key of the tables
+  std::set<std::string> declared;
+  for (const nl::ConfigKey& k : keys) {
+    declared.insert(k.path);
+    if (k.path.find('.') == std::string::npos) continue;  // a section: "model", "task", ...
+    INFO("the key " << k.path << " (" << k.doc << ") has no row in configs/README.md under its section");
+    CHECK(documented.count(k.path) == 1);
+  }
+  for (const std::string& d : documented) {
+    INFO("configs/README.md documents " << d << ", which no config table declares");
+    CHECK(declared.count(d) == 1);
+  }
+}
+
+TEST_CASE("the docs check itself finds an undocumented key", "[config]") {
+  // Guards the test above: dropping a row from the README text makes a declared key missing.
+  std::string readme = read_file(kSourceDir + "/configs/README.md");
+  const std::string row = "| `momentum` | float | 0.1 |";
+  REQUIRE(readme.find(row) != std::string::npos);
+  CHECK(documented_keys(readme).count("model.norm.momentum") == 1);
+  readme.erase(readme.find(row), row.size());
+  CHECK(documented_keys(readme).count("model.norm.momentum") == 0);
+  CHECK(documented_keys(readme).count("optim.momentum") == 1);  // the other momentum stays
+}
+
+TEST_CASE("every key's table row: type and allowed values in words, enums by name", "[config]") {
+  std::map<std::string, nl::ConfigKey> by_path;
+  for (const nl::ConfigKey& k : nl::config_keys()) by_path[k.path] = k;
+  CHECK(by_path.at("model.d_model").type == "int");
+  CHECK(by_path.at("model.d_model").allowed == "1..65536");
+  CHECK(by_path.at("model.norm").type == "object");
+  CHECK(by_path.at("model.norm.position").allowed == "post, pre");
+  CHECK(by_path.at("model.positions").allowed == "learned, sinusoidal, none");
+  CHECK(by_path.at("optim.lr").allowed == "> 0");
+  CHECK(by_path.at("task.eval_lengths").type == "ranges");
+  CHECK(by_path.at("train.kernels").allowed == "fast, reference");
+  for (const auto& [path, k] : by_path) {
+    INFO(path);
+    CHECK_FALSE(k.doc.empty());
+  }
+  // The enum names round-trip through the one declaration.
+  for (nl::Positions p : {nl::Positions::learned, nl::Positions::sinusoidal, nl::Positions::none}) {
+    nl::Positions q = nl::Positions::learned;
+    CHECK(nl::from_name(nl::name_of(p), q));
+    CHECK(q == p);
+  }
+  nl::Pool pool = nl::Pool::mean;
+  CHECK_FALSE(nl::from_name("max", pool));
+  CHECK(pool == nl::Pool::mean);
+}
+
+TEST_CASE("config_to_json writes enums by name, as the JSON had them", "[config]") {
+  json j = {{"model", {{"positions", "sinusoidal"}, {"pool", "first"}, {"activation", "relu"},
+                       {"norm", {{"position", "pre"}}}}},
+            {"optim", {{"type", "sgd"}, {"schedule", "cosine"}}},
+            {"train", {{"kernels", "reference"}}}};
+  json out = nl::config_to_json(nl::config_from_json(j));
+  CHECK(out["model"]["positions"] == "sinusoidal");
+  CHECK(out["model"]["pool"] == "first");
+  CHECK(out["model"]["activation"] == "relu");
+  CHECK(out["model"]["norm"]["position"] == "pre");
+  CHECK(out["optim"]["type"] == "sgd");
+  CHECK(out["optim"]["schedule"] == "cosine");
+  CHECK(out["train"]["kernels"] == "reference");
 }

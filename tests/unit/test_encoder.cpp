@@ -59,7 +59,7 @@ ModelConfig small_config(const std::string& norm = "layernorm", const std::strin
   cfg.max_len = 16;
   cfg.init_std = 0.3f;  // large enough that attention is far from uniform
   cfg.norm.type = norm;
-  cfg.norm.position = position;
+  REQUIRE(nl::from_name(position, cfg.norm.position));
   return cfg;
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("padding invariance: a sequence's logits ignore extra padding and othe
     for (const std::string positions : {"learned", "sinusoidal", "none"}) {
       INFO(position << " / " << positions);
       ModelConfig cfg = small_config("layernorm", position);
-      cfg.positions = positions;
+      REQUIRE(nl::from_name(positions, cfg.positions));
       Encoder model(cfg, "classify", 8, 3, 11);
       Encoder tagger(cfg, "tag", 8, 3, 11);
 
@@ -273,7 +273,7 @@ TEST_CASE("parameter names, no_decay flags and the parameter count formula", "[e
                                          {"layernorm_simple", "post", "none", "lm", 0, 0}}) {
     INFO(c.norm << " " << c.position << " " << c.positions << " " << c.head << " L=" << c.layers);
     ModelConfig cfg = small_config(c.norm, c.position);
-    cfg.positions = c.positions;
+    REQUIRE(nl::from_name(c.positions, cfg.positions));
     cfg.layers = c.layers;
     const int n_out = c.head == "lm" ? V : 3;
     Encoder model(cfg, c.head, V, n_out, 1);
@@ -463,9 +463,13 @@ TEST_CASE("encoder errors name the problem", "[encoder]") {
     return std::string("no error");
   };
   CHECK(msg([&] { Encoder(cfg, "regress", 8, 3, 1); }).rfind("encoder: head 'regress'", 0) == 0);
-  ModelConfig bad_pos = cfg;
-  bad_pos.positions = "rotary";
-  CHECK(msg([&] { Encoder(bad_pos, "tag", 8, 3, 1); }).rfind("encoder: model.positions", 0) == 0);
+  // (model.positions, model.pool, model.norm.position are enums: the config rejects other
+  // names, e.g. tests/configs/broken/bad_positions.json.)
+  ModelConfig odd = cfg;
+  odd.d_model = 15;
+  odd.heads = 3;
+  odd.positions = nl::Positions::sinusoidal;
+  CHECK(msg([&] { Encoder(odd, "tag", 8, 3, 1); }).find("even d_model") != std::string::npos);
   ModelConfig bad_heads = cfg;
   bad_heads.heads = 3;
   CHECK(msg([&] { Encoder(bad_heads, "tag", 8, 3, 1); }).find("divisible") != std::string::npos);

@@ -25,7 +25,7 @@ nl::Config graph_config(int layers, const std::string& kernels) {
   nl::Config c = nl::load_config(std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json");
   c.model.layers = layers;         // tiny.json: positions none, post-LN, classify head
   c.train.threads = 1;
-  c.train.kernels = kernels;
+  REQUIRE(nl::from_name(kernels, c.train.kernels));
   c.train.batch_size = 8;
   return c;
 }

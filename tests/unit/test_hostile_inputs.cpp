@@ -363,7 +363,7 @@ TEST_CASE("the memory estimate grows with each size and is checked against what 
   };
   CHECK(grows([](nl::Config& d) { d.model.d_model *= 2; }, &nl::MemoryEstimate::params));
   CHECK(grows([](nl::Config& d) { d.model.layers *= 2; }, &nl::MemoryEstimate::params));
-  CHECK(grows([](nl::Config& d) { d.optim.type = "adam"; d.model.d_ff *= 2; }, &nl::MemoryEstimate::params));
+  CHECK(grows([](nl::Config& d) { d.optim.type = nl::OptimizerType::adam; d.model.d_ff *= 2; }, &nl::MemoryEstimate::params));
   CHECK(grows([](nl::Config& d) { d.train.batch_size *= 2; }, &nl::MemoryEstimate::activations));
   CHECK(grows([](nl::Config& d) { d.task.train_lengths.max *= 2; }, &nl::MemoryEstimate::activations));
   CHECK(grows([](nl::Config& d) { d.task.train_size *= 2; }, &nl::MemoryEstimate::data));

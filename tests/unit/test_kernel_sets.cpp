@@ -30,7 +30,7 @@ namespace {
 std::vector<double> train_losses(const std::string& norm, const std::string& kernels) {
   nl::Config c = nl::load_config(std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json");
   c.model.norm.type = norm;
-  c.train.kernels = kernels;
+  REQUIRE(nl::from_name(kernels, c.train.kernels));
   c.train.threads = 1;
   c.train.steps = 20;
   c.train.log_every = 1;
@@ -137,8 +137,10 @@ TEST_CASE("encoder: packed real tokens and the padded grid give the same loss an
     INFO(c.head << " " << c.positions << " " << c.norm << " " << c.place);
     nl::ModelConfig mc;
     mc.d_model = 16; mc.heads = 2; mc.d_ff = 32; mc.layers = 2; mc.max_len = 16;
-    mc.positions = c.positions; mc.norm.type = c.norm; mc.norm.position = c.place;
-    mc.pool = "mean";
+    REQUIRE(nl::from_name(c.positions, mc.positions));
+    REQUIRE(nl::from_name(c.place, mc.norm.position));
+    mc.norm.type = c.norm;
+    mc.pool = nl::Pool::mean;
     // 5 sequences of lengths 3..9 over tokens 1..6, labels in range for every head
     nl::Dataset d;
     nl::Rng rng(4);

@@ -1,4 +1,4 @@
-// test_norms.cpp — properties of the norms that SPEC and the papers state, checked on random data:
+// test_norms.cpp — properties of the norms that docs/math.md and the papers state, checked on random data:
 // AdaNorm's detached factor, LayerNorm-simple's zero-mean input gradient, DetachNorm's
 // dx = dy / sqrt(var + eps), "LayerNorm is BatchNorm on the transposed matrix", BatchNorm's
 // train/eval and running statistics, names, defaults, errors, determinism.

@@ -1,5 +1,5 @@
 // test_norms_golden.cpp — every norm against tests/fixtures/golden_norms.json: values computed
-// independently in float64 PyTorch straight from SPEC's formulas (checked against
+// independently in float64 PyTorch straight from the formulas of docs/math.md (Norms) (checked against
 // torch.nn.LayerNorm and torch.nn.BatchNorm1d where those exist). Compared at float32
 // tolerance, llm.c style: each tensor prints its max diff.
 // The file has NaN for AdaNorm's dx at the two all-zero pad rows: PyTorch differentiates
@@ -76,7 +76,7 @@ void check_close(const std::string& name, const std::vector<float>& got, const j
 
 }  // namespace
 
-TEST_CASE("golden file covers exactly the norms of SPEC, and all are registered", "[norms]") {
+TEST_CASE("golden file covers exactly the norms of docs/math.md, and all are registered", "[norms]") {
   const std::set<std::string> spec = {"layernorm", "layernorm_simple", "detachnorm", "rmsnorm",
                                       "adanorm",   "batchnorm",        "batchnorm_padded", "none"};
   std::set<std::string> in_file;

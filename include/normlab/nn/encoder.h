@@ -1,4 +1,4 @@
-// nn/encoder.h — the Transformer encoder of SPEC.md, with the norm chosen by config.
+// nn/encoder.h — the Transformer encoder of docs/math.md (Encoder), with the norm chosen by config.
 //
 // What it is: embedding (+ learned / sinusoidal / no positions) -> L layers of
 // multi-head attention and FFN with post- or pre-norm -> a head (classify, tag, lm).
@@ -62,6 +62,7 @@ class Encoder : public Module {
   ModelConfig cfg_;
   std::string head_;
   ExecOptions exec_;
+  enum class Head { classify, tag, lm } kind_ = Head::classify;  // head_, checked once
   Rng rng_;
   std::unique_ptr<Impl> impl_;
 };

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "normlab/config.h"
 #include "normlab/nn/module.h"
 #include "normlab/ops.h"
 #include "normlab/rng.h"
@@ -89,15 +90,13 @@ class MultiHeadAttention : public Module {
 // dropout -> Linear(F,D).
 class FeedForward : public Module {
  public:
-  // activation: gelu | relu (anything else throws std::invalid_argument).
-  FeedForward(int D, int F, const std::string& activation, float dropout,
-              KernelSet kernels = KernelSet::fast);
+  FeedForward(int D, int F, Activation activation, float dropout, KernelSet kernels = KernelSet::fast);
   void init(const std::string& prefix, uint64_t seed, float std);
   Tensor forward(const Tensor& x, Rng& rng) const;
   // "<prefix>.{fc1,fc2}.{weight,bias}"
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
 
-  std::string activation;
+  Activation activation;
   float dropout_p;
   KernelSet kernels;
   Linear fc1, fc2;

@@ -54,7 +54,7 @@ class AdaNorm final : public Norm {
     return out;
   }
 
-  // The plain twin from ops; detach() is the sg() of SPEC.
+  // The plain twin from ops; detach() is the sg() of docs/math.md (Norms, adanorm).
   Tensor composed(const Tensor& x) const {
     Tensor xc = x - mean(x, {-1}, true);                            // x - mean
     Tensor s = sqrt(sum(xc * xc, {-1}, true) * (1.0f / (D_ - 1)));  // unbiased std

@@ -41,7 +41,7 @@ inline float* grad_or_null(const Tensor& t) {
 }
 
 // ---- gradient checks ---------------------------------------------------------------------
-// For norms whose backward deliberately stops a gradient (sg()), the reference function
+// For norms whose backward deliberately stops a gradient (sg() in docs/math.md, Notation), the reference function
 // whose derivative at x0 the backward must equal: the forward with the stopped parts frozen
 // at their values at x0. `in` is {x, then the layer's parameters in named_parameters order};
 // keep is the check's mask. Returns values only (no history). Used by the training checks;

@@ -8,6 +8,7 @@
 // What it is not: any norm's math (kernels/) or layer (the <name>.cpp files).
 #include <stdexcept>
 
+#include "normlab/names.h"
 #include "normlab/nn/norm.h"
 
 namespace nl {
@@ -50,6 +51,9 @@ std::vector<std::string> norm_types() {
   for (const NormEntry& e : table()) names.push_back(e.name);
   return names;
 }
+
+// model.norm.type is checked against this list (src/config/, through normlab/names.h).
+static const NamesRegistrar nl_norm_names("norm", norm_types);
 
 std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels) {
   if (D <= 0) throw std::invalid_argument("make_norm: D must be positive, got " + std::to_string(D));
