@@ -310,7 +310,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
   std::vector<std::pair<std::string, const Norm*>> bn_layers;
   for (auto& [name, norm] : model.norms())
-    if (norm->type() == "batchnorm" || norm->type() == "batchnorm_padded") bn_layers.push_back({name, norm});
+    if (norm->batch_stats()) bn_layers.push_back({name, norm});  // any norm with batch statistics
   std::vector<std::string> columns{"step", "loss", "lr", "grad_norm", "tokens_per_s"};
   for (const EvalSplit& s : task.evals) {
     columns.push_back("eval_loss/" + s.name);
