@@ -89,8 +89,7 @@ struct OneThread {
   ~OneThread() { set_num_threads(prev); }
 };
 
-const std::vector<std::string> kNorms = {"layernorm", "layernorm_simple", "detachnorm", "rmsnorm",
-                                         "adanorm",   "batchnorm",        "batchnorm_padded", "none"};
+const std::vector<std::string> kNorms = nl::norm_types();
 
 }  // namespace
 

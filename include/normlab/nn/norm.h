@@ -45,6 +45,10 @@ class Norm : public Module {
   // are in its batch statistics). If not, the encoder may drop the pads altogether and
   // run on the real tokens only (packed); so a norm says false only when that is exact.
   virtual bool reads_pad_rows() const { return true; }
+  // Whether backward is the exact derivative of forward. False for norms that stop a
+  // gradient on purpose (detachnorm; adanorm with k > 0): finite differences cannot check
+  // what lies before them (nn/encoder_gradcheck.cpp asks).
+  virtual bool exact_gradient() const { return true; }
   // The kernel set make_norm() built this layer with: fused kernels or the composed twin.
   KernelSet kernels() const { return kernels_; }
 
@@ -54,5 +58,9 @@ class Norm : public Module {
 };
 
 using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D)>;
+// Adds a norm type at run time (a norm defined outside src/nn/norms/, e.g. in a test);
+// the built-in ones are the NL_NORM lines of registry.cpp. Throws if the name is taken.
+void register_norm(const std::string& name, NormFactory make);
+void unregister_norm(const std::string& name);  // no-op if unknown
 
 }  // namespace nl

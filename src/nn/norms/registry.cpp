@@ -4,11 +4,12 @@
 // builds the layer named by cfg.type and hands it its kernel set; norm_types() lists them
 // (config validation and error messages use it). Adding a norm = one new file src/nn/norms/<name>.cpp that defines
 //   std::unique_ptr<Norm> make_<name>(const NormConfig& cfg, int D)
-// plus one NL_NORM(<name>) line below. The encoder never changes.
+// plus one NL_NORM(<name>) line below. The encoder never changes, nor does anything outside
+// this folder: the trainer, the gradient checks and compare ask a norm what it is
+// (batch_stats(), reads_pad_rows(), exact_gradient()) or iterate norm_types().
 // What it is not: any norm's math (kernels/) or layer (the <name>.cpp files).
 #include <stdexcept>
 
-#include "normlab/names.h"
 #include "normlab/nn/norm.h"
 
 namespace nl {
@@ -20,40 +21,53 @@ struct NormEntry {
   NormFactory make;
 };
 
-std::vector<NormEntry>& table() {
-  static std::vector<NormEntry> entries;
-  return entries;
-}
-
-struct NormRegistrar {
-  NormRegistrar(const char* name, NormFactory make) { table().push_back({name, std::move(make)}); }
-};
-
 }  // namespace
 
 // NL_NORM(x): declares make_x (defined in src/nn/norms/x.cpp) and enters it as "x".
 #define NL_NORM(name)                                                \
   std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D);   \
-  static const NormRegistrar nl_norm_##name(#name, make_##name)
+  entries.push_back({#name, make_##name})
 
-NL_NORM(layernorm);
-NL_NORM(layernorm_simple);
-NL_NORM(detachnorm);
-NL_NORM(rmsnorm);
-NL_NORM(adanorm);
-NL_NORM(batchnorm);
-NL_NORM(batchnorm_padded);
-NL_NORM(powernorm);
-NL_NORM(none);
+// Built on first use, so code that runs before main (gradient-check registration, which
+// iterates norm_types()) sees every norm whatever the order of static initialisation.
+// (Outside the anonymous namespace: NL_NORM's block-scope declarations name nl::make_x.)
+static std::vector<NormEntry>& table() {
+  static std::vector<NormEntry> entries = [] {
+    std::vector<NormEntry> entries;
+    NL_NORM(layernorm);
+    NL_NORM(layernorm_simple);
+    NL_NORM(detachnorm);
+    NL_NORM(rmsnorm);
+    NL_NORM(adanorm);
+    NL_NORM(batchnorm);
+    NL_NORM(batchnorm_padded);
+    NL_NORM(powernorm);
+    NL_NORM(none);
+    return entries;
+  }();
+  return entries;
+}
+
+void register_norm(const std::string& name, NormFactory make) {
+  for (const NormEntry& e : table())
+    if (e.name == name) throw std::invalid_argument("register_norm: '" + name + "' is already registered");
+  table().push_back({name, std::move(make)});
+}
+
+void unregister_norm(const std::string& name) {
+  std::vector<NormEntry>& t = table();
+  for (size_t i = 0; i < t.size(); ++i)
+    if (t[i].name == name) {
+      t.erase(t.begin() + (long)i);
+      return;
+    }
+}
 
 std::vector<std::string> norm_types() {
   std::vector<std::string> names;
   for (const NormEntry& e : table()) names.push_back(e.name);
   return names;
 }
-
-// model.norm.type is checked against this list (src/config/, through normlab/names.h).
-static const NamesRegistrar nl_norm_names("norm", norm_types);
 
 std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels) {
   if (D <= 0) throw std::invalid_argument("make_norm: D must be positive, got " + std::to_string(D));
