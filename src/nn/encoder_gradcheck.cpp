@@ -60,7 +60,11 @@ Batch tiny_batch(const std::string& head, int n_classes) {
 }
 
 struct Layout {
-  std::string head, position, positions, activation, pool;
+  std::string head;
+  NormPosition position;
+  Positions positions;
+  Activation activation;
+  Pool pool;
   int layers;
 };
 
@@ -88,8 +92,17 @@ GradcheckResult check_model(const std::string& name, const Layout& l, const std:
   // The inputs are the model's own parameter tensors: gradcheck perturbs them in place.
   // Behind a norm whose backward is not its forward's derivative (it says so), only the
   // head is checked.
-  bool exact = true;
-  for (const auto& [where, n] : model->norms()) exact = exact && n->exact_gradient();
+  bool exact = true, stateful = false;
+  for (const auto& [where, n] : model->norms()) {
+    exact = exact && n->exact_gradient();
+    stateful = stateful || n->stateful_training_forward();
+  }
+  // A forward that updates what it reads (PowerNorm) is checked in evaluation mode, where
+  // it normalises with fixed running statistics and its backward is exact.
+  if (stateful) {
+    model->set_training(false);
+    exact = true;
+  }
   std::vector<Tensor> inputs;
   for (const NamedTensor& p : model->named_parameters())
     if (exact || p.name.rfind("head.", 0) == 0) inputs.push_back(p.tensor);
@@ -104,10 +117,10 @@ GradcheckResult check_model(const std::string& name, const Layout& l, const std:
   return r;
 }
 
-const Layout kClassify{"classify", "post", "learned", "gelu", "mean", 2};
-const Layout kTag{"tag", "pre", "sinusoidal", "gelu", "mean", 1};
-const Layout kLm{"lm", "pre", "none", "gelu", "mean", 2};
-const Layout kClassifyFirst{"classify", "post", "learned", "gelu", "first", 1};
+const Layout kClassify{"classify", NormPosition::post, Positions::learned, Activation::gelu, Pool::mean, 2};
+const Layout kTag{"tag", NormPosition::pre, Positions::sinusoidal, Activation::gelu, Pool::mean, 1};
+const Layout kLm{"lm", NormPosition::pre, Positions::none, Activation::gelu, Pool::mean, 2};
+const Layout kClassifyFirst{"classify", NormPosition::post, Positions::learned, Activation::gelu, Pool::first, 1};
 
 // Every registered norm, for every head.
 struct Register {

@@ -28,6 +28,7 @@
 #include "normlab/json_io.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
+#include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_lock.h"
@@ -208,6 +209,9 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   if (opt.resume && !fs::exists(ckpt_path))
     throw UserError("--resume: no checkpoint at " + ckpt_path.string());
 
+  // SIGINT/SIGTERM from here on: finish the step in progress, checkpoint, return.
+  StopSignals stop_signals;
+
   // ---- one writer per run folder: the lock first, so a second run fails at once ------
   // A folder made here for a run that then fails before writing anything is removed again.
   struct NewFolder {
@@ -310,7 +314,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
   std::vector<std::pair<std::string, const Norm*>> bn_layers;
   for (auto& [name, norm] : model.norms())
-    if (norm->batch_stats()) bn_layers.push_back({name, norm});  // any norm with batch statistics
+    if (norm->batch_stats()) bn_layers.push_back({name, norm});  // BatchNorm-like: has batch statistics
   std::vector<std::string> columns{"step", "loss", "lr", "grad_norm", "tokens_per_s"};
   for (const EvalSplit& s : task.evals) {
     columns.push_back("eval_loss/" + s.name);
@@ -329,7 +333,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   if (!opt.quiet && !opt.resume) {
     std::fprintf(stderr, "normlab train: %s, %d steps, task %s (%s, %zu train examples), norm %s/%s -> %s\n",
                  dir.string().c_str(), tc.steps, cfg.task.name.c_str(), task.head.c_str(),
-                 task.train.examples.size(), cfg.model.norm.type.c_str(), cfg.model.norm.position.c_str(),
+                 task.train.examples.size(), cfg.model.norm.type.c_str(), name_of(cfg.model.norm.position),
                  dir.string().c_str());
   }
   if (!opt.quiet && opt.resume) std::fprintf(stderr, "normlab train: resuming %s at step %d\n", dir.string().c_str(), start_step);
@@ -427,6 +431,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     if (ckpt_now) {
       save_checkpoint(step);
       last_checkpoint_step = step;
+    }
+    // Asked to stop: this step is done; with its checkpoint, `--resume` continues exactly here.
+    if (stop_signal() != 0 && step < tc.steps) {
+      if (!ckpt_now) save_checkpoint(step);
+      result.interrupted_by = stop_signal();
+      break;
     }
   }
   if (tty) std::fprintf(stderr, "\n");

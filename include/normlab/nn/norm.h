@@ -49,6 +49,10 @@ class Norm : public Module {
   // gradient on purpose (detachnorm; adanorm with k > 0): finite differences cannot check
   // what lies before them (nn/encoder_gradcheck.cpp asks).
   virtual bool exact_gradient() const { return true; }
+  // Whether the training forward reads state that the same forward updates (PowerNorm's
+  // running quadratic mean): then two forwards at the same input differ, so the model's
+  // finite-difference checks run it in evaluation mode (nn/encoder_gradcheck.cpp asks).
+  virtual bool stateful_training_forward() const { return false; }
   // The kernel set make_norm() built this layer with: fused kernels or the composed twin.
   KernelSet kernels() const { return kernels_; }
 

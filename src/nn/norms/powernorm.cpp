@@ -186,6 +186,7 @@ class PowerNorm final : public Norm {
   std::string type() const override { return "powernorm"; }
   bool reads_pad_rows() const override { return false; }  // statistics over real tokens only
   bool exact_gradient() const override { return false; }  // the approximate backward (PowerFunction)
+  bool stateful_training_forward() const override { return true; }  // reads and updates running phi
   const BatchNormStats* batch_stats() const override { return &stats_; }
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {
     norms::push_affine(prefix, out, g_, b_);

@@ -10,6 +10,7 @@
 // What it is not: any norm's math (kernels/) or layer (the <name>.cpp files).
 #include <stdexcept>
 
+#include "normlab/names.h"
 #include "normlab/nn/norm.h"
 
 namespace nl {
@@ -81,5 +82,8 @@ std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels)
   for (const NormEntry& e : table()) known += (known.empty() ? "" : ", ") + e.name;
   throw std::invalid_argument("make_norm: unknown norm type '" + cfg.type + "'; known: " + known);
 }
+
+// model.norm.type is checked against this list (src/config/, through normlab/names.h).
+static const NamesRegistrar nl_norm_names("norm", norm_types);
 
 }  // namespace nl
