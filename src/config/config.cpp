@@ -13,6 +13,7 @@
 // configs/README.md documents every key; keep it in step with this file.
 #include "normlab/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -208,7 +209,14 @@ void read_norm(Reader r, NormConfig& c) {
   r.get("momentum", c.momentum, "0..1", unit_closed);
   r.get("adanorm_C", c.adanorm_C, "> 0", positive);
   r.get("adanorm_k", c.adanorm_k, "0..1", unit_closed);
+  r.get("sync", c.sync);
   r.finish();
+  if (c.sync) {
+    const std::vector<std::string> ok = norm_types_with_sync();
+    if (std::find(ok.begin(), ok.end(), c.type) == ok.end())
+      fail(r.source(), r.key_path("sync"), "true needs a norm with batch statistics (" + join(ok) +
+                                               "); " + c.type + " normalises each token alone");
+  }
 }
 
 void read_model(Reader r, ModelConfig& c) {
@@ -284,6 +292,7 @@ void read_train(Reader r, TrainConfig& c) {
   r.get("threads", c.threads, 0, 1024);
   r.get_one_of("kernels", c.kernels, {"fast", "reference"});
   r.get("pack", c.pack);
+  r.get("ranks", c.ranks, 0, 1 << 16);
   r.get("log_every", c.log_every, 1, kBig);
   r.get("eval_every", c.eval_every, 0, kBig);
   r.get("checkpoint_every", c.checkpoint_every, 0, kBig);
@@ -413,7 +422,8 @@ json config_to_json(const Config& c) {
                {"eps", float_to_json(n.eps)},
                {"momentum", float_to_json(n.momentum)},
                {"adanorm_C", float_to_json(n.adanorm_C)},
-               {"adanorm_k", float_to_json(n.adanorm_k)}};
+               {"adanorm_k", float_to_json(n.adanorm_k)},
+               {"sync", n.sync}};
   const ModelConfig& m = c.model;
   json model = {{"d_model", m.d_model},       {"heads", m.heads},
                 {"d_ff", m.d_ff},             {"layers", m.layers},
@@ -454,6 +464,7 @@ json config_to_json(const Config& c) {
                 {"threads", tr.threads},
                 {"kernels", tr.kernels},
                 {"pack", tr.pack},
+                {"ranks", tr.ranks},
                 {"log_every", tr.log_every},
                 {"eval_every", tr.eval_every},
                 {"checkpoint_every", tr.checkpoint_every},
