@@ -57,6 +57,14 @@ int lines(const std::string& s) {
   return n;
 }
 
+int normlab_lines(const std::string& s) {
+  std::istringstream in(s);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) n += line.rfind("normlab", 0) == 0;
+  return n;
+}
+
 std::vector<std::string> loss_column(const fs::path& metrics) {
   std::istringstream in(slurp(metrics));
   std::string line;
@@ -86,7 +94,8 @@ TEST_CASE("mpirun -np 2 normlab train configs/tiny.json: one run folder, the sin
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir / "k2")) files.push_back(e.path().filename().string());
   std::sort(files.begin(), files.end());
-  CHECK(files == std::vector<std::string>{"checkpoint.safetensors", "config.json", "metrics.csv", "result.json"});
+  CHECK(files == std::vector<std::string>{"checkpoint.safetensors", "config.json", "metrics.csv", "normlab.lock",
+                                          "result.json"});
   const std::vector<std::string> l2 = loss_column(dir / "k2" / "metrics.csv"), l1 = loss_column(dir / "k1" / "metrics.csv");
   REQUIRE(l1.size() == 3);
   REQUIRE(l2.size() == l1.size());
@@ -105,7 +114,7 @@ TEST_CASE("a rank that cannot read its data ends the job: one line naming the ra
   const std::string cfg = kSrc + "/configs/tiny.json --quiet --set task.name=text_classify --set task.path=data/t.tsv "
                                  "--set 'task.train_lengths={\"min\":1,\"max\":64}' --set 'task.eval_lengths=[{\"min\":1,\"max\":64}]' "
                                  "--set train.batch_size=4 --set train.steps=4 --set optim.warmup_steps=0 --out " + (dir / "run").string();
-  REQUIRE(launch("", "train " + cfg, dir / "here").code == 0);
+  REQUIRE(launch("", "train " + cfg + " --stop-after 2", dir / "here").code == 0);  // steps 1..2 of 4
   const std::string before = slurp(dir / "run" / "checkpoint.safetensors");
   REQUIRE(!before.empty());
   const std::string exe = NORMLAB_BINARY;
@@ -115,8 +124,9 @@ TEST_CASE("a rank that cannot read its data ends the job: one line naming the ra
   Run r = launch(mpmd, "train " + cfg + " --resume", dir);
   INFO(r.err);
   CHECK(r.code == 1);
-  CHECK(lines(r.err) == 1);
-  CHECK(r.err.rfind("normlab: error: rank 1 of 2: ", 0) == 0);
+  // one line from normlab (Open MPI's runtime may add a warning of its own as it tears down)
+  CHECK(normlab_lines(r.err) == 1);
+  CHECK(r.err.find("normlab: error: rank 1 of 2: ") != std::string::npos);
   CHECK(r.err.find("data/t.tsv") != std::string::npos);
   CHECK(slurp(dir / "run" / "checkpoint.safetensors") == before);
   fs::remove_all(dir);
