@@ -14,8 +14,10 @@ cd "$(dirname "$0")/.."
 # libopenblas-openmp-dev: the OpenMP build of OpenBLAS, so that sgemm and normlab's own
 # kernels share one OpenMP thread pool (with the default pthread build, the two pools spin
 # against each other and two threads run slower than one; README, "Threads").
+# libopenmpi-dev, openmpi-bin: data-parallel training (`mpirun -np K normlab train`).
 NORMLAB_PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-dev libopenblas-openmp-dev
-                  libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev python3 python3-matplotlib python3-numpy)
+                  libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev python3 python3-matplotlib python3-numpy
+                  libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${NORMLAB_PACKAGES[@]}"; do

@@ -33,6 +33,8 @@ struct NormConfig {
   NormPosition position = NormPosition::post;
   float eps = -1.0f;               // < 0: the type's default (1e-5; rmsnorm 1e-6)
   float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention)
+  bool sync = false;               // batchnorm(_padded) over K ranks: statistics of every
+                                   // rank's shard (SyncBatchNorm) instead of its own
   float adanorm_C = 1.0f;
   float adanorm_k = 0.1f;
   int powernorm_groups = 1;        // group scaling: 0 off, else G groups per token (D % G == 0)
@@ -93,6 +95,7 @@ struct TrainConfig {
   int threads = 0;                 // 0: the machine's cores
   KernelSet kernels = KernelSet::fast;
   bool pack = true;                // fast kernels: run real tokens only where exact (exec.h)
+  int ranks = 0;                   // data-parallel processes (mpirun -np K); 0: as launched
   int log_every = 10;
   int eval_every = 100;            // 0: only at the end
   int checkpoint_every = 0;        // 0: only at the end

@@ -12,6 +12,7 @@
 #include "normlab/cli.h"
 #include "normlab/config.h"
 #include "normlab/data/export.h"
+#include "normlab/dist/comm.h"
 #include "normlab/io.h"
 #include "normlab/runtime.h"
 #include "normlab/signals.h"
@@ -57,14 +58,18 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
   sub.add_flag("--quiet", a->quiet, "No progress output");
   sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume)");
   return [a]() {
+    // Under `mpirun -np K`: K ranks, data parallel (MPI starts here); otherwise one process.
+    Comm& world = world_comm();
     Config cfg = resolve_config(a->config, a->overrides);
-    if (!a->quiet) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
+    const bool quiet = a->quiet || !world.is_root();
+    if (!quiet) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
     std::fflush(stdout);
     TrainOptions opt;
     opt.out_dir = a->out;
     opt.resume = a->resume;
     opt.quiet = a->quiet;
     opt.stop_after = a->stop_after;
+    opt.comm = &world;
     TrainResult r = train(cfg, opt);
     if (r.interrupted_by) {
       // The command that continues this run: the same config and --set overrides.
@@ -78,10 +83,10 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
                    signal_name(r.interrupted_by), again.c_str());
       return 128 + r.interrupted_by;
     }
-    if (!a->quiet && r.already_finished) {
+    if (!quiet && r.already_finished) {
       std::printf("\nalready finished at step %d; nothing ran, result.json left as it was\nrun folder: %s\n", r.steps,
                   r.out_dir.c_str());
-    } else if (!a->quiet) {
+    } else if (!quiet) {
       std::printf("\nfinished %d steps in %.1f s; final training loss %.4f\n", r.steps, r.seconds,
                   r.final_train_loss);
       if (!r.evals.empty()) print_evals(stdout, r.evals);

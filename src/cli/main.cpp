@@ -4,16 +4,43 @@
 // here; the kernel set is read by each command once (resolve_config puts it into
 // train.kernels) and handed to the model it builds. Errors the user can
 // fix are one line on stderr and a non-zero exit, never a crash or a stack trace.
+// Under mpirun (a data-parallel `train`), an error on any rank is one line naming the
+// rank, "normlab: error: rank 1 of 2: <what>", and MPI_Abort ends every rank with the
+// error's exit code, so no rank waits forever in a collective for one that is gone.
 // What it is not: a list of commands — each registers itself (cli.h, NL_COMMAND), so
 // main.cpp knows none of them by name.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <thread>
 
 #include "normlab/cli.h"
+#include "normlab/dist/comm.h"
 #include "normlab/io.h"
 #include "normlab/runtime.h"
+
+namespace {
+
+// Print the one-line error and return its exit code; on K > 1 ranks, end the whole job.
+int report_error(const char* what, int code) {
+  if (nl::mpi_initialized()) {
+    nl::Comm& world = nl::world_comm();
+    if (world.size() > 1) {
+      // Rank 0 reports at once. The others wait a moment first: an error every rank hits
+      // (a NaN loss, a bad config) is then reported once, by rank 0, whose abort ends them.
+      if (!world.is_root()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      std::fprintf(stderr, "normlab: error: %s: %s\n", world.where().c_str(), what);
+      std::fflush(stderr);
+      world.abort(code);
+    }
+  }
+  std::fprintf(stderr, "normlab: error: %s\n", what);
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"normlab: a minimal Transformer training framework where every normalization "
@@ -50,11 +77,9 @@ int main(int argc, char** argv) {
         return code;
       }
   } catch (const nl::UserError& e) {
-    std::fprintf(stderr, "normlab: error: %s\n", e.what());
-    return e.code;
+    return report_error(e.what(), e.code);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "normlab: error: %s\n", e.what());
-    return 1;
+    return report_error(e.what(), 1);
   }
   return 1;
 }

@@ -118,6 +118,7 @@ const Table<NormConfig>& norm_table() {
       enum_key("position", &N::position, choices(NormPosition{}), "post: N(x + f(x)); pre: x + f(N(x))"),
       float_key("eps", &N::eps, "< 0 for the type's default, or > 0", not_zero, "added to the variance"),
       float_key("momentum", &N::momentum, "0..1", unit_closed, "BatchNorm running-statistics momentum"),
+      bool_key("sync", &N::sync, "over K ranks: statistics of every rank's shard (SyncBatchNorm)"),
       float_key("adanorm_C", &N::adanorm_C, "> 0", positive, "AdaNorm scale C"),
       float_key("adanorm_k", &N::adanorm_k, "0..1", unit_closed, "AdaNorm k in C*(1 - k*y)*y"),
       int_key("powernorm_groups", &N::powernorm_groups, 0, 65536,
@@ -195,6 +196,7 @@ const Table<TrainConfig>& train_table() {
       int_key("threads", &R::threads, 0, 1024, "OpenMP threads; 0: the machine's cores"),
       enum_key("kernels", &R::kernels, choices(KernelSet{}), "fast kernels or their plain twins"),
       bool_key("pack", &R::pack, "fast kernels: run the layers on real tokens only, where exact"),
+      int_key("ranks", &R::ranks, 0, 1 << 16, "data-parallel processes (mpirun -np K); 0: as launched"),
       int_key("log_every", &R::log_every, 1, kBig, "steps between metrics rows"),
       int_key("eval_every", &R::eval_every, 0, kBig, "steps between evaluations; 0: at the end"),
       int_key("checkpoint_every", &R::checkpoint_every, 0, kBig, "steps between checkpoints; 0: at the end"),
@@ -226,6 +228,9 @@ void check_cross_fields(const Config& c, const std::string& src) {
   if (m.d_model % m.heads != 0)
     fail(src, "model.heads", "d_model " + std::to_string(m.d_model) + " is not divisible by heads " +
                                  std::to_string(m.heads));
+  if (m.norm.sync && !contains(registered_names("norm_sync"), m.norm.type))
+    fail(src, "model.norm.sync", "true needs a norm with batch statistics (" + join(registered_names("norm_sync")) +
+                                     "); " + m.norm.type + " normalises each token alone");
   if (m.norm.type == "powernorm" && m.norm.powernorm_groups > 0 &&
       m.d_model % m.norm.powernorm_groups != 0)
     fail(src, "model.norm.powernorm_groups", "d_model " + std::to_string(m.d_model) +

@@ -64,6 +64,36 @@ Batch make_batch(const Dataset& data, const std::vector<int>& indices, const std
   return b;
 }
 
+Batch shard_batch(const Batch& batch, int part, int parts) {
+  if (parts < 1 || part < 0 || part >= parts || batch.B % parts != 0)
+    throw std::invalid_argument("shard_batch: a batch of " + std::to_string(batch.B) + " examples has no shard " +
+                                std::to_string(part) + " of " + std::to_string(parts) + " equal shards");
+  const int Bs = batch.B / parts, T = batch.T, first = part * Bs;
+  // tag, lm: one target per position [B*T]; classify: one per example [B] (same if T == 1)
+  const bool per_token = (int64_t)batch.targets.size() == (int64_t)batch.B * T;
+  Batch s;
+  s.B = Bs;
+  s.T = T;
+  s.tokens.assign(batch.tokens.begin() + (size_t)first * T, batch.tokens.begin() + (size_t)(first + Bs) * T);
+  if (per_token)
+    s.targets.assign(batch.targets.begin() + (size_t)first * T, batch.targets.begin() + (size_t)(first + Bs) * T);
+  else
+    s.targets.assign(batch.targets.begin() + first, batch.targets.begin() + first + Bs);
+  s.keep = Tensor::zeros({Bs, T});
+  const float* k = batch.keep.data() + (size_t)first * T;
+  for (int i = 0; i < Bs * T; ++i) {
+    s.keep.data()[i] = k[i];
+    s.n_real += k[i] != 0.0f ? 1 : 0;
+  }
+  return s;
+}
+
+int loss_targets(const Batch& batch) {
+  int n = 0;
+  for (int t : batch.targets) n += t != kIgnoreLabel ? 1 : 0;
+  return n;
+}
+
 Batcher::Batcher(const Dataset& data, const std::string& head, int batch_size, bool bucket_by_length,
                  uint64_t seed)
     : data_(data), head_(head), batch_size_(batch_size), bucket_(bucket_by_length), seed_(seed) {

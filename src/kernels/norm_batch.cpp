@@ -6,6 +6,11 @@
 // row counts, pads included: that is what nn.BatchNorm1d does to a padded batch.
 // OpenMP runs over features for the statistics and the backward (one owner per column sum)
 // and over rows for the element-wise normalisation.
+// Each statistic and each backward sum is its own kernel, so that masked SyncBatchNorm can
+// add every rank's sums between two kernels (src/nn/norms/batchnorm.cpp):
+//   forward   batchnorm_stats (one batch, two passes)  or, synced over K ranks,
+//             batchnorm_sums -> sum over ranks -> batchnorm_stats_from_sums
+//   backward  batchnorm_backward_sums -> (sum over ranks, synced) -> batchnorm_backward_dx
 // What it is not: the running-statistics policy (train/eval) or autograd: src/nn/norms/batchnorm.cpp.
 #include <algorithm>
 #include <cmath>
@@ -29,6 +34,40 @@ int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const 
   return count;
 }
 
+int batchnorm_sums(double* sum, double* sum_sq, const float* x, const float* keep, int N, int D) {
+  int count = 0;
+  for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
+  for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
+    const int nd = std::min(kFeatureTile, D - d0);
+    double s1[kFeatureTile] = {}, s2[kFeatureTile] = {};
+    for (int n = 0; n < N; ++n) {
+      if (keep && keep[n] == 0.0f) continue;
+      const float* x_n = x + (long)n * D + d0;
+      for (int j = 0; j < nd; ++j) {
+        s1[j] += x_n[j];                       // sum x
+        s2[j] += (double)x_n[j] * x_n[j];      // sum x^2
+      }
+    }
+    for (int j = 0; j < nd; ++j) {
+      sum[d0 + j] = s1[j];
+      sum_sq[d0 + j] = s2[j];
+    }
+  }
+  return count;
+}
+
+void batchnorm_stats_from_sums(float* mean, float* var, float* rstd, const double* sum,
+                               const double* sum_sq, long count, int D, float eps) {
+  for (int d = 0; d < D; ++d) {
+    const double mu = count > 0 ? sum[d] / count : 0.0;                     // mean_d = S1 / n
+    const double v = count > 0 ? std::max(0.0, sum_sq[d] / count - mu * mu) : 0.0;  // S2/n - mean^2
+    mean[d] = (float)mu;
+    var[d] = (float)v;
+    rstd[d] = (float)(1.0 / std::sqrt((double)var[d] + eps));
+  }
+}
+
 void batchnorm_rstd(float* rstd, const float* var, int D, float eps) {
   for (int d = 0; d < D; ++d) rstd[d] = (float)(1.0 / std::sqrt((double)var[d] + eps));
 }
@@ -50,40 +89,51 @@ void batchnorm_forward(float* out, const float* x, const float* keep, const floa
   }
 }
 
-void batchnorm_backward(float* dx, float* dg, float* db, const float* dout, const float* x,
-                        const float* keep, const float* mean, const float* rstd, const float* g,
-                        int N, int D, bool through_stats) {
+int batchnorm_backward_sums(double* sum_dout, double* sum_dout_xhat, const float* dout,
+                            const float* x, const float* keep, const float* mean,
+                            const float* rstd, int N, int D) {
+  int count = 0;
+  for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
   // One tile of features per iteration (see affine_backward): every column sum has one owner
   // and adds rows in order, and each row's tile is read contiguously.
 #pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
     const int nd = std::min(kFeatureTile, D - d0);
-    // forward: out = g * xhat + b  =>  dg += sum dout * xhat, db += sum dout, dxhat = dout * g
-    // (sums over real rows only: pad outputs are the constant 0)
-    double sum_dout[kFeatureTile] = {}, sum_dout_xhat[kFeatureTile] = {};
-    int count = 0;
+    double s1[kFeatureTile] = {}, s2[kFeatureTile] = {};
     for (int n = 0; n < N; ++n) {
       if (keep && keep[n] == 0.0f) continue;
       const long i = (long)n * D + d0;
       for (int j = 0; j < nd; ++j) {
-        sum_dout[j] += dout[i + j];
-        sum_dout_xhat[j] += dout[i + j] * ((x[i + j] - mean[d0 + j]) * rstd[d0 + j]);
+        s1[j] += dout[i + j];                                                // sum dout
+        s2[j] += dout[i + j] * ((x[i + j] - mean[d0 + j]) * rstd[d0 + j]);   // sum dout * xhat
       }
-      ++count;
     }
     for (int j = 0; j < nd; ++j) {
-      if (dg) dg[d0 + j] += (float)sum_dout_xhat[j];
-      if (db) db[d0 + j] += (float)sum_dout[j];
+      sum_dout[d0 + j] = s1[j];
+      sum_dout_xhat[d0 + j] = s2[j];
     }
-    if (!dx || count == 0) continue;
-    // forward: xhat = (x - mean_d) * rstd_d, mean_d and var_d over the real rows
-    //   =>  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (LayerNorm's formula
-    //       down the column); in eval mode the stats are constants and both means drop out.
+  }
+  return count;
+}
+
+void batchnorm_backward_dx(float* dx, const float* dout, const float* x, const float* keep,
+                           const float* mean, const float* rstd, const float* g,
+                           const double* sum_dout, const double* sum_dout_xhat, long count,
+                           int N, int D, bool through_stats) {
+  if (count == 0) return;
+  // forward: xhat = (x - mean_d) * rstd_d, mean_d and var_d over the real rows
+  //   =>  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (LayerNorm's formula
+  //       down the column); in eval mode the stats are constants and both means drop out.
+  // mean(dxhat) = g * sum_dout / count, mean(dxhat * xhat) = g * sum_dout_xhat / count: the
+  // sums and count of every rank for SyncBatchNorm, of this batch alone otherwise.
+#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
+  for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
+    const int nd = std::min(kFeatureTile, D - d0);
     float mean_dxhat[kFeatureTile], mean_dxhat_xhat[kFeatureTile];
     for (int j = 0; j < nd; ++j) {
       const float gd = g ? g[d0 + j] : 1.0f;
-      mean_dxhat[j] = through_stats ? (float)(gd * sum_dout[j] / count) : 0.0f;
-      mean_dxhat_xhat[j] = through_stats ? (float)(gd * sum_dout_xhat[j] / count) : 0.0f;
+      mean_dxhat[j] = through_stats ? (float)(gd * sum_dout[d0 + j] / count) : 0.0f;
+      mean_dxhat_xhat[j] = through_stats ? (float)(gd * sum_dout_xhat[d0 + j] / count) : 0.0f;
     }
     for (int n = 0; n < N; ++n) {
       if (keep && keep[n] == 0.0f) continue;   // pads: dx stays 0

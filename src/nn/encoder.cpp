@@ -41,11 +41,11 @@ void norm_parameters(const Norm& n, const std::string& prefix, std::vector<Named
 
 // One encoder layer: attention and FFN, each with its norm.
 struct EncoderLayer {
-  EncoderLayer(const ModelConfig& cfg, KernelSet ks)
+  EncoderLayer(const ModelConfig& cfg, KernelSet ks, Comm* comm)
       : attn(cfg.d_model, cfg.heads, cfg.dropout, ks),
         ffn(cfg.d_model, cfg.d_ff, cfg.activation, cfg.dropout, ks),
-        norm1(make_norm(cfg.norm, cfg.d_model, ks)),
-        norm2(make_norm(cfg.norm, cfg.d_model, ks)) {}
+        norm1(make_norm(cfg.norm, cfg.d_model, ks, comm)),
+        norm2(make_norm(cfg.norm, cfg.d_model, ks, comm)) {}
   MultiHeadAttention attn;
   FeedForward ffn;
   std::unique_ptr<Norm> norm1, norm2;
@@ -93,13 +93,13 @@ Encoder::Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int
     init_normal(m.positions, "embed.positions.weight", seed, cfg.init_std);
   }
   for (int i = 0; i < cfg.layers; ++i) {
-    auto layer = std::make_unique<EncoderLayer>(cfg, exec.kernels);
+    auto layer = std::make_unique<EncoderLayer>(cfg, exec.kernels, exec.comm);
     const std::string p = "layers." + std::to_string(i);
     layer->attn.init(p + ".attn", seed, cfg.init_std);
     layer->ffn.init(p + ".ffn", seed, cfg.init_std);
     m.layers.push_back(std::move(layer));
   }
-  if (m.pre) m.final_norm = make_norm(cfg.norm, D, exec.kernels);
+  if (m.pre) m.final_norm = make_norm(cfg.norm, D, exec.kernels, exec.comm);
   m.head = std::make_unique<Linear>(D, n_out, exec.kernels);
   m.head->init("head", seed, cfg.init_std);
 

@@ -23,10 +23,12 @@ using nlohmann::json;
 const std::vector<std::string>& resume_may_change() {
   // None of these reaches a weight: steps decides where the run ends (and, with a decaying
   // schedule, the learning rate from here on), the next three when rows, evaluations and
-  // checkpoints are written, threads how the work is split, out_dir the folder's name.
+  // checkpoints are written, threads and ranks how the work is split (over threads, over
+  // data-parallel processes: a checkpoint holds nothing rank-specific), out_dir the folder's name.
   static const std::vector<std::string> keys = {"train.steps",            "train.log_every",
                                                 "train.eval_every",       "train.checkpoint_every",
-                                                "train.threads",          "train.out_dir"};
+                                                "train.threads",          "train.ranks",
+                                                "train.out_dir"};
   return keys;
 }
 
@@ -135,7 +137,7 @@ ResumePoint read_resume_point(const SafetensorsFile& f, const Config& cfg, const
   const std::string key = first_config_difference(stored, config_to_json(cfg), &was, &now);
   if (!key.empty())
     throw UserError("--resume: " + key + " is " + now + " but the checkpoint " + path + " was trained with " + was +
-                        " (only train.steps, log_every, eval_every, checkpoint_every, threads, out_dir may change)",
+                        " (only train.steps, log_every, eval_every, checkpoint_every, threads, ranks, out_dir may change)",
                     2);
 
   ResumePoint p;

@@ -6,6 +6,16 @@
 // checkpoint every checkpoint_every steps and at the end. Everything a step depends on
 // (weights, BatchNorm buffers, optimizer moments, the dropout RNG, the data position,
 // the loss window) is in the checkpoint, so `--resume` continues bit-identically.
+//
+// Data parallel (K ranks, `mpirun -np K normlab train`; K = 1 is the same code with nothing
+// exchanged). Every rank builds the same global batch and trains on its contiguous shard
+// (shard_batch). The loss each rank differentiates is its shard's mean times
+// n_shard / n_global (n = examples for classify, counted target tokens for tag and lm), so
+// the SUM of the ranks' losses is exactly the single-process loss of the global batch (not
+// a mean of per-rank means), and the sum of their gradients — sum_gradients, one flat
+// buffer added in rank order — is its gradient. Every rank then clips and steps
+// identically. Evaluation deals the batches out over the ranks. Only rank 0 writes the
+// run folder; the checkpoint holds nothing rank-specific, so --resume works with any K.
 // What it is not: the model, the data or the optimizer (nn/, data/, optim/).
 #include "normlab/train/trainer.h"
 
@@ -19,6 +29,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "normlab/autograd.h"
@@ -26,10 +37,12 @@
 #include "normlab/files.h"
 #include "normlab/io.h"
 #include "normlab/json_io.h"
+#include "normlab/ops.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
+#include "normlab/train/data_parallel.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_lock.h"
 #include "normlab/train/saved_model.h"
@@ -170,7 +183,9 @@ bool finished_result(const fs::path& path, int steps) {
 
 }  // namespace
 
-std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size) {
+std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size,
+                                 Comm* comm) {
+  Comm& ranks = comm ? *comm : local_comm();
   NoGrad no_grad;
   const bool was_training = model.training();
   model.set_training(false);  // BatchNorm: running statistics
@@ -183,15 +198,24 @@ std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& s
     double loss_sum = 0;
     long long correct = 0, counted = 0;
     const int n = (int)s.data.examples.size();
-    for (int start = 0; start < n; start += batch_size) {
+    const int n_batches = (n + batch_size - 1) / batch_size;
+    // per batch j: {loss sum, correct, counted}, filled by rank j % K, zero elsewhere
+    std::vector<double> per_batch(3 * (size_t)n_batches, 0.0);
+    for (int j = ranks.rank(); j < n_batches; j += ranks.size()) {
       std::vector<int> idx;
-      for (int i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(i);
+      for (int i = j * batch_size; i < std::min(n, (j + 1) * batch_size); ++i) idx.push_back(i);
       Batch batch = make_batch(s.data, idx, model.head());
       Tensor logits = model.forward(batch);
       auto [c, k] = model.accuracy(logits, batch);
-      loss_sum += (double)model.loss(logits, batch).item() * k;  // loss is a mean over k units
-      correct += c;
-      counted += k;
+      per_batch[3 * j] = (double)model.loss(logits, batch).item() * k;  // loss is a mean over k units
+      per_batch[3 * j + 1] = c;
+      per_batch[3 * j + 2] = k;
+    }
+    ranks.sum(per_batch.data(), (int64_t)per_batch.size());  // one rank's value per entry: exact
+    for (int j = 0; j < n_batches; ++j) {
+      loss_sum += per_batch[3 * j];
+      correct += (long long)per_batch[3 * j + 1];
+      counted += (long long)per_batch[3 * j + 2];
     }
     r.count = (int)counted;
     r.loss = counted ? loss_sum / (double)counted : 0.0;
@@ -204,6 +228,14 @@ std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& s
 
 TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const TrainConfig& tc = cfg.train;
+  Comm& comm = opt.comm ? *opt.comm : local_comm();
+  const int K = comm.size();
+  const bool root = comm.is_root();  // rank 0 alone writes the run folder
+  if (tc.ranks > 0 && tc.ranks != K)
+    throw UserError("train.ranks: " + std::to_string(tc.ranks) + " but this run has " + std::to_string(K) +
+                        " process(es); start it with mpirun -np " + std::to_string(tc.ranks) +
+                        " (or set train.ranks to 0: as launched)",
+                    2);
   const fs::path dir = opt.out_dir.empty() ? fs::path(tc.out_dir) : fs::path(opt.out_dir);
   const fs::path ckpt_path = dir / "checkpoint.safetensors";
   if (opt.resume && !fs::exists(ckpt_path))
@@ -214,6 +246,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
 
   // ---- one writer per run folder: the lock first, so a second run fails at once ------
   // A folder made here for a run that then fails before writing anything is removed again.
+  // On K ranks, rank 0 is that writer; the others only read (config, data, checkpoint).
   struct NewFolder {
     fs::path dir;
     bool made = false, keep = false;
@@ -224,8 +257,11 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       fs::remove(dir, ec);  // only if empty
     }
   } new_folder{dir};
-  new_folder.made = fs::create_directories(dir);
-  RunLock lock(dir.string());
+  std::optional<RunLock> lock;
+  if (root) {
+    new_folder.made = fs::create_directories(dir);
+    lock.emplace(dir.string());
+  }
 
   set_num_threads(tc.threads);
   const std::string config_text = config_to_json(cfg).dump(2);
@@ -233,7 +269,15 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   // ---- data, model, optimizer ---------------------------------------------------
   const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
   TaskData task = make_task(cfg.task, data_seed);
-  Encoder model(cfg.model, task.head, task.vocab, task.n_classes, tc.seed, exec_options(tc));
+  const int global_batch = std::min<int>(tc.batch_size, (int)task.train.examples.size());
+  if (global_batch % K != 0)
+    throw UserError("train.batch_size: the global batch of " + std::to_string(global_batch) +
+                        " examples does not split into " + std::to_string(K) +
+                        " equal shards (one per rank); use a multiple of " + std::to_string(K),
+                    2);
+  ExecOptions exec = exec_options(tc);
+  exec.comm = &comm;
+  Encoder model(cfg.model, task.head, task.vocab, task.n_classes, tc.seed, exec);
   std::vector<NamedTensor> params = model.named_parameters();
   std::vector<NamedTensor> buffers = model.named_buffers();
   std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optim, params);
@@ -272,22 +316,24 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     result.already_finished = finished_result(result_path, tc.steps);
     // Said even with --quiet: a resume that does nothing should never look like one that ran.
     if (result.already_finished) {
-      std::fprintf(stderr, "normlab train: %s already finished at step %d of %d; nothing to run, result.json left as it was\n",
+      if (root) std::fprintf(stderr, "normlab train: %s already finished at step %d of %d; nothing to run, result.json left as it was\n",
                    dir.string().c_str(), start_step, tc.steps);
       return result;
     }
-    result.evals = evaluate(model, task.evals, tc.batch_size);
-    write_file_atomic(result_path.string(), result_json(result) + "\n");
-    std::fprintf(stderr, "normlab train: %s was at step %d of %d without result.json; evaluated and wrote it\n",
+    result.evals = evaluate(model, task.evals, tc.batch_size, &comm);
+    if (root) write_file_atomic(result_path.string(), result_json(result) + "\n");
+    if (root) std::fprintf(stderr, "normlab train: %s was at step %d of %d without result.json; evaluated and wrote it\n",
                  dir.string().c_str(), start_step, tc.steps);
     return result;
   }
 
   // From here on the run folder changes: the run is no longer finished.
   new_folder.keep = true;
-  std::error_code ec;
-  fs::remove(result_path, ec);
-  write_file_atomic((dir / "config.json").string(), config_text + "\n");
+  if (root) {
+    std::error_code ec;
+    fs::remove(result_path, ec);
+    write_file_atomic((dir / "config.json").string(), config_text + "\n");
+  }
 
   const std::map<std::string, std::string> model_card = model_card_metadata(task);
   auto save_checkpoint = [&](int step) {
@@ -326,34 +372,49 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   }
   for (const std::string& g : groups) columns.push_back("grad_norm/" + g);
   MetricsCsv metrics(dir / "metrics.csv", columns);
-  metrics.open(opt.resume, start_step);
+  if (root) metrics.open(opt.resume, start_step);
 
   // ---- progress -----------------------------------------------------------------------
-  const bool tty = !opt.quiet && isatty(fileno(stderr));
-  if (!opt.quiet && !opt.resume) {
+  const bool quiet = opt.quiet || !root;
+  const bool tty = !quiet && isatty(fileno(stderr));
+  if (!quiet && !opt.resume) {
     std::fprintf(stderr, "normlab train: %s, %d steps, task %s (%s, %zu train examples), norm %s/%s -> %s\n",
                  dir.string().c_str(), tc.steps, cfg.task.name.c_str(), task.head.c_str(),
                  task.train.examples.size(), cfg.model.norm.type.c_str(), name_of(cfg.model.norm.position),
                  dir.string().c_str());
+    if (K > 1)
+      std::fprintf(stderr, "normlab train: data parallel over %d ranks, %d examples each of every global batch of %d\n",
+                   K, global_batch / K, global_batch);
   }
-  if (!opt.quiet && opt.resume) std::fprintf(stderr, "normlab train: resuming %s at step %d\n", dir.string().c_str(), start_step);
+  if (!quiet && opt.resume) std::fprintf(stderr, "normlab train: resuming %s at step %d\n", dir.string().c_str(), start_step);
 
   const auto t_start = Clock::now();
   auto t_window = Clock::now();
   int last_checkpoint_step = opt.resume ? start_step : -1;
   const int stop_at = opt.stop_after >= 0 ? std::min(tc.steps, start_step + opt.stop_after) : tc.steps;
 
-  auto run_eval = [&]() { return evaluate(model, task.evals, tc.batch_size); };
+  auto run_eval = [&]() { return evaluate(model, task.evals, tc.batch_size, &comm); };
+  const bool broadcast_buffers = K > 1 && !cfg.model.norm.sync && !buffers.empty();
+  std::vector<float> grad_buffer;  // sum_gradients' flat buffer, reused
 
   int step = start_step;
   model.set_training(true);
   while (step < stop_at) {
     // ---- one training step --------------------------------------------------------
-    Batch batch = batcher.next();
+    const Batch global = batcher.next();
+    const Batch batch = K > 1 ? shard_batch(global, comm.rank(), K) : global;
     optimizer->zero_grad();
     Tensor logits = model.forward(batch);
     Tensor loss = model.loss(logits, batch);
-    const float loss_value = loss.item();
+    float loss_value = loss.item();
+    if (K > 1) {
+      // This shard's share of the global batch's loss: mean * n_shard / n_global, so the
+      // ranks' losses (and gradients) add up to the single-process ones.
+      loss = loss * (float)((double)loss_targets(batch) / std::max(1, loss_targets(global)));
+      double sum = loss.item();
+      comm.sum(&sum, 1);
+      loss_value = (float)sum;
+    }
     if (!std::isfinite(loss_value))
       throw UserError("step " + std::to_string(step + 1) + ": loss is " + fmt(loss_value) +
                       "; training stopped" +
@@ -362,6 +423,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
                                                  : ", no checkpoint was written yet"),
                       3);
     loss.backward();
+    sum_gradients(params, comm, grad_buffer);  // K > 1: every rank now holds the global gradient
     if (!all_finite(params))
       throw UserError("step " + std::to_string(step + 1) + ": a gradient is nan or inf; training stopped" +
                           (last_checkpoint_step >= 0 ? ", last good checkpoint " + ckpt_path.string() +
@@ -374,10 +436,13 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     const float grad_norm = clip_grad_norm(params, cfg.optim.clip_grad_norm);
     const float lr = learning_rate(cfg.optim, step, tc.steps);
     optimizer->step(lr);
+    // Unsynced BatchNorm: each rank's running statistics saw its own shard; keep rank 0's
+    // on every rank (PyTorch DDP's broadcast_buffers), so evaluation agrees across ranks.
+    if (broadcast_buffers) broadcast_tensors(buffers, comm, 0);
     ++step;
     window.loss_sum += loss_value;
     window.steps += 1;
-    window.real_tokens += batch.n_real;
+    window.real_tokens += global.n_real;
 
     // ---- metrics, evaluation, checkpoint ------------------------------------------
     const bool eval_now = (tc.eval_every > 0 && step % tc.eval_every == 0) || step == tc.steps;
@@ -404,9 +469,9 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
           row["eval_acc/" + e.split] = fmt(e.accuracy);
         }
       }
-      metrics.row(row);
+      if (root) metrics.row(row);
       last_logged_loss = window_loss;
-      if (!opt.quiet) {
+      if (!quiet) {
         std::ostringstream line;
         line << "step " << step << "/" << tc.steps << "  loss " << std::fixed << std::setprecision(4)
              << window_loss << "  lr " << std::scientific << std::setprecision(2) << lr << "  "
@@ -429,7 +494,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
     const bool ckpt_now = (tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || step == stop_at;
     if (ckpt_now) {
-      save_checkpoint(step);
+      if (root) save_checkpoint(step);
       last_checkpoint_step = step;
     }
     // Asked to stop: this step is done; with its checkpoint, `--resume` continues exactly here.
@@ -444,7 +509,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   result.steps = step;
   result.final_train_loss = last_logged_loss;
   result.seconds = seconds_since(t_start);
-  if (step == tc.steps) write_file_atomic(result_path.string(), result_json(result) + "\n");
+  if (step == tc.steps && root) write_file_atomic(result_path.string(), result_json(result) + "\n");
   return result;
 }
 

@@ -73,10 +73,10 @@ TEST_CASE("config_to_json lists every key and reads back to the same config", "[
   // Every key present: the resolved config of defaults has all four sections in full.
   json d = nl::config_to_json(nl::Config{});
   CHECK(d["model"].size() == 12);
-  CHECK(d["model"]["norm"].size() == 9);
+  CHECK(d["model"]["norm"].size() == 10);
   CHECK(d["task"].size() == 9);
   CHECK(d["optim"].size() == 12);
-  CHECK(d["train"].size() == 11);
+  CHECK(d["train"].size() == 12);
 }
 
 TEST_CASE("exec_options: train.kernels and train.pack, read once into the run's options", "[config]") {
@@ -184,7 +184,7 @@ TEST_CASE("set overrides (--set) any key, parses JSON values, rejects unknown pa
   CHECK(bad.thrown);
   CHECK(bad.code == 2);
   CHECK(bad.what.find("unknown key 'typ' under model.norm") != std::string::npos);
-  CHECK(bad.what.find("allowed: adanorm_C, adanorm_k, eps, momentum, position, powernorm_alpha_bkw, powernorm_groups, powernorm_warmup, type") != std::string::npos);
+  CHECK(bad.what.find("allowed: adanorm_C, adanorm_k, eps, momentum, position, powernorm_alpha_bkw, powernorm_groups, powernorm_warmup, sync, type") != std::string::npos);
 
   Caught noeq = catch_user_error([&] { nl::apply_overrides(j, {"model.d_model"}); });
   CHECK(noeq.thrown);

@@ -42,7 +42,7 @@ class FixedStatsNorm final : public nl::Norm {
 // Registered for the test's lifetime only, so other tests that iterate norm_types() do not see it.
 struct Registered {
   Registered() {
-    nl::register_norm("test_fixed_stats", [](const nl::NormConfig&, int D) {
+    nl::register_norm("test_fixed_stats", [](const nl::NormConfig&, int D, nl::Comm*) {
       return std::unique_ptr<nl::Norm>(new FixedStatsNorm(D));
     });
   }

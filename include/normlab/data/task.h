@@ -69,6 +69,14 @@ struct Batch {
 
 Batch make_batch(const Dataset& data, const std::vector<int>& indices, const std::string& head);
 
+// Shard `part` of `parts` of a batch for data-parallel training: its examples
+// [part*B/parts, (part+1)*B/parts) (B % parts == 0), padded to the batch's own T, so that
+// a norm that counts pads sees the same rows as in the whole batch.
+Batch shard_batch(const Batch& batch, int part, int parts);
+// How many targets the loss averages over: B for classify, the real (not -1) targets of
+// tag and lm.
+int loss_targets(const Batch& batch);
+
 // Yields training batches forever: shuffled each epoch from the seed; optionally
 // bucketed by length (examples sorted by length into batches, batch order shuffled).
 // Every batch has batch_size examples (the n % batch_size left over sit out that epoch).

@@ -89,17 +89,36 @@ void adanorm_backward(float* dx, const float* dout, const float* x, const float*
 // var[d], rstd[d] = 1/sqrt(var[d] + eps). Returns how many rows were counted.
 int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const float* keep,
                     int N, int D, float eps);
+// The one-pass statistics of masked SyncBatchNorm: per feature d over the counted rows,
+// sum[d] = sum x, sum_sq[d] = sum x^2 (double). Returns how many rows were counted.
+// After every rank's (count, sum, sum_sq) are added: batchnorm_stats_from_sums gives
+//   mean = sum / n,  var = sum_sq / n - mean^2 (in double, clamped at 0),  rstd = 1/sqrt(var + eps).
+// (One pass, so that one all-reduce carries everything; double keeps the cancellation in
+// sum_sq/n - mean^2 negligible next to float32's precision unless |mean| > ~1e4 std.)
+int batchnorm_sums(double* sum, double* sum_sq, const float* x, const float* keep, int N, int D);
+void batchnorm_stats_from_sums(float* mean, float* var, float* rstd, const double* sum,
+                               const double* sum_sq, long count, int D, float eps);
 // rstd[d] = 1/sqrt(var[d] + eps) (eval mode: from the running variance).
 void batchnorm_rstd(float* rstd, const float* var, int D, float eps);
 // out = g * (x - mean) * rstd + b per column at real rows; 0 at pad rows (keep == 0), which
 // thereby get no gradient either. g, b may be null.
 void batchnorm_forward(float* out, const float* x, const float* keep, const float* mean,
                        const float* rstd, const float* g, const float* b, int N, int D);
-// through_stats = true: training (mean, var are functions of x); false: eval (running stats
-// are constants). Pad rows get dx = 0 and contribute nothing to dg, db.
-void batchnorm_backward(float* dx, float* dg, float* db, const float* dout, const float* x,
-                        const float* keep, const float* mean, const float* rstd, const float* g,
-                        int N, int D, bool through_stats);
+// Backward, in two kernels so that SyncBatchNorm can add every rank's sums in between:
+// per feature d over the counted rows (xhat = (x - mean) * rstd):
+//   sum_dout[d] = sum dout,  sum_dout_xhat[d] = sum dout * xhat   (double; returns the count).
+// These are also the parameter gradients: db = sum_dout, dg = sum_dout_xhat.
+int batchnorm_backward_sums(double* sum_dout, double* sum_dout_xhat, const float* dout,
+                            const float* x, const float* keep, const float* mean,
+                            const float* rstd, int N, int D);
+// dx += rstd * (dxhat - g * sum_dout / count - xhat * g * sum_dout_xhat / count), dxhat = dout * g,
+// at counted rows (pad rows keep dx = 0). `count` and the sums are over every rank for
+// SyncBatchNorm. through_stats = true: training (mean, var are functions of x); false: eval
+// (running statistics are constants, both sums drop out: dx = rstd * dxhat). g may be null.
+void batchnorm_backward_dx(float* dx, const float* dout, const float* x, const float* keep,
+                           const float* mean, const float* rstd, const float* g,
+                           const double* sum_dout, const double* sum_dout_xhat, long count,
+                           int N, int D, bool through_stats);
 // rm = (1-m)*rm + m*mean;  rv = (1-m)*rv + m*var*count/(count-1)  (PyTorch; count >= 2)
 void batchnorm_update_running(float* running_mean, float* running_var, const float* mean,
                               const float* var, int count, int D, float momentum);

@@ -21,12 +21,15 @@
 namespace nl {
 
 class MultiHeadAttention;  // nn/layers.h
+class Comm;                // dist/comm.h
 
 class Encoder : public Module {
  public:
   // head: classify | tag | lm ; vocab includes PAD; n_out = classes (or vocab for lm).
-  // exec: the kernel set every layer is built with, and whether forward may pack the
-  // real tokens (see encoder.cpp, "Packing"). Same parameters either way.
+  // exec: the kernel set every layer is built with, whether forward may pack the real
+  // tokens (see encoder.cpp, "Packing"), and the data-parallel ranks this model is one
+  // replica of (exec.comm: synced BatchNorm shares its statistics over them). Same
+  // parameters either way.
   Encoder(const ModelConfig& cfg, const std::string& head, int vocab, int n_out, uint64_t seed,
           const ExecOptions& exec = {});
   ~Encoder() override;

@@ -21,9 +21,15 @@
 namespace nl {
 
 class Norm;
+class Comm;  // dist/comm.h
 // Throws std::invalid_argument naming the unknown type and listing the known ones.
-std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels = KernelSet::fast);
+// comm: the data-parallel ranks (ExecOptions::comm); only a norm whose statistics span the
+// batch uses it, and only when cfg.sync is true (SyncBatchNorm). nullptr: one process.
+std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels = KernelSet::fast,
+                                Comm* comm = nullptr);
 std::vector<std::string> norm_types();  // every registered name
+// The types whose statistics span the batch, for which model.norm.sync means something.
+std::vector<std::string> norm_types_with_sync();
 
 // BatchNorm diagnostics (Shen et al. 2020, PowerNorm, Sec. 3): the batch statistics of
 // the last training forward next to the running ones, per feature.
@@ -57,11 +63,13 @@ class Norm : public Module {
   KernelSet kernels() const { return kernels_; }
 
  private:
-  friend std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels);
+  friend std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels, Comm* comm);
   KernelSet kernels_ = KernelSet::fast;
 };
 
-using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D)>;
+// comm: the data-parallel ranks, given at construction; only a norm whose statistics span
+// the batch uses it, and only when cfg.sync is true (SyncBatchNorm). nullptr: one process.
+using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D, Comm* comm)>;
 // Adds a norm type at run time (a norm defined outside src/nn/norms/, e.g. in a test);
 // the built-in ones are the NL_NORM lines of registry.cpp. Throws if the name is taken.
 void register_norm(const std::string& name, NormFactory make);

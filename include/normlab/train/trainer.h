@@ -2,7 +2,8 @@
 //
 // What it is: the training loop (batches -> forward -> loss -> backward -> clip ->
 // optimizer step), periodic evaluation per length bucket, metrics.csv, checkpoints
-// that resume bit-identically, and the stop on a NaN/Inf loss or gradient.
+// that resume bit-identically, and the stop on a NaN/Inf loss or gradient. On K ranks
+// (mpirun) the same loop runs data parallel (TrainOptions::comm).
 // What it is not: the model, the data or the optimizer (nn/, data/, optim/), nor the
 // command line (cli/cmd_train.cpp parses the flags and calls train() or evaluate()).
 // A run folder holds:
@@ -25,6 +26,7 @@
 
 #include "normlab/config.h"
 #include "normlab/data/task.h"
+#include "normlab/dist/comm.h"
 #include "normlab/nn/encoder.h"
 
 namespace nl {
@@ -43,6 +45,11 @@ struct TrainOptions {
   bool resume = false;       // continue from out_dir/checkpoint.safetensors
   int stop_after = -1;       // stop (with a checkpoint) after this many steps, for tests
   bool quiet = false;        // no progress output
+  // Data parallel: the K ranks training this model (world_comm() under mpirun); nullptr:
+  // this process alone. train.batch_size is the global batch: each rank trains on its
+  // contiguous shard of every batch, gradients are summed over ranks, and only rank 0
+  // writes the run folder.
+  Comm* comm = nullptr;
 };
 
 struct TrainResult {
@@ -60,8 +67,11 @@ struct TrainResult {
 TrainResult train(const Config& cfg, const TrainOptions& opt);
 
 // Loss and accuracy per evaluation split, in eval mode (BatchNorm uses running stats).
+// With comm, the batches of each split are dealt out over the ranks (batch i to rank
+// i % K) and the per-batch results added in batch order: every rank gets the same
+// numbers, the same as a single process's.
 std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
-                                 int batch_size);
+                                 int batch_size, Comm* comm = nullptr);
 
 // The results as JSON, the one form result.json and `normlab eval --json` share:
 // [{"split", "min_len", "max_len", "seen_in_training", "loss", "accuracy", "count"}, ...]

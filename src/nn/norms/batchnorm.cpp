@@ -17,13 +17,35 @@
 // batchnorm_padded (batchnorm_padded.cpp) is this layer with count_pads = true: statistics
 // over all B*T positions, pads included, which is what nn.BatchNorm1d does to a padded batch.
 // Running statistics are buffers (running_mean, running_var), so checkpoints save them.
+//
+// Across K data-parallel ranks (model.norm.sync; the ranks come in as a Comm at
+// construction, nullptr = this process alone), each rank holds a shard of the global batch:
+//   sync = false: every rank normalises with its own shard's statistics (PyTorch DDP's
+//                 default); the trainer copies rank 0's running statistics to the others.
+//   sync = true:  masked SyncBatchNorm: the statistics of the real tokens of ALL ranks.
+//     forward:  each rank sums (n_r, S1_r = sum x, S2_r = sum x^2) per feature over its
+//               real tokens; one all-reduce gives n = sum n_r, S1, S2; then
+//               mu = S1 / n,  var = S2 / n - mu^2  (double),  y = g * (x - mu) * rstd + b,
+//               running statistics updated with the global mu, var and n: the same on
+//               every rank.
+//     backward: each rank sums over its real tokens (dxhat = dout * g)
+//                 A_r = sum dout,  C_r = sum dout * xhat      (also its db and dg)
+//               one all-reduce gives A, C; then at each real token
+//                 dx = rstd * (dxhat - g A / n - xhat g C / n)
+//               i.e. the single-process formula with the global sums. dg, db stay the
+//               rank's own sums: the trainer's gradient all-reduce adds them.
+// With one rank (or sync = false) nothing is exchanged and the kernels are those of a
+// single batch, so a K=1 run computes exactly what it did before sync existed.
 // `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when make_norm was
 // given the `reference` kernel set (tests/unit/test_norms_twins.cpp checks they agree).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common.h"
 #include "normlab/autograd.h"
+#include "normlab/dist/comm.h"
+#include "normlab/dist/ops.h"
 #include "normlab/error.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
@@ -54,8 +76,10 @@ namespace {
 
 class BatchNorm final : public Norm {
  public:
-  BatchNorm(const char* type, int D, float eps, float momentum, bool count_pads)
+  // comm: the ranks whose batch statistics are shared (SyncBatchNorm), or nullptr.
+  BatchNorm(const char* type, int D, float eps, float momentum, bool count_pads, Comm* comm)
       : type_(type), D_(D), eps_(eps), momentum_(momentum), count_pads_(count_pads),
+        comm_(comm && comm->size() > 1 ? comm : nullptr),
         g_(norms::make_param("weight", D, 1.0f)), b_(norms::make_param("bias", D, 0.0f)),
         running_mean_(Tensor::zeros({D})), running_var_(Tensor::full({D}, 1.0f)) {
     running_mean_.set_name("running_mean");
@@ -84,10 +108,21 @@ class BatchNorm final : public Norm {
   Tensor fused(const Tensor& x, const Tensor& rows, int N) {
     const float* keep = norms::data_or_null(rows);
     Tensor mean = Tensor::empty({D_}), rstd = Tensor::empty({D_});
+    long count = 0;  // rows in the statistics: this batch's, or every rank's when synced
     if (training_) {
       Tensor var = Tensor::empty({D_});
-      const int count = kernels::batchnorm_stats(mean.data(), var.data(), rstd.data(), x.data(),
-                                                 keep, N, D_, eps_);
+      if (comm_) {
+        // SyncBatchNorm: s = [n, S1 (D), S2 (D)] of this rank, then of all ranks.
+        std::vector<double> s(1 + 2 * (size_t)D_);
+        s[0] = kernels::batchnorm_sums(&s[1], &s[1 + D_], x.data(), keep, N, D_);
+        comm_->sum(s.data(), (int64_t)s.size());
+        count = (long)s[0];
+        kernels::batchnorm_stats_from_sums(mean.data(), var.data(), rstd.data(), &s[1], &s[1 + D_],
+                                           count, D_, eps_);
+      } else {
+        count = kernels::batchnorm_stats(mean.data(), var.data(), rstd.data(), x.data(), keep, N,
+                                         D_, eps_);
+      }
       update_running(mean.data(), var.data(), count);
     } else {
       // Eval: the running statistics, copied so a later training step cannot change them
@@ -101,17 +136,32 @@ class BatchNorm final : public Norm {
     const Tensor g = g_, b = b_;
     const int D = D_;
     const bool through_stats = training_;
-    record(out, type_, {x, g, b}, [x, g, b, rows, mean, rstd, N, D, through_stats](TensorImpl& o) {
+    Comm* sync = training_ ? comm_ : nullptr;
+    record(out, type_, {x, g, b}, [x, g, b, rows, mean, rstd, N, D, through_stats, sync, count](TensorImpl& o) {
       // forward: out = g * xhat + b, xhat = (x - mean) * rstd, over the counted rows; pads 0
       //   (kernels::batchnorm_forward)
       // backward, per feature d over the counted rows: dxhat = dout * g;
       //   dg += sum dout * xhat,  db += sum dout;
       //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))  in training,
       //   dx = rstd * dxhat  in eval (running statistics are constants); pads get dx = 0
-      kernels::batchnorm_backward(norms::grad_or_null(x), norms::grad_or_null(g),
-                                  norms::grad_or_null(b), o.grad->ptr, x.data(),
-                                  norms::data_or_null(rows), mean.data(), rstd.data(), g.data(),
-                                  N, D, through_stats);
+      // sums[0..D) = sum dout, sums[D..2D) = sum dout * xhat, over this rank's counted rows
+      std::vector<double> sums(2 * (size_t)D);
+      const float* keep = norms::data_or_null(rows);
+      long n = kernels::batchnorm_backward_sums(&sums[0], &sums[D], o.grad->ptr, x.data(), keep,
+                                                mean.data(), rstd.data(), N, D);
+      float* dg = norms::grad_or_null(g);
+      float* db = norms::grad_or_null(b);
+      for (int d = 0; d < D; ++d) {
+        if (dg) dg[d] += (float)sums[D + d];
+        if (db) db[d] += (float)sums[d];
+      }
+      if (sync) {  // SyncBatchNorm: the means of dxhat are over every rank's real tokens
+        sync->sum(sums.data(), (int64_t)sums.size());
+        n = count;
+      }
+      if (float* dx = norms::grad_or_null(x))
+        kernels::batchnorm_backward_dx(dx, o.grad->ptr, x.data(), keep, mean.data(), rstd.data(),
+                                       g.data(), &sums[0], &sums[D], n, N, D, through_stats);
     });
     return out;
   }
@@ -123,13 +173,20 @@ class BatchNorm final : public Norm {
     const Tensor m = rows.defined() ? reshape(rows, {N, 1}) : Tensor::full({N, 1}, 1.0f);
     Tensor y;
     if (training_) {
-      int count = 0;
+      double count = 0;
       for (int n = 0; n < N; ++n) count += m.data()[n] != 0.0f ? 1 : 0;
-      const float inv_count = 1.0f / (float)std::max(count, 1);
-      Tensor mu = sum(x2 * m, {0}, true) * inv_count;              // mean over counted rows [1,D]
+      // SyncBatchNorm: every sum over rows is also a sum over ranks (sum_over_ranks, whose
+      // backward sums the gradient over ranks too); two passes, as batchnorm_stats does.
+      auto over_rows = [&](const Tensor& t) {
+        Tensor s = sum(t, {0}, true);
+        return comm_ ? sum_over_ranks(s, *comm_) : s;
+      };
+      if (comm_) comm_->sum(&count, 1);
+      const float inv_count = 1.0f / (float)std::max(count, 1.0);
+      Tensor mu = over_rows(x2 * m) * inv_count;                   // mean over counted rows [1,D]
       Tensor xc = (x2 - mu) * m;                                   // pads -> 0
-      Tensor var = sum(xc * xc, {0}, true) * inv_count;            // biased variance [1,D]
-      update_running(mu.data(), var.data(), count);
+      Tensor var = over_rows(xc * xc) * inv_count;                 // biased variance [1,D]
+      update_running(mu.data(), var.data(), (long)count);
       y = xc / sqrt(var + eps_);
     } else {
       y = (x2 - running_mean_.clone()) / sqrt(running_var_.clone() + eps_);
@@ -138,12 +195,12 @@ class BatchNorm final : public Norm {
   }
 
   // The running-statistics update of a training forward, and the diagnostics snapshot.
-  void update_running(const float* mean, const float* var, int count) {
+  void update_running(const float* mean, const float* var, long count) {
     if (count < 2)
       throw UserError(std::string(type_) + ": training needs at least 2 real tokens in the batch "
                       "(the running variance uses N/(N-1)), got " + std::to_string(count));
-    kernels::batchnorm_update_running(running_mean_.data(), running_var_.data(), mean, var, count,
-                                      D_, momentum_);
+    kernels::batchnorm_update_running(running_mean_.data(), running_var_.data(), mean, var,
+                                      (int)count, D_, momentum_);
     stats_.batch_mean.assign(mean, mean + D_);
     stats_.batch_var.assign(var, var + D_);
     stats_.running_mean = running_mean_.to_vector();
@@ -154,6 +211,7 @@ class BatchNorm final : public Norm {
   int D_;
   float eps_, momentum_;
   bool count_pads_;
+  Comm* comm_;                         // SyncBatchNorm's ranks (size > 1), or nullptr
   Tensor g_, b_;
   Tensor running_mean_, running_var_;  // buffers: saved, not learned
   BatchNormStats stats_;               // empty until the first training forward
@@ -162,13 +220,13 @@ class BatchNorm final : public Norm {
 }  // namespace
 
 std::unique_ptr<Norm> norms::make_batchnorm_family(const char* type, int D, float eps,
-                                                   float momentum, bool count_pads) {
-  return std::make_unique<BatchNorm>(type, D, eps, momentum, count_pads);
+                                                   float momentum, bool count_pads, Comm* comm) {
+  return std::make_unique<BatchNorm>(type, D, eps, momentum, count_pads, comm);
 }
 
-std::unique_ptr<Norm> make_batchnorm(const NormConfig& cfg, int D) {
+std::unique_ptr<Norm> make_batchnorm(const NormConfig& cfg, int D, Comm* comm) {
   return norms::make_batchnorm_family("batchnorm", D, norms::eps_or(cfg, 1e-5f), cfg.momentum,
-                                      /*count_pads=*/false);
+                                      /*count_pads=*/false, cfg.sync ? comm : nullptr);
 }
 
 static const norms::NormGradchecks gradchecks("batchnorm", /*eval_too=*/true);

@@ -13,9 +13,9 @@
 
 namespace nl {
 
-std::unique_ptr<Norm> make_batchnorm_padded(const NormConfig& cfg, int D) {
+std::unique_ptr<Norm> make_batchnorm_padded(const NormConfig& cfg, int D, Comm* comm) {
   return norms::make_batchnorm_family("batchnorm_padded", D, norms::eps_or(cfg, 1e-5f),
-                                      cfg.momentum, /*count_pads=*/true);
+                                      cfg.momentum, /*count_pads=*/true, cfg.sync ? comm : nullptr);
 }
 
 static const norms::NormGradchecks gradchecks("batchnorm_padded", /*eval_too=*/true);

@@ -62,8 +62,9 @@ struct NormGradchecks {
 // layernorm (affine), layernorm_simple (no affine), detachnorm (no affine, stats detached).
 std::unique_ptr<Norm> make_layernorm_family(const char* type, int D, float eps, bool affine,
                                             bool detach_stats);
-// batchnorm (statistics over real tokens) and batchnorm_padded (over every position).
+// batchnorm (statistics over real tokens) and batchnorm_padded (over every position);
+// comm: the ranks a synced BatchNorm shares its statistics with (nullptr: this batch alone).
 std::unique_ptr<Norm> make_batchnorm_family(const char* type, int D, float eps, float momentum,
-                                            bool count_pads);
+                                            bool count_pads, Comm* comm);
 
 }  // namespace nl::norms

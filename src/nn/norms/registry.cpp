@@ -7,6 +7,9 @@
 // plus one NL_NORM(<name>) line below. The encoder never changes, nor does anything outside
 // this folder: the trainer, the gradient checks and compare ask a norm what it is
 // (batch_stats(), reads_pad_rows(), exact_gradient()) or iterate norm_types().
+// A norm whose statistics span the batch (BatchNorm) can share them across data-parallel
+// ranks (model.norm.sync): its factory takes the ranks as a third argument, `Comm* comm`,
+// and its line is NL_NORM_SYNC(<name>).
 // What it is not: any norm's math (kernels/) or layer (the <name>.cpp files).
 #include <stdexcept>
 
@@ -20,6 +23,7 @@ namespace {
 struct NormEntry {
   std::string name;
   NormFactory make;
+  bool syncs;  // takes the ranks (model.norm.sync)
 };
 
 }  // namespace
@@ -27,7 +31,11 @@ struct NormEntry {
 // NL_NORM(x): declares make_x (defined in src/nn/norms/x.cpp) and enters it as "x".
 #define NL_NORM(name)                                                \
   std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D);   \
-  entries.push_back({#name, make_##name})
+  entries.push_back({#name, [](const NormConfig& c, int D, Comm*) { return make_##name(c, D); }, false})
+// NL_NORM_SYNC(x): the same for make_x(cfg, D, comm), a norm that model.norm.sync applies to.
+#define NL_NORM_SYNC(name)                                                       \
+  std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D, Comm* comm);   \
+  entries.push_back({#name, NormFactory(make_##name), true})
 
 // Built on first use, so code that runs before main (gradient-check registration, which
 // iterates norm_types()) sees every norm whatever the order of static initialisation.
@@ -40,8 +48,8 @@ static std::vector<NormEntry>& table() {
     NL_NORM(detachnorm);
     NL_NORM(rmsnorm);
     NL_NORM(adanorm);
-    NL_NORM(batchnorm);
-    NL_NORM(batchnorm_padded);
+    NL_NORM_SYNC(batchnorm);
+    NL_NORM_SYNC(batchnorm_padded);
     NL_NORM(powernorm);
     NL_NORM(none);
     return entries;
@@ -52,7 +60,7 @@ static std::vector<NormEntry>& table() {
 void register_norm(const std::string& name, NormFactory make) {
   for (const NormEntry& e : table())
     if (e.name == name) throw std::invalid_argument("register_norm: '" + name + "' is already registered");
-  table().push_back({name, std::move(make)});
+  table().push_back({name, std::move(make), false});
 }
 
 void unregister_norm(const std::string& name) {
@@ -70,11 +78,18 @@ std::vector<std::string> norm_types() {
   return names;
 }
 
-std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels) {
+std::vector<std::string> norm_types_with_sync() {
+  std::vector<std::string> names;
+  for (const NormEntry& e : table())
+    if (e.syncs) names.push_back(e.name);
+  return names;
+}
+
+std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels, Comm* comm) {
   if (D <= 0) throw std::invalid_argument("make_norm: D must be positive, got " + std::to_string(D));
   for (const NormEntry& e : table())
     if (e.name == cfg.type) {
-      std::unique_ptr<Norm> norm = e.make(cfg, D);
+      std::unique_ptr<Norm> norm = e.make(cfg, D, comm);
       norm->kernels_ = kernels;
       return norm;
     }
@@ -85,5 +100,7 @@ std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels)
 
 // model.norm.type is checked against this list (src/config/, through normlab/names.h).
 static const NamesRegistrar nl_norm_names("norm", norm_types);
+// model.norm.sync = true is checked against this one.
+static const NamesRegistrar nl_norm_sync_names("norm_sync", norm_types_with_sync);
 
 }  // namespace nl
