@@ -29,6 +29,13 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
 // Let --threads / --kernels from the command line win over a config (resolve_config does
 // it; commands that take a checkpoint's stored config call it themselves).
 void apply_global_options(Config& cfg);
+// A trained model from a checkpoint, for eval, predict and generate: read `path`, take the
+// config at `config_path` (resolve_config) or, when empty, the checkpoint's stored one with
+// `overrides` and --threads / --kernels applied, then load_checkpoint_model
+// (train/saved_model.h). Without with_task the model card is checked first.
+struct CheckpointModel;
+CheckpointModel open_checkpoint(const std::string& command, const std::string& path, const std::string& config_path,
+                                const std::vector<std::string>& overrides, bool with_task);
 
 using CommandRun = std::function<int()>;
 using CommandSetup = std::function<CommandRun(CLI::App& sub)>;

@@ -84,8 +84,10 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     oc.type = OptimizerType::adamw; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
     oc.decay_norm_and_bias = true;  // as torch.optim.AdamW over model.parameters()
 
-    ExecOptions exec;  // fast and packed, unless `--kernels reference`
-    if (!global_options().kernels.empty()) exec.kernels = parse_kernel_set(global_options().kernels);
+    // The run's options as every command gets them: fast and packed, unless `--kernels reference`.
+    Config defaults;
+    apply_global_options(defaults);
+    const ExecOptions exec = exec_options(defaults.train);
     Encoder model(mc, "classify", V, C, a->seed, exec);
     std::vector<NamedTensor> params = model.named_parameters();
     if (!a->dump.empty()) {

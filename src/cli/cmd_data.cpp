@@ -8,6 +8,7 @@
 #include "normlab/config.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
+#include "normlab/train/run.h"
 
 namespace nl {
 
@@ -26,8 +27,7 @@ NL_COMMAND("data", "Inspect a config's task: `data export CONFIG` writes its spl
   exp->add_option("--set", a->overrides, "Override a config key: key.path=value (repeatable)");
   return [a]() {
     Config cfg = resolve_config(a->config, a->overrides);
-    const uint64_t seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
-    TaskData td = make_task(cfg.task, seed);
+    TaskData td = make_task(cfg.task, data_seed_of(cfg));  // the data train() draws (train/run.h)
     const std::string out = a->out.empty() ? cfg.train.out_dir + "/data" : a->out;
     for (const std::string& p : export_task(td, out)) std::printf("%s\n", p.c_str());
     return 0;

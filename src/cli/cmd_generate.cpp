@@ -39,16 +39,14 @@ NL_COMMAND("generate", "Continue a prompt with a trained lm checkpoint (char_lm)
       ->check(CLI::NonNegativeNumber);
   sub.add_option("--seed", a->seed, "Sampling seed (default 1)");
   return [a]() {
-    SavedModel saved = read_saved_model(a->checkpoint);
-    require_model_card(saved, "generate");
+    CheckpointModel m = open_checkpoint("generate", a->checkpoint, "", {}, /*with_task=*/false);
+    const SavedModel& saved = m.saved;
+    const Config& cfg = m.cfg;
+    Encoder* model = m.model.get();
     if (saved.head != "lm")
       throw UserError("generate: checkpoint " + a->checkpoint + " has a " + saved.head + " head (task " + saved.task +
                           "), not lm: use `normlab predict --checkpoint " + a->checkpoint + " TEXT`",
                       2);
-    Config cfg = saved_config(saved, {});
-    apply_global_options(cfg);
-    set_num_threads(cfg.train.threads);
-    std::unique_ptr<Encoder> model = load_model(saved, cfg);
     const Tokenizer& tok = saved.tokenizer;
 
     std::vector<std::string> unknown;

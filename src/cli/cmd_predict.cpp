@@ -91,16 +91,14 @@ NL_COMMAND("predict", "Label new inputs with a trained classify or tag checkpoin
   sub.add_option("--input", a->input, "Also read inputs from this file, one per line ('-': stdin)");
   sub.add_flag("--json", a->json, "Write a JSON array (input, tokens, label(s), probabilities) instead of lines");
   return [a]() {
-    SavedModel saved = read_saved_model(a->checkpoint);
-    require_model_card(saved, "predict");
+    CheckpointModel m = open_checkpoint("predict", a->checkpoint, "", {}, /*with_task=*/false);
+    const SavedModel& saved = m.saved;
+    const Config& cfg = m.cfg;
+    Encoder* model = m.model.get();
     if (saved.head == "lm")
       throw UserError("predict: checkpoint " + a->checkpoint + " has an lm head (task " + saved.task +
                           "): use `normlab generate --checkpoint " + a->checkpoint + " --prompt TEXT`",
                       2);
-    Config cfg = saved_config(saved, {});
-    apply_global_options(cfg);
-    set_num_threads(cfg.train.threads);
-    std::unique_ptr<Encoder> model = load_model(saved, cfg);
     const Tokenizer& tok = saved.tokenizer;
 
     // Inputs -> ids, every error before any output.

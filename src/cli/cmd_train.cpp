@@ -111,26 +111,11 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
   sub.add_option("--json", a->json_out,
                  "Also write the results as JSON to this file; '-': only the JSON on stdout (the table goes to stderr)");
   return [a]() {
-    SavedModel saved = read_saved_model(a->checkpoint);
-    Config cfg;
-    if (a->config.empty()) {
-      cfg = saved_config(saved, a->overrides);
-      apply_global_options(cfg);
-    } else {
-      cfg = resolve_config(a->config, a->overrides);
-    }
-    // The model must be the one the checkpoint holds, key by key: copying the weights
-    // into another norm or placement would "work" and report a meaningless number.
-    if (!saved.config.is_null()) check_same_model(saved, config_to_json(cfg), "eval");
-    set_num_threads(cfg.train.threads);
-    const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : cfg.train.seed;
-    TaskData task = make_task(cfg.task, data_seed);
-    check_same_task(saved, task, "eval");
-    Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed,
-                  exec_options(cfg.train));
-    std::vector<NamedTensor> tensors = model.named_parameters();
-    for (const NamedTensor& b : model.named_buffers()) tensors.push_back(b);
-    copy_into(saved.file, tensors, a->checkpoint);
+    // The stored config unless CONFIG is given; the task built from it (train/run.h).
+    CheckpointModel m = open_checkpoint("eval", a->checkpoint, a->config, a->overrides, /*with_task=*/true);
+    const Config& cfg = m.cfg;
+    const TaskData& task = m.task;
+    Encoder& model = *m.model;
     std::vector<EvalSplit> splits = task.evals;
     if (!a->data.empty())  // texts longer than the positions the model has are an error
       splits = {import_split(task, a->data, cfg.task.train_lengths,

@@ -1,11 +1,13 @@
 // registry.cpp — the list of `normlab` commands (filled by NL_COMMAND in each file), the
-// global options, and the config loading every command that takes a CONFIG shares.
+// global options, the config loading every command that takes a CONFIG shares, and the
+// checkpoint loading of eval, predict and generate.
 //
 // What it is: a function-local vector (so registration order across files does not matter),
-// the global options every command reads, and resolve_config.
+// the global options every command reads, resolve_config and open_checkpoint.
 // What it is not: the parser; main.cpp builds the CLI11 app from this list.
 #include "normlab/cli.h"
 #include "normlab/config.h"
+#include "normlab/train/saved_model.h"
 
 namespace nl {
 
@@ -36,6 +38,20 @@ void apply_global_options(Config& cfg) {
   // Command-line --threads / --kernels win over the config.
   if (global_options().threads > 0) cfg.train.threads = global_options().threads;
   if (!global_options().kernels.empty()) cfg.train.kernels = parse_kernel_set(global_options().kernels);
+}
+
+CheckpointModel open_checkpoint(const std::string& command, const std::string& path, const std::string& config_path,
+                                const std::vector<std::string>& overrides, bool with_task) {
+  SavedModel saved = read_saved_model(path);
+  if (!with_task) require_model_card(saved, command);  // before anything is built
+  Config cfg;
+  if (config_path.empty()) {
+    cfg = saved_config(saved, overrides);
+    apply_global_options(cfg);
+  } else {
+    cfg = resolve_config(config_path, overrides);
+  }
+  return load_checkpoint_model(std::move(saved), std::move(cfg), command, with_task);
 }
 
 }  // namespace nl

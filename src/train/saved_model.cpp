@@ -2,13 +2,16 @@
 // rebuilt from it (see train/saved_model.h for the metadata keys).
 //
 // What it is: the writer of the model-card metadata, the reader that checks it, and the
-// few steps every command that applies a checkpoint shares: stored config -> Encoder ->
+// few steps every command that applies a checkpoint shares (load_checkpoint_model):
+// config checked against the stored one -> Encoder (from the run or the model card) ->
 // weights copied by name -> eval mode.
 // What it is not: the safetensors reader (checkpoint.cpp) nor the resume state (trainer.cpp).
 #include "normlab/train/saved_model.h"
 
 #include "normlab/error.h"
+#include "normlab/runtime.h"
 #include "normlab/train/resume.h"
+#include "normlab/train/run.h"
 
 namespace nl {
 
@@ -100,11 +103,36 @@ std::unique_ptr<Encoder> load_model(const SavedModel& m, const Config& cfg) {
   const int V = (int)m.tokenizer.vocab.size();
   const int C = (int)m.classes.size();
   auto model = std::make_unique<Encoder>(cfg.model, m.head, V, C, cfg.train.seed, exec_options(cfg.train));
-  std::vector<NamedTensor> tensors = model->named_parameters();
-  for (const NamedTensor& b : model->named_buffers()) tensors.push_back(b);
-  copy_into(m.file, tensors, m.path);
-  model->set_training(false);  // no dropout, BatchNorm running statistics
+  copy_weights(m, *model);
   return model;
+}
+
+void copy_weights(const SavedModel& m, Encoder& model) {
+  std::vector<NamedTensor> tensors = model.named_parameters();
+  for (const NamedTensor& b : model.named_buffers()) tensors.push_back(b);
+  copy_into(m.file, tensors, m.path);
+  model.set_training(false);  // no dropout, BatchNorm running statistics
+}
+
+CheckpointModel load_checkpoint_model(SavedModel saved, Config cfg, const std::string& command, bool with_task) {
+  // The model must be the one the checkpoint holds, key by key: copying the weights
+  // into another norm or placement would "work" and compute a meaningless number.
+  check_same_model(saved, config_to_json(cfg), command);
+  CheckpointModel c;
+  if (with_task) {
+    Run run = make_run(cfg);
+    check_same_task(saved, run.task, command);
+    c.task = std::move(run.task);
+    c.model = std::move(run.model);
+    copy_weights(saved, *c.model);
+  } else {
+    require_model_card(saved, command);
+    set_num_threads(cfg.train.threads);
+    c.model = load_model(saved, cfg);
+  }
+  c.saved = std::move(saved);
+  c.cfg = std::move(cfg);
+  return c;
 }
 
 void check_same_model(const SavedModel& m, const json& given, const std::string& command) {

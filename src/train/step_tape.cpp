@@ -1,24 +1,23 @@
 // train/step_tape.cpp — one training forward, kept for drawing (see step_tape.h).
 //
-// What it is: the first lines of train() (trainer.cpp), stopped at the loss.
-// What it is not: a second trainer; if train() changes how it builds the model or the
-// first batch, this must follow (tests/unit/test_graph.cpp compares the two losses).
+// What it is: the first lines of train() (trainer.cpp), stopped at the loss: the same
+// make_run (train/run.h) and the same first batch.
+// What it is not: a second trainer; if train() changes how it draws the first batch, this
+// must follow (tests/unit/test_graph.cpp compares the two losses).
 #include "normlab/train/step_tape.h"
 
-#include "normlab/runtime.h"
+#include "normlab/train/run.h"
 
 namespace nl {
 
 StepTape first_training_step(const Config& cfg) {
   const TrainConfig& tc = cfg.train;
-  set_num_threads(tc.threads);
   StepTape s;
-  const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
-  s.task = make_task(cfg.task, data_seed);
-  s.model = std::make_unique<Encoder>(cfg.model, s.task.head, s.task.vocab, s.task.n_classes, tc.seed,
-                                      exec_options(tc));
+  Run run = make_run(cfg);  // threads, task, model: as train() builds them (train/run.h)
+  s.task = std::move(run.task);
+  s.model = std::move(run.model);
   {
-    Batcher batcher(s.task.train, s.task.head, tc.batch_size, tc.bucket_by_length, data_seed);
+    Batcher batcher(s.task.train, s.task.head, tc.batch_size, tc.bucket_by_length, run.data_seed);
     s.batch = batcher.next();
   }
   s.model->set_training(true);

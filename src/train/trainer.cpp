@@ -44,6 +44,7 @@
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/data_parallel.h"
 #include "normlab/train/resume.h"
+#include "normlab/train/run.h"
 #include "normlab/train/run_lock.h"
 #include "normlab/train/saved_model.h"
 
@@ -263,21 +264,21 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     lock.emplace(dir.string());
   }
 
-  set_num_threads(tc.threads);
   const std::string config_text = config_to_json(cfg).dump(2);
 
   // ---- data, model, optimizer ---------------------------------------------------
-  const uint64_t data_seed = cfg.task.data_seed ? cfg.task.data_seed : tc.seed;
-  TaskData task = make_task(cfg.task, data_seed);
+  ExecOptions exec = exec_options(tc);
+  exec.comm = &comm;
+  Run run = make_run(cfg, exec);  // threads, task, model (train/run.h)
+  const uint64_t data_seed = run.data_seed;
+  TaskData& task = run.task;
+  Encoder& model = *run.model;
   const int global_batch = std::min<int>(tc.batch_size, (int)task.train.examples.size());
   if (global_batch % K != 0)
     throw UserError("train.batch_size: the global batch of " + std::to_string(global_batch) +
                         " examples does not split into " + std::to_string(K) +
                         " equal shards (one per rank); use a multiple of " + std::to_string(K),
                     2);
-  ExecOptions exec = exec_options(tc);
-  exec.comm = &comm;
-  Encoder model(cfg.model, task.head, task.vocab, task.n_classes, tc.seed, exec);
   std::vector<NamedTensor> params = model.named_parameters();
   std::vector<NamedTensor> buffers = model.named_buffers();
   std::unique_ptr<Optimizer> optimizer = make_optimizer(cfg.optim, params);

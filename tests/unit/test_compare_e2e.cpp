@@ -17,6 +17,7 @@
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/compare/compare.h"
+#include "normlab/train/run.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
@@ -115,11 +116,9 @@ TEST_CASE("compare: for a given seed, variants start from the same shared parame
   std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "unused", 1);
   auto params_of = [](const nlohmann::json& cfg_json) {
     nl::Config cfg = nl::config_from_json(cfg_json);
-    nl::TaskData task = nl::make_task(cfg.task, cfg.train.seed);
-    nl::Encoder model(cfg.model, task.head, task.vocab, task.n_classes, cfg.train.seed,
-                      nl::exec_options(cfg.train));
+    nl::Run run = nl::make_run(cfg);
     std::map<std::string, std::vector<float>> p;
-    for (const auto& nt : model.named_parameters())
+    for (const auto& nt : run.model->named_parameters())
       p[nt.name] = std::vector<float>(nt.tensor.data(), nt.tensor.data() + nt.tensor.numel());
     return p;
   };

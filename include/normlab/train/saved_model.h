@@ -56,6 +56,23 @@ Config saved_config(const SavedModel& m, const std::vector<std::string>& overrid
 // The model of the checkpoint, built from `cfg.model` and the model card (head, vocabulary
 // size, classes), with its parameters and buffers copied from the file, in eval mode.
 std::unique_ptr<Encoder> load_model(const SavedModel& m, const Config& cfg);
+// Copy the checkpoint's parameters and buffers into `model` by name (UserError naming a
+// missing tensor or a shape that differs), then eval mode.
+void copy_weights(const SavedModel& m, Encoder& model);
+
+// A model from a checkpoint, ready to run: what eval, predict and generate share.
+struct CheckpointModel {
+  SavedModel saved;
+  Config cfg;                      // the config the model runs with
+  TaskData task;                   // with_task only: the config's task (eval's splits)
+  std::unique_ptr<Encoder> model;  // weights and buffers from the file, eval mode
+};
+// The model of `saved` run under `cfg` (a CONFIG given to the command, or saved_config),
+// for `command` (named in errors). cfg's model section must be the stored one
+// (check_same_model). with_task: the run of cfg (train/run.h: threads, task, model), whose
+// task must have the checkpoint's vocabulary and classes (check_same_task), gets the
+// weights; otherwise the model card is required and gives the sizes (load_model).
+CheckpointModel load_checkpoint_model(SavedModel saved, Config cfg, const std::string& command, bool with_task);
 
 // Check that `given` (config_to_json of the config a command will use) has the same model
 // section as the checkpoint's stored config. UserError code 2 naming the first key that

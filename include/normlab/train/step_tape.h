@@ -22,8 +22,7 @@ struct StepTape {
   Tensor loss;     // its tape reaches every parameter the step uses
 };
 
-// Applies cfg.train.threads and builds the model with exec_options(cfg.train) (as train()
-// does): with the reference kernel set, each norm shows up as the ops it is composed of.
+// Builds the run with make_run(cfg) (train/run.h: threads, task, model, as train() does): with the reference kernel set, each norm shows up as the ops it is composed of.
 StepTape first_training_step(const Config& cfg);
 
 }  // namespace nl
