@@ -175,6 +175,14 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
   const ojson& meta = S["compare"];
   const std::string ref = meta["reference"].get<std::string>();
   const ojson* R = find_variant(S, ref);
+  // The variant that stands for a norm type (summary.json compare.roles; a summary without
+  // roles named its variants after their types).
+  auto role = [&](const char* type) -> std::string {
+    if (meta.contains("roles") && meta["roles"].contains(type)) return meta["roles"][type].get<std::string>();
+    return type;
+  };
+  const std::string ln = role("layernorm"), ln_simple = role("layernorm_simple"), detach = role("detachnorm"),
+                    none = role("none");
   auto has_q = [&](const std::string& q) {
     for (const auto& x : meta["questions"]) if (x == q) return true;
     return false;
@@ -513,9 +521,9 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
            << pm(stats_of(vl), Fmt::loss) << " | " << pm(st["overfit_gap"], Fmt::loss) << " |\n";
       }
       md << "\n";
-      const ojson* t = find_test(S, "overfit_gap", "layernorm", "layernorm_simple", points[pi]["label"]);
+      const ojson* t = find_test(S, "overfit_gap", ln, ln_simple, points[pi]["label"]);
       if (t) {
-        md << "- Gap of `layernorm` (with gain and bias) vs `layernorm_simple` (without): "
+        md << "- Gap of `" << ln << "` (with gain and bias) vs `" << ln_simple << "` (without): "
            << test_words(t, Fmt::loss, "larger", "smaller", n_seeds) << ". ";
         double p = val(t->at("p_holm"));
         if (!std::isfinite(p)) md << "No answer from these runs.\n";
@@ -523,7 +531,7 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
         else if (t->at("diff").get<double>() > 0) md << "Gain and bias go with a larger generalisation gap here, as Xu et al. report.\n";
         else md << "Gain and bias go with a smaller gap here, the opposite of Xu et al.'s finding.\n";
       } else {
-        md << "- Needs variants `layernorm` and `layernorm_simple` to answer.\n";
+        md << "- Needs a layernorm and a layernorm_simple variant to answer.\n";
       }
       md << "\n";
     }
@@ -532,22 +540,22 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
   // ---- Xu et al. 2019 (b): DetachNorm vs LayerNorm-simple ----
   if (has_q("detach")) {
     md << "## (b) Do the gradients through mean and variance matter? (Xu et al. 2019)\n\n";
-    const ojson* d = find_variant(S, "detachnorm");
-    const ojson* s = find_variant(S, "layernorm_simple");
+    const ojson* d = find_variant(S, detach);
+    const ojson* s = find_variant(S, ln_simple);
     for (size_t pi = 0; pi < n_points; ++pi) {
       if (swept) md << "### " << point_name(pi) << "\n\n";
-      const ojson* t = find_test(S, "final_train_loss", "detachnorm", "layernorm_simple", points[pi]["label"]);
+      const ojson* t = find_test(S, "final_train_loss", detach, ln_simple, points[pi]["label"]);
       if (d && s && t) {
         const ojson& ds = cell(*d, pi)["stats"];
         const ojson& ss = cell(*s, pi)["stats"];
-        md << "- Final training loss, `detachnorm` " << pm(ds["final_train_loss"], Fmt::loss) << " vs `layernorm_simple` "
+        md << "- Final training loss, `" << detach << "` " << pm(ds["final_train_loss"], Fmt::loss) << " vs `" << ln_simple << "` "
            << pm(ss["final_train_loss"], Fmt::loss) << ": " << test_words(t, Fmt::loss, "higher", "lower", n_seeds) << ".\n";
-        md << "- Steps to the target loss: `detachnorm` " << pm(ds["steps_to_target"], Fmt::steps) << " ("
-           << ds["steps_to_target"]["reached"] << "/" << ds["steps_to_target"]["of"] << " reached) vs `layernorm_simple` "
+        md << "- Steps to the target loss: `" << detach << "` " << pm(ds["steps_to_target"], Fmt::steps) << " ("
+           << ds["steps_to_target"]["reached"] << "/" << ds["steps_to_target"]["of"] << " reached) vs `" << ln_simple << "` "
            << pm(ss["steps_to_target"], Fmt::steps) << " (" << ss["steps_to_target"]["reached"] << "/"
            << ss["steps_to_target"]["of"] << " reached).\n";
-        if (const ojson* tn = find_test(S, "final_train_loss", "detachnorm", "none", points[pi]["label"]))
-          md << "- `detachnorm` vs `none` (no normalisation), final training loss: "
+        if (const ojson* tn = find_test(S, "final_train_loss", detach, none, points[pi]["label"]))
+          md << "- `" << detach << "` vs `" << none << "` (no normalisation), final training loss: "
              << test_words(tn, Fmt::loss, "higher", "lower", n_seeds) << ".\n";
         double p = val(t->at("p_holm"));
         md << "- Answer: ";
@@ -558,7 +566,7 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
                                                         "gradients through mean and variance removed), as Xu et al. report.\n";
         else md << "`detachnorm` trains better than `layernorm_simple` here, the opposite of Xu et al.'s finding.\n";
       } else {
-        md << "- Needs variants `detachnorm` and `layernorm_simple` to answer.\n";
+        md << "- Needs a detachnorm and a layernorm_simple variant to answer.\n";
       }
       md << "\n";
     }

@@ -32,6 +32,7 @@
 #include "normlab/io.h"
 #include "normlab/files.h"
 #include "normlab/json_io.h"
+#include "normlab/nn/norm.h"
 #include "normlab/signals.h"
 #include "normlab/train/run_lock.h"
 
@@ -167,17 +168,6 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
     (std::string(key) == "title" ? cc.title : cc.description) = j[key].get<std::string>();
   }
 
-  bool has_ln = false;
-  for (const auto& v : cc.variants) has_ln |= v.name == "layernorm";
-  cc.reference = has_ln ? "layernorm" : cc.variants.front().name;
-  if (j.contains("reference")) {
-    if (!j["reference"].is_string()) throw cerr2(source, "reference: must be a variant name");
-    cc.reference = j["reference"].get<std::string>();
-    bool found = false;
-    for (const auto& v : cc.variants) found |= v.name == cc.reference;
-    if (!found) throw cerr2(source, "reference: '" + cc.reference + "' is not one of the variants");
-  }
-
   // sweep: {key.path: [value, ...], ...}; every point of the cartesian product is run for
   // every variant. Values are any JSON (numbers, strings, objects like {"min": 4, "max": 16}).
   if (j.contains("sweep")) {
@@ -220,6 +210,30 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
     }
   }
 
+  // What each variant is, from its config resolved at the first sweep point (a variant that
+  // does not resolve is reported, naming its key, when the runs are planned).
+  for (auto& v : cc.variants) {
+    try {
+      SweepPoint first = sweep_points(cc).front();
+      Config c = config_from_json(resolve_run_config(cc, v, first, 1, "probe", 1), cc.base_source);
+      v.norm_type = c.model.norm.type;
+      NormConfig local = c.model.norm;
+      local.sync = false;  // asked of a lone layer: no ranks to sync with
+      v.batch_stats = make_norm(local, c.model.d_model)->batch_stats() != nullptr;
+    } catch (const UserError&) {
+    }
+  }
+
+  cc.reference = variant_of_norm(cc, "layernorm");
+  if (cc.reference.empty()) cc.reference = cc.variants.front().name;
+  if (j.contains("reference")) {
+    if (!j["reference"].is_string()) throw cerr2(source, "reference: must be a variant name");
+    cc.reference = j["reference"].get<std::string>();
+    bool found = false;
+    for (const auto& v : cc.variants) found |= v.name == cc.reference;
+    if (!found) throw cerr2(source, "reference: '" + cc.reference + "' is not one of the variants");
+  }
+
   if (j.contains("questions")) {
     const auto names = compare_question_names();
     if (!j["questions"].is_array()) throw cerr2(source, "questions: must be an array of names");
@@ -232,19 +246,24 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
       cc.questions.push_back(q.get<std::string>());
     }
   } else {
-    // Without a list, the report answers what the variant names make answerable.
-    auto has = [&](const std::string& n) {
-      for (const auto& v : cc.variants) if (v.name == n) return true;
-      return false;
-    };
+    // Without a list, the report answers what the variants' norms make answerable.
+    auto has = [&](const std::string& type) { return !variant_of_norm(cc, type).empty(); };
     bool any_bn = false;
-    for (const auto& v : cc.variants) any_bn |= v.name.find("batchnorm") != std::string::npos;
+    for (const auto& v : cc.variants) any_bn |= v.batch_stats;
     cc.questions.push_back("length_generalization");
     if (any_bn) cc.questions.push_back("batchnorm_drift");
     if (has("layernorm") && has("layernorm_simple")) cc.questions.push_back("overfit");
     if (has("detachnorm") && has("layernorm_simple")) cc.questions.push_back("detach");
   }
   return cc;
+}
+
+std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type) {
+  for (const auto& v : cc.variants)
+    if (v.name == norm_type && v.norm_type == norm_type) return v.name;
+  for (const auto& v : cc.variants)
+    if (v.norm_type == norm_type) return v.name;
+  return "";
 }
 
 CompareConfig load_compare_config(const std::string& path) {

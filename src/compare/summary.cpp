@@ -425,6 +425,11 @@ ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir,
   meta["seeds"] = cc.seeds;
   meta["reference"] = cc.reference;
   meta["questions"] = cc.questions;
+  // The variant standing for each norm type the questions name (variant_of_norm).
+  ojson roles = ojson::object();
+  for (const char* type : {"layernorm", "layernorm_simple", "detachnorm", "none"})
+    roles[type] = variant_of_norm(cc, type);
+  meta["roles"] = roles;
   meta["base"] = ojson::parse(cc.base.dump());
   ojson sweep = ojson::array();
   for (const auto& ax : cc.sweep) {
@@ -656,10 +661,10 @@ ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir,
       for (const auto& m : metrics)
         if (m.name == "final_train_loss" || has_q("length_generalization"))
           add_test(m.name, m.pointer, (int)vi, ref, pi, "reference");
-    if (has_q("overfit")) add_test("overfit_gap", "/overfit_gap", find_v("layernorm"), find_v("layernorm_simple"), pi, "overfit");
+    if (has_q("overfit")) add_test("overfit_gap", "/overfit_gap", find_v(variant_of_norm(cc, "layernorm")), find_v(variant_of_norm(cc, "layernorm_simple")), pi, "overfit");
     if (has_q("detach")) {
-      add_test("final_train_loss", "/final_train_loss", find_v("detachnorm"), find_v("layernorm_simple"), pi, "detach");
-      add_test("final_train_loss", "/final_train_loss", find_v("detachnorm"), find_v("none"), pi, "detach");
+      add_test("final_train_loss", "/final_train_loss", find_v(variant_of_norm(cc, "detachnorm")), find_v(variant_of_norm(cc, "layernorm_simple")), pi, "detach");
+      add_test("final_train_loss", "/final_train_loss", find_v(variant_of_norm(cc, "detachnorm")), find_v(variant_of_norm(cc, "none")), pi, "detach");
     }
     // Variants that differ only in eval.bn_stats: the price of the running statistics, on
     // every split's loss and accuracy.

@@ -54,7 +54,7 @@ TEST_CASE("compare config: a good config parses in file order", "[compare]") {
   CHECK(cc.reference == "layernorm");
   CHECK(cc.title == "x");
   CHECK(cc.base["train"]["steps"] == 20);
-  // questions inferred from the variant names
+  // questions inferred from the variants' norms
   CHECK(std::find(cc.questions.begin(), cc.questions.end(), "length_generalization") != cc.questions.end());
   CHECK(std::find(cc.questions.begin(), cc.questions.end(), "batchnorm_drift") != cc.questions.end());
   CHECK(std::find(cc.questions.begin(), cc.questions.end(), "overfit") == cc.questions.end());
@@ -69,6 +69,42 @@ TEST_CASE("compare config: defaults for out_dir, jobs and reference", "[compare]
   CHECK(cc.out_dir == "runs/compare/mine");
   CHECK(cc.jobs == 1);
   CHECK(cc.reference == "batchnorm");  // no layernorm: the first variant
+}
+
+TEST_CASE("compare config: what a variant is comes from its config, not its name", "[compare]") {
+  ojson j = good_compare();
+  // Names that say nothing (or mislead): the norms are read from the resolved configs.
+  j["variants"] = ojson::parse(R"({
+    "a_batchnorm_looking_name": {"model.norm.type": "rmsnorm"},
+    "plain": {},
+    "simple": {"model.norm.type": "layernorm_simple"},
+    "stats": {"model.norm.type": "batchnorm_padded"},
+    "no_stats": {"model.norm.type": "detachnorm"}
+  })");
+  CompareConfig cc = nl::compare_config_from_json(j, "cmp.json", "");
+  REQUIRE(cc.variants.size() == 5);
+  CHECK(cc.variants[0].norm_type == "rmsnorm");
+  CHECK_FALSE(cc.variants[0].batch_stats);
+  CHECK(cc.variants[1].norm_type == "layernorm");  // the default norm of a training config
+  CHECK(cc.variants[3].batch_stats);
+  CHECK(cc.reference == "plain");  // the layernorm variant, whatever its name
+  CHECK(nl::variant_of_norm(cc, "layernorm_simple") == "simple");
+  CHECK(nl::variant_of_norm(cc, "batchnorm").empty());
+  auto has = [&](const char* q) { return std::find(cc.questions.begin(), cc.questions.end(), q) != cc.questions.end(); };
+  CHECK(has("batchnorm_drift"));  // from batchnorm_padded's batch statistics
+  CHECK(has("overfit"));          // layernorm and layernorm_simple present
+  CHECK(has("detach"));
+
+  // A name containing "batchnorm" no longer asks for the drift table.
+  j["variants"].erase("stats");
+  cc = nl::compare_config_from_json(j, "cmp.json", "");
+  CHECK_FALSE(has("batchnorm_drift"));
+
+  // Two variants of one type: the one named like the type stands for it.
+  j["variants"]["layernorm"] = ojson::parse(R"({"model.norm.type": "layernorm", "optim.lr": 0.002})");
+  cc = nl::compare_config_from_json(j, "cmp.json", "");
+  CHECK(nl::variant_of_norm(cc, "layernorm") == "layernorm");
+  CHECK(cc.reference == "layernorm");
 }
 
 TEST_CASE("compare config: base as a path, relative to the compare file's folder", "[compare]") {

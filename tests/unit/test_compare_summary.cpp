@@ -282,8 +282,10 @@ TEST_CASE("compare report: tables, and sentences only as strong as the numbers",
 TEST_CASE("compare report: Xu et al. questions are answered from the numbers", "[compare]") {
   fs::path out = fs::temp_directory_path() / "normlab_test_compare_xu";
   fs::remove_all(out);
-  ojson j = ojson::parse(R"({"base": {}, "variants": {"layernorm": {}, "layernorm_simple": {},
-                           "detachnorm": {}, "none": {}}, "seeds": [1, 2, 3], "target_loss": 0.3})");
+  ojson j = ojson::parse(R"({"base": {}, "variants": {"layernorm": {},
+                           "layernorm_simple": {"model.norm.type": "layernorm_simple"},
+                           "detachnorm": {"model.norm.type": "detachnorm"}, "none": {"model.norm.type": "none"}},
+                           "seeds": [1, 2, 3], "target_loss": 0.3})");
   j["out_dir"] = out.string();
   nl::CompareConfig cc = nl::compare_config_from_json(j, "xu.json", "");
   CHECK(std::find(cc.questions.begin(), cc.questions.end(), "overfit") != cc.questions.end());

@@ -22,6 +22,9 @@ namespace nl {
 struct CompareVariant {
   std::string name;                 // also the run folder name: [A-Za-z0-9_.-]+
   nlohmann::ordered_json overrides; // {"model.norm.type": "batchnorm", ...}, applied in order
+  // What the variant is, read from its resolved config (never guessed from its name):
+  std::string norm_type;            // model.norm.type
+  bool batch_stats = false;         // its norm keeps batch statistics (drift, shift, jitter)
 };
 
 // One axis of a sweep: a config key (--set semantics) and the values it takes, in file order.
@@ -54,6 +57,11 @@ struct CompareConfig {
   std::vector<std::string> questions;  // report sections; see compare_question_names()
   std::vector<SweepAxis> sweep;     // empty: no sweep (one point, today's folder layout)
 };
+
+// The variant that stands for a norm type in the report's questions (the reference defaults
+// to layernorm's, overfit compares layernorm's with layernorm_simple's, ...): the variant
+// named like the type if it has that type, else the first variant of that type; "" if none.
+std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type);
 
 // The points of cc.sweep: one empty point when there is no sweep.
 std::vector<SweepPoint> sweep_points(const CompareConfig& cc);
