@@ -1,4 +1,5 @@
-// cmd_train.cpp — `normlab train CONFIG` and `normlab eval [CONFIG] --checkpoint FILE`.
+// cmd_train.cpp — `normlab train CONFIG`, `normlab init CONFIG` (the step-0 checkpoint) and
+// `normlab eval [CONFIG] --checkpoint FILE`.
 //
 // What it is: the command-line side of train/trainer.h — read the config, apply --set,
 // --threads and --kernels, call train() or evaluate(), print the result table.
@@ -33,6 +34,16 @@ static std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
+}
+
+// The command that continues a run folder: the same config and --set overrides.
+static std::string resume_command(const std::string& config, const std::vector<std::string>& overrides,
+                                  const std::string& out_dir) {
+  std::string again = "normlab";
+  if (!global_options().kernels.empty()) again += " --kernels " + global_options().kernels;
+  again += " train " + shell_quote(config);
+  for (const std::string& o : overrides) again += " --set " + shell_quote(o);
+  return again + " --out " + shell_quote(out_dir) + " --resume";
 }
 
 // count: examples (classify) or real tokens (tag, lm), what loss and accuracy average over.
@@ -72,18 +83,17 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     opt.comm = &world;
     TrainResult r = train(cfg, opt);
     if (r.interrupted_by) {
-      // The command that continues this run: the same config and --set overrides.
-      std::string again = "normlab";
-      if (!global_options().kernels.empty()) again += " --kernels " + global_options().kernels;
-      again += " train " + shell_quote(a->config);
-      for (const std::string& o : a->overrides) again += " --set " + shell_quote(o);
-      again += " --out " + shell_quote(r.out_dir) + " --resume";
       std::fflush(stdout);
       std::fprintf(stderr, "normlab: interrupted at step %d by %s; resume with: %s\n", r.steps,
-                   signal_name(r.interrupted_by), again.c_str());
+                   signal_name(r.interrupted_by), resume_command(a->config, a->overrides, r.out_dir).c_str());
       return 128 + r.interrupted_by;
     }
-    if (!quiet && r.already_finished) {
+    if (!quiet && r.steps < cfg.train.steps && !r.already_finished) {  // --stop-after
+      std::printf("\nstopped at step %d of %d (--stop-after %d); checkpoint: %s/checkpoint.safetensors\n"
+                  "continue with: %s\n",
+                  r.steps, cfg.train.steps, a->stop_after, r.out_dir.c_str(),
+                  resume_command(a->config, a->overrides, r.out_dir).c_str());
+    } else if (!quiet && r.already_finished) {
       std::printf("\nalready finished at step %d; nothing ran, result.json left as it was\nrun folder: %s\n", r.steps,
                   r.out_dir.c_str());
     } else if (!quiet) {
@@ -92,6 +102,31 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
       if (!r.evals.empty()) print_evals(stdout, r.evals);
       std::printf("run folder: %s\n", r.out_dir.c_str());
     }
+    return 0;
+  };
+});
+
+NL_COMMAND("init", "Write a run folder's step-0 checkpoint: the initial weights, resumable with train --resume", 15,
+           [](CLI::App& sub) -> CommandRun {
+  struct Args {
+    std::string config, out;
+    std::vector<std::string> overrides;
+  };
+  auto a = std::make_shared<Args>();
+  sub.add_option("config", a->config, "Config file (JSON), as for train")->required();
+  sub.add_option("--out", a->out, "Run folder (default: train.out_dir from the config)");
+  sub.add_option("--set", a->overrides, "Override a key: --set model.norm.type=batchnorm (repeatable)");
+  return [a]() {
+    // Exactly `train CONFIG --stop-after 0`: the same folder (config.json, metrics.csv's
+    // header, the lock) and the checkpoint train would write at step 0.
+    Config cfg = resolve_config(a->config, a->overrides);
+    TrainOptions opt;
+    opt.out_dir = a->out;
+    opt.quiet = true;
+    opt.stop_after = 0;
+    TrainResult r = train(cfg, opt);
+    std::printf("wrote %s/checkpoint.safetensors (step 0 of %d)\ntrain it with: %s\n", r.out_dir.c_str(),
+                cfg.train.steps, resume_command(a->config, a->overrides, r.out_dir).c_str());
     return 0;
   };
 });

@@ -506,6 +506,12 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     }
   }
   if (tty) std::fprintf(stderr, "\n");
+  // No step ran (--stop-after 0, `normlab init`): the step-0 checkpoint, the initial
+  // weights with everything --resume needs, like any other checkpoint.
+  if (step == start_step && last_checkpoint_step != step) {
+    if (root) save_checkpoint(step);
+    last_checkpoint_step = step;
+  }
 
   result.steps = step;
   result.final_train_loss = last_logged_loss;

@@ -43,7 +43,8 @@ struct EvalResult {
 struct TrainOptions {
   std::string out_dir;       // overrides cfg.train.out_dir when not empty
   bool resume = false;       // continue from out_dir/checkpoint.safetensors
-  int stop_after = -1;       // stop (with a checkpoint) after this many steps, for tests
+  int stop_after = -1;       // stop (with a checkpoint) after this many steps; 0: only the
+                             // step-0 checkpoint (initial weights: `normlab init`)
   bool quiet = false;        // no progress output
   // Data parallel: the K ranks training this model (world_comm() under mpirun); nullptr:
   // this process alone. train.batch_size is the global batch: each rank trains on its
