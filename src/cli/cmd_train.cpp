@@ -67,7 +67,7 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
   sub.add_option("--set", a->overrides, "Override a key: --set model.norm.type=batchnorm (repeatable)");
   sub.add_flag("--resume", a->resume, "Continue from the run folder's checkpoint, bit-identically");
   sub.add_flag("--quiet", a->quiet, "No progress output");
-  sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume)");
+  sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume); 0: the step-0 checkpoint, as init");
   return [a]() {
     // Under `mpirun -np K`: K ranks, data parallel (MPI starts here); otherwise one process.
     Comm& world = world_comm();
