@@ -71,7 +71,7 @@ std::vector<std::string> metrics_without_speed(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("--stop-after 0 writes the step-0 checkpoint: a fresh model's initial weights", "[train][init]") {
+TEST_CASE("stop_after 0 writes the step-0 checkpoint: a fresh model's initial weights", "[train][init]") {
   TempDir t("init_weights");
   const nl::Config c = small_config();
   nl::TrainOptions opt;
