@@ -34,6 +34,7 @@
 #include "normlab/json_io.h"
 #include "normlab/nn/norm.h"
 #include "normlab/signals.h"
+#include "normlab/train/progress.h"
 #include "normlab/train/run_lock.h"
 
 namespace fs = std::filesystem;
@@ -677,7 +678,10 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     std::string tag = "[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " +
                       run_name(plan[it->index]);
     if (o.status == "ok") {
-      say("compare: " + tag + " finished in " + fmt_seconds(o.seconds));
+      // Runs done / total, and the time left at the pace so far (train/progress.h).
+      const double wall_so_far = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      say("compare: " + tag + " finished in " + fmt_seconds(o.seconds) + "; " + format_duration(wall_so_far) +
+          " elapsed, ETA " + format_duration(eta_seconds(wall_so_far, (int)done, (int)(todo.size() - done))));
     } else {
       o.last_stderr = last_line((fs::path(o.dir) / "stderr.log").string());
       if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but its result.json does not reach train.steps";

@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -43,6 +42,7 @@
 #include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/data_parallel.h"
+#include "normlab/train/progress.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run.h"
 #include "normlab/train/run_lock.h"
@@ -377,7 +377,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
 
   // ---- progress -----------------------------------------------------------------------
   const bool quiet = opt.quiet || !root;
-  const bool tty = !quiet && isatty(fileno(stderr));
+  ProgressPrinter progress(stderr, !quiet && isatty(fileno(stderr)));
   if (!quiet && !opt.resume) {
     std::fprintf(stderr, "normlab train: %s, %d steps, task %s (%s, %zu train examples), norm %s/%s -> %s\n",
                  dir.string().c_str(), tc.steps, cfg.task.name.c_str(), task.head.c_str(),
@@ -472,23 +472,22 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       }
       if (root) metrics.row(row);
       last_logged_loss = window_loss;
-      if (!quiet) {
-        std::ostringstream line;
-        line << "step " << step << "/" << tc.steps << "  loss " << std::fixed << std::setprecision(4)
-             << window_loss << "  lr " << std::scientific << std::setprecision(2) << lr << "  "
-             << std::fixed << std::setprecision(0) << (secs > 0 ? window.real_tokens / secs : 0.0)
-             << " tok/s";
+      if (!quiet) {  // train/progress.h: a line redrawn in place on a terminal, else a log line
+        ProgressInfo p;
+        p.step = step;
+        p.total = tc.steps;
+        p.loss = window_loss;
+        p.lr = lr;
+        p.tokens_per_s = secs > 0 ? window.real_tokens / secs : 0.0;
+        p.elapsed_s = seconds_since(t_start);
+        p.eta_s = eta_seconds(p.elapsed_s, step - start_step, stop_at - step);
         if (eval_now)
-          for (const EvalResult& e : result.evals)
-            line << "  " << e.split << (e.seen_in_training ? "" : "*") << " acc " << std::setprecision(3)
-                 << e.accuracy;
-        if (tty) {
-          const int width = 24, filled = (int)((double)step / tc.steps * width);
-          std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
-          std::fprintf(stderr, "\r\033[K%s%s%s", bar.c_str(), line.str().c_str(), eval_now ? "\n" : "");
-        } else {
-          std::fprintf(stderr, "%s\n", line.str().c_str());
-        }
+          for (const EvalResult& e : result.evals) {
+            char acc[32];
+            std::snprintf(acc, sizeof acc, " acc %.3f", e.accuracy);
+            p.extra.push_back(e.split + (e.seen_in_training ? "" : "*") + acc);
+          }
+        progress.update(p, /*keep=*/eval_now);
       }
       window = Window{};
       t_window = Clock::now();
@@ -505,7 +504,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       break;
     }
   }
-  if (tty) std::fprintf(stderr, "\n");
+  progress.finish();
   // No step ran (--stop-after 0, `normlab init`): the step-0 checkpoint, the initial
   // weights with everything --resume needs, like any other checkpoint.
   if (step == start_step && last_checkpoint_step != step) {
