@@ -5,7 +5,7 @@
 # Then `print x` on an nl::Tensor (or nl::TensorImpl) shows
 #     Tensor[2,5,8] requires_grad=1 grad=yes op=layernorm {0.149, 0.881, ...}
 # `nlgrad x` shows the first values of x's gradient buffer, and `print/r x` (raw) still
-# shows the struct itself. The frame must have debug info for nl::Tensor (debug preset,
+# shows the struct itself. `bt` hides libstdc++ frames (`bt -no-filters` shows them). The frame must have debug info for nl::Tensor (debug preset,
 # or any file built with -g).
 # What it is not: a viewer for whole tensors; in the kernels, where tensors are raw
 # float*, use gdb's own `print *mean@N`.
@@ -130,6 +130,29 @@ class GradCommand(gdb.Command):
         print("d(%s) [%s] %s" % (arg, shape, _first_values(grad, 0, _numel(impl))))
 
 
+class HideStdFrames:
+    """A frame filter: `bt` leaves out libstdc++'s frames (std::function's _M_invoke and
+    the like between the backward walk and an op's closure), so it reads
+    training loop -> Tensor::backward -> closure -> kernel. `bt -no-filters` shows all."""
+
+    def __init__(self):
+        self.name = "normlab-hide-std"
+        self.priority = 100
+        self.enabled = True
+        gdb.frame_filters[self.name] = self
+
+    @staticmethod
+    def _is_std(frame_decorator):
+        name = frame_decorator.function()
+        if not isinstance(name, str):
+            return False
+        return name.startswith("std::") or name.startswith("__gnu_cxx::")
+
+    def filter(self, frame_iter):
+        return (f for f in frame_iter if not self._is_std(f))
+
+
 GradCommand()
+HideStdFrames()
 gdb.pretty_printers.append(_lookup)
 print("normlab pretty-printers loaded: print an nl::Tensor to see its shape and first values")

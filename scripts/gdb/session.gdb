@@ -1,7 +1,8 @@
 # session.gdb — stop inside the norm kernels of a training step (README: "Step through a
-# training step"). Run from the repository root, on the debug build:
+# training step", which has the full command). Run from the repository root, on the debug
+# build, with `--set train.pack=false` so the layers run on the padded [B,T,D] grid:
 #   gdb -x scripts/gdb/session.gdb --args build/debug/normlab --threads 1 train \
-#       configs/tiny.json --set train.steps=1 --set train.eval_every=0 --out runs/gdb
+#       configs/tiny.json --set model.norm.type=batchnorm --set train.pack=false ...
 # What it is: the pretty-printers, a breakpoint in the LayerNorm backward kernel and one
 # in the BatchNorm backward kernel (only one of them is hit, by the norm the config
 # chooses), each printing the statistics the forward saved; then `run`. The full
@@ -16,6 +17,10 @@ set confirm off
 set print pretty on
 set debuginfod enabled off
 source scripts/gdb/normlab_printers.py
+# `step` goes past libstdc++ (std::function, shared_ptr, vector) into normlab's own code;
+# the printers file also hides those frames from `bt` (`bt -no-filters` shows them).
+skip -rfu ^std::
+skip -rfu ^__gnu_cxx::
 
 # LayerNorm: one mean and rstd per token row (N = B*T rows of D features).
 break nl::kernels::layernorm_backward(float*, float*, float*, float const*, float const*, float const*, float const*, float const*, int, int, bool)
@@ -26,13 +31,15 @@ commands
   printf "(above: dy of the first row; try `print *mean@N`, `print *x@D`, then `up` and `list`)\n"
 end
 
-# BatchNorm: one mean and rstd per feature column, over the real tokens.
-break nl::kernels::batchnorm_backward(float*, float*, float*, float const*, float const*, float const*, float const*, float const*, float const*, int, int, bool)
+# BatchNorm: one mean and rstd per feature column, over the real tokens (keep != 0) of the
+# N = B*T rows; its backward is two kernels (the column sums, then dx), so that SyncBatchNorm
+# can add every rank's sums in between. The stop is in the second, where the formula is.
+break nl::kernels::batchnorm_backward_dx(float*, float const*, float const*, float const*, float const*, float const*, float const*, double const*, double const*, long, int, int, bool)
 commands
-  printf "\nbatchnorm_backward: N = %d token rows, D = %d features, through_stats = %d\n", N, D, through_stats
+  printf "\nbatchnorm_backward_dx: N = %d token rows, D = %d features, count = %ld real tokens, through_stats = %d\n", N, D, count, through_stats
   printf "feature 0: mean = %g, rstd = %g\n", mean[0], rstd[0]
-  print *dout@D
-  printf "(above: dy of the first row; try `print *keep@N`, `print *mean@D`, then `up` and `list`)\n"
+  print *keep@N
+  printf "(above: keep, 1 for a real token, 0 for a pad; try `print *mean@D`, `print *dout@D`, then `up` and `list`)\n"
 end
 
 run

@@ -113,7 +113,7 @@ void powernorm_forward(float* out, const float* x, const float* keep, const floa
 //   dx = g * dy * s. With ema_gz, PowerFunction's approximate one (training):
 //   xt = g * dy - (1-a) * ema_gz * z,  dx = xt * rstd_batch,  ema_gz += mean_n (xt * z).
 // Sums over the counted rows only; pads get dx = 0. One tile of features per iteration: each
-// sum has one owner and adds rows in order (as kernels::batchnorm_backward).
+// sum has one owner and adds rows in order (as kernels::batchnorm_backward_sums).
 void powernorm_backward(float* dx, float* dg, float* db, float* ema_gz, const float* dy,
                         const float* x, const float* keep, const float* s,
                         const float* rstd_batch, const float* g, float alpha_bkw, int N, int D) {
