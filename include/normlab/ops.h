@@ -99,8 +99,16 @@ Tensor scatter_rows(const Tensor& x, const std::vector<int>& rows, int R);
 Tensor embedding(const Tensor& weight, const std::vector<int>& ids, const Shape& ids_shape);
 // out = mask != 0 ? value : x; mask broadcasts to x and gets no gradient.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, float value);
+// Which block of the whole batch a tensor holds (data parallel): x is block `part` of
+// `parts` equal contiguous blocks, along the leading (batch) dimension, of the tensor one
+// process computes for the whole batch. {0, 1}: x is the whole batch.
+struct BatchShard {
+  int part = 0, parts = 1;
+};
 // Inverted dropout: keep with prob 1-p, scale by 1/(1-p). Identity if !training or p == 0.
-Tensor dropout(const Tensor& x, float p, Rng& rng, bool training);
+// With a shard, rng advances past the whole batch's draws and x keeps its block's: K ranks
+// together draw exactly the masks one process draws (and every rng ends in the same state).
+Tensor dropout(const Tensor& x, float p, Rng& rng, bool training, BatchShard shard = {});
 
 // ---- helpers ---------------------------------------------------------------------------
 // The NumPy broadcast of two shapes; throws "<op>: cannot broadcast a [..] with b [..]".

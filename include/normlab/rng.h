@@ -16,8 +16,10 @@ class Rng {
   explicit Rng(uint64_t seed = 0) { reseed(seed); }
   void reseed(uint64_t seed);
   uint64_t next_u64();
-  // Uniform in [0, 1).
+  // Uniform in [0, 1) (one next_u64 draw).
   float uniform();
+  // Skip n draws of next_u64 (as n uniform() calls would).
+  void discard(uint64_t n);
   // Uniform integer in [lo, hi] (inclusive).
   int randint(int lo, int hi);
   // Standard normal (Box–Muller, no cached second value, so state is just s_).

@@ -40,6 +40,10 @@ float Rng::uniform() {
   return (float)(next_u64() >> 40) * (1.0f / 16777216.0f);
 }
 
+void Rng::discard(uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) next_u64();
+}
+
 int Rng::randint(int lo, int hi) {
   uint64_t span = (uint64_t)((int64_t)hi - (int64_t)lo + 1);
   return lo + (int)(next_u64() % span);  // modulo bias is < 2^-32 for our spans

@@ -65,6 +65,9 @@ Batch make_batch(const Dataset& data, const std::vector<int>& indices, const std
 }
 
 Batch shard_batch(const Batch& batch, int part, int parts) {
+  if (batch.shards != 1)
+    throw std::invalid_argument("shard_batch: the batch is already shard " + std::to_string(batch.shard) + " of " +
+                                std::to_string(batch.shards));
   if (parts < 1 || part < 0 || part >= parts || batch.B % parts != 0)
     throw std::invalid_argument("shard_batch: a batch of " + std::to_string(batch.B) + " examples has no shard " +
                                 std::to_string(part) + " of " + std::to_string(parts) + " equal shards");
@@ -74,6 +77,8 @@ Batch shard_batch(const Batch& batch, int part, int parts) {
   Batch s;
   s.B = Bs;
   s.T = T;
+  s.shard = part;
+  s.shards = parts;
   s.tokens.assign(batch.tokens.begin() + (size_t)first * T, batch.tokens.begin() + (size_t)(first + Bs) * T);
   if (per_token)
     s.targets.assign(batch.targets.begin() + (size_t)first * T, batch.targets.begin() + (size_t)(first + Bs) * T);

@@ -54,7 +54,7 @@ void MultiHeadAttention::init(const std::string& prefix, uint64_t seed, float st
   o.init(join_name(prefix, "o"), seed, std);
 }
 
-Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng) const {
+Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng, BatchShard shard) const {
   if (x.ndim() != 3 || x.dim(2) != D)
     throw std::invalid_argument("attention: x is " + x.shape_str() + ", expected [B,T," +
                                 std::to_string(D) + "]");
@@ -76,7 +76,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng
   Tensor scores = matmul(qh, kh, false, true, kernels) * (1.0f / std::sqrt((float)dh));  // [B,H,T,T]
   scores = masked_fill(scores, mask, kMaskedScore);   // pads (and the future) never attended
   Tensor attn = softmax(scores, -1);                  // over keys
-  attn = dropout(attn, dropout_p, rng, training());
+  attn = dropout(attn, dropout_p, rng, training(), shard);  // [B,...]: batch-major
   Tensor ctx = matmul(attn, vh, false, false, kernels);  // [B,H,T,dh]
 
   // [B,H,T,dh] -> [B,T,H,dh] -> [B,T,D]: heads side by side again.

@@ -15,7 +15,9 @@
 // Choices as PyTorch's nn.TransformerEncoderLayer makes them (docs/math.md, Encoder):
 //  - token embeddings are not scaled by sqrt(D);
 //  - dropout (model.dropout, default 0) is applied to the embedding sum, the attention
-//    weights, the FFN hidden activation, and each residual branch before it is added;
+//    weights, the FFN hidden activation, and each residual branch before it is added; a
+//    shard of a data-parallel batch (batch.shard of batch.shards, see shard_batch) draws
+//    the masks one process draws for those examples of the whole batch (ops.h, dropout);
 //  - the lm head is always causal; other heads are causal only if model.causal.
 #include "normlab/nn/encoder.h"
 
@@ -135,31 +137,32 @@ Tensor Encoder::forward(const Batch& batch) {
   } else if (cfg_.positions == Positions::sinusoidal) {
     x = x + sinusoidal_positions(T, D);
   }
-  x = dropout(x, cfg_.dropout, rng_, training_);
+  const BatchShard shard{batch.shard, batch.shards};  // which block of the whole batch's draws
+  x = dropout(x, cfg_.dropout, rng_, training_, shard);
 
   // ---- layers ----
   const Tensor& keep = batch.keep;
   const Tensor mask = attention_mask(keep, m.causal);           // [B,1,T,T]
-  x = layers_forward(x, keep, [&](const MultiHeadAttention& attn, const Tensor& h) {
-    return attn.forward(h, mask, rng_);
+  x = layers_forward(x, keep, shard, [&](const MultiHeadAttention& attn, const Tensor& h) {
+    return attn.forward(h, mask, rng_, shard);
   });
   return head_forward(x, keep);
 }
 
 // The layer stack and the final norm, on the padded grid or on packed tokens: only how
 // attention sees the sequences differs (`attend`).
-Tensor Encoder::layers_forward(Tensor x, const Tensor& keep, const Attend& attend) {
+Tensor Encoder::layers_forward(Tensor x, const Tensor& keep, BatchShard s, const Attend& attend) {
   Impl& m = *impl_;
   const float p = cfg_.dropout;
   for (auto& L : m.layers) {
     if (!m.pre) {
       // post: h = N1(x + Attn(x)),  out = N2(h + FFN(h))
-      Tensor h = L->norm1->forward(x + dropout(attend(L->attn, x), p, rng_, training_), keep);
-      x = L->norm2->forward(h + dropout(L->ffn.forward(h, rng_), p, rng_, training_), keep);
+      Tensor h = L->norm1->forward(x + dropout(attend(L->attn, x), p, rng_, training_, s), keep);
+      x = L->norm2->forward(h + dropout(L->ffn.forward(h, rng_, s), p, rng_, training_, s), keep);
     } else {
       // pre: h = x + Attn(N1(x)),  out = h + FFN(N2(h))
-      Tensor h = x + dropout(attend(L->attn, L->norm1->forward(x, keep)), p, rng_, training_);
-      x = h + dropout(L->ffn.forward(L->norm2->forward(h, keep), rng_), p, rng_, training_);
+      Tensor h = x + dropout(attend(L->attn, L->norm1->forward(x, keep)), p, rng_, training_, s);
+      x = h + dropout(L->ffn.forward(L->norm2->forward(h, keep), rng_, s), p, rng_, training_, s);
     }
   }
   if (m.final_norm) x = m.final_norm->forward(x, keep);
@@ -216,7 +219,7 @@ Tensor Encoder::forward_packed(const Batch& batch) {
 
   // ---- layers: every token is real, so the norms see keep = 1 everywhere ----
   // (no dropout here: can_pack() packs only without it)
-  x = layers_forward(x, Tensor::full({1, N}, 1.0f), [&](const MultiHeadAttention& attn, const Tensor& h) {
+  x = layers_forward(x, Tensor::full({1, N}, 1.0f), BatchShard{}, [&](const MultiHeadAttention& attn, const Tensor& h) {
     return attn.forward_packed(h, lengths, m.causal);
   });
 

@@ -54,10 +54,10 @@ void FeedForward::init(const std::string& prefix, uint64_t seed, float std) {
   fc2.init(join_name(prefix, "fc2"), seed, std);
 }
 
-Tensor FeedForward::forward(const Tensor& x, Rng& rng) const {
+Tensor FeedForward::forward(const Tensor& x, Rng& rng, BatchShard shard) const {
   Tensor h = fc1.forward(x);                          // [..., F]
   h = activation == Activation::gelu ? gelu(h, kernels) : relu(h);
-  h = dropout(h, dropout_p, rng, training());
+  h = dropout(h, dropout_p, rng, training(), shard);
   return fc2.forward(h);                              // [..., D]
 }
 

@@ -8,6 +8,11 @@
 // "inverted": kept values are scaled by 1/(1-p) at training time so evaluation is the
 // identity. The keep mask is drawn from the caller's Rng on the main thread, in
 // element order, so the same seed gives the same mask for any thread count.
+// Data parallel: a rank's x is block r of K equal blocks of the whole batch's tensor (the
+// leading dimension is the batch, and a shard keeps the batch's T), so the draws of element
+// i of the block are draws r*n + i of the whole tensor: skip r*n draws, draw n, skip the
+// (K-1-r)*n of the blocks after it. Every rank then holds the masks one process would
+// apply to its examples, and every rank's Rng is where the one process's would be.
 #include <limits>
 #include <stdexcept>
 
@@ -38,15 +43,20 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, float value) {
   return out;
 }
 
-Tensor dropout(const Tensor& x, float p, Rng& rng, bool training) {
+Tensor dropout(const Tensor& x, float p, Rng& rng, bool training, BatchShard shard) {
   if (!(p >= 0.0f && p < 1.0f))
     throw std::invalid_argument("dropout: p = " + std::to_string(p) + " is outside [0, 1)");
+  if (shard.parts < 1 || shard.part < 0 || shard.part >= shard.parts)
+    throw std::invalid_argument("dropout: no block " + std::to_string(shard.part) + " of " +
+                                std::to_string(shard.parts));
   if (!training || p == 0.0f) return x;  // identity, no copy, no draws
   const int64_t n = x.numel();
   Tensor scale = Tensor::empty(x.shape());  // 0 (dropped) or 1/(1-p) (kept)
   const float keep_scale = 1.0f / (1.0f - p);
   float* s = scale.data();
+  rng.discard((uint64_t)n * shard.part);                          // the blocks before this one
   for (int64_t i = 0; i < n; ++i) s[i] = rng.uniform() >= p ? keep_scale : 0.0f;
+  rng.discard((uint64_t)n * (shard.parts - 1 - shard.part));      // the blocks after it
   Tensor out = Tensor::empty(x.shape());
   kernels::dropout_forward(out.data(), x.data(), s, n);  // out = x * scale
   record(out, "dropout", {x}, [x, scale, n](TensorImpl& o) mutable {

@@ -10,6 +10,8 @@
 //  - the trainer: N steps on K=2 match K=1 (loss curve and final weights, float32
 //    reduction-order tolerance) for every per-token norm and synced BatchNorm, classify,
 //    tag and lm heads, variable lengths, post and pre norm; unsynced BatchNorm does not;
+//  - with dropout: K=2 draws the masks K=1 draws (same tolerance, same dropout RNG state
+//    in the checkpoint), and a model-level shard draws its block of the whole batch's masks;
 //  - --resume of a K=2 checkpoint at K=1 continues as an uninterrupted run.
 // Comparisons happen on rank 0 after every collective of a test case (so a failed
 // CHECK cannot leave rank 1 waiting in one).
@@ -122,6 +124,7 @@ struct Compared {
   double loss = 0;     // max relative difference of the logged losses, step by step
   double weights = 0;  // max_rel_diff of the final checkpoints (weights, buffers, Adam moments)
   std::string worst;
+  bool same_rng = false;  // the checkpoints' dropout RNG states are equal
 };
 
 // Train cfg on both ranks (K=2), then on rank 0 alone (K=1); compare on rank 0.
@@ -140,8 +143,10 @@ Compared k2_vs_k1(const nl::Config& cfg, const std::string& name) {
     const std::vector<double> l2 = losses(d2), l1 = losses(d1);
     REQUIRE(l1.size() == l2.size());
     for (size_t i = 0; i < l1.size(); ++i) c.loss = std::max(c.loss, std::fabs(l2[i] - l1[i]) / std::fabs(l1[i]));
-    c.weights = max_rel_diff(nl::load_safetensors(d2 + "/checkpoint.safetensors"),
-                             nl::load_safetensors(d1 + "/checkpoint.safetensors"), c.worst);
+    const nl::SafetensorsFile f2 = nl::load_safetensors(d2 + "/checkpoint.safetensors");
+    const nl::SafetensorsFile f1 = nl::load_safetensors(d1 + "/checkpoint.safetensors");
+    c.weights = max_rel_diff(f2, f1, c.worst);
+    c.same_rng = f2.metadata.at("rng") == f1.metadata.at("rng");
   }
   world().barrier();
   return c;
@@ -315,6 +320,64 @@ TEST_CASE("training on 2 ranks matches 1 process: every per-token norm and synce
         CHECK(c.weights < 1e-5);
       }
     }
+}
+
+TEST_CASE("dropout on 2 ranks draws the masks 1 process draws: 3 heads, per-token and synced norms", "[dist]") {
+  const std::vector<std::pair<std::string, std::string>> tasks{
+      {"majority", "classify"}, {"histogram", "tag"}, {"char_lm", "lm"}};
+  int i = 0;
+  for (const auto& [task, head] : tasks)
+    for (const auto& [norm, sync] : std::vector<std::pair<std::string, bool>>{{"layernorm", false}, {"batchnorm", true}}) {
+      nl::Config cfg = tiny(task, norm, sync, 5);
+      cfg.model.dropout = 0.2f;  // embedding, attention weights, FFN hidden, both residual branches
+      cfg.model.layers = 2;
+      if (++i % 2 == 0) cfg.model.norm.position = nl::NormPosition::pre;
+      const Compared c = k2_vs_k1(cfg, "dropout_" + task + "_" + norm);
+      if (world().is_root()) {
+        INFO(task << " (" << head << ") " << norm << (sync ? " sync" : "") << " " << nl::name_of(cfg.model.norm.position)
+                  << " dropout 0.2: loss diff " << c.loss << ", weight diff " << c.weights << " (" << c.worst << ")");
+        CHECK(c.loss < 1e-5);
+        CHECK(c.weights < 1e-5);
+        CHECK(c.same_rng);  // every rank consumed the whole batch's draws, as one process does
+      }
+    }
+}
+
+TEST_CASE("a shard's dropout masks are its block of the whole batch's masks", "[dist]") {
+  // One forward in training mode with dropout and no norm statistics: the shard's logits are
+  // rows of the whole batch's logits (the model is the same; only the masks could differ).
+  for (const char* head : {"classify", "tag"}) {
+    nl::ModelConfig m = model_cfg("layernorm", false, "post");
+    m.dropout = 0.3f;
+    const nl::Batch global = global_batch(head);
+    const nl::Batch shard = nl::shard_batch(global, world().rank(), 2);
+    nl::Encoder k2(m, head, 5, 3, 11);  // no comm needed: layernorm is per token
+    k2.set_training(true);
+    const std::vector<float> mine = k2.forward(shard).to_vector();
+    const auto rng2 = k2.rng().state();
+    std::vector<float> all(mine.size() * 2, 0.0f);  // both ranks' logits, rank order
+    std::copy(mine.begin(), mine.end(), all.begin() + (size_t)world().rank() * mine.size());
+    world().sum(all.data(), (int64_t)all.size());
+    if (world().is_root()) {
+      nl::Encoder k1(m, head, 5, 3, 11);
+      k1.set_training(true);
+      const std::vector<float> whole = k1.forward(global).to_vector();
+      INFO(head);
+      REQUIRE(whole.size() == all.size());
+      double diff = 0;
+      for (size_t j = 0; j < all.size(); ++j) diff = std::max(diff, (double)std::fabs(all[j] - whole[j]));
+      CHECK(diff < 1e-5);
+      CHECK(rng2 == k1.rng().state());
+      // and the masks matter: without dropout the logits are others
+      nl::Encoder k0(m, head, 5, 3, 11);
+      k0.set_training(false);
+      const std::vector<float> plain = k0.forward(global).to_vector();
+      double moved = 0;
+      for (size_t j = 0; j < all.size(); ++j) moved = std::max(moved, (double)std::fabs(plain[j] - whole[j]));
+      CHECK(moved > 1e-3);
+    }
+    world().barrier();
+  }
 }
 
 TEST_CASE("unsynced BatchNorm on 2 ranks trains differently from 1 process", "[dist]") {

@@ -65,13 +65,17 @@ struct Batch {
   Tensor keep;
   std::vector<int> targets;
   int n_real = 0;            // real tokens = sum(keep)
+  // Data parallel: this batch is shard `shard` of `shards` of a global batch (shard_batch);
+  // dropout then draws what one process draws for these examples of the whole batch.
+  int shard = 0, shards = 1;
 };
 
 Batch make_batch(const Dataset& data, const std::vector<int>& indices, const std::string& head);
 
 // Shard `part` of `parts` of a batch for data-parallel training: its examples
 // [part*B/parts, (part+1)*B/parts) (B % parts == 0), padded to the batch's own T, so that
-// a norm that counts pads sees the same rows as in the whole batch.
+// a norm that counts pads sees the same rows as in the whole batch. A shard of a shard is
+// not supported (shards must be 1).
 Batch shard_batch(const Batch& batch, int part, int parts);
 // How many targets the loss averages over: B for classify, the real (not -1) targets of
 // tag and lm.

@@ -17,6 +17,7 @@
 #include "normlab/exec.h"
 #include "normlab/nn/module.h"
 #include "normlab/nn/norm.h"
+#include "normlab/ops.h"
 
 namespace nl {
 
@@ -57,7 +58,7 @@ class Encoder : public Module {
 
  private:
   using Attend = std::function<Tensor(const MultiHeadAttention&, const Tensor&)>;
-  Tensor layers_forward(Tensor x, const Tensor& keep, const Attend& attend);
+  Tensor layers_forward(Tensor x, const Tensor& keep, BatchShard shard, const Attend& attend);
   bool can_pack(const Batch& batch) const;       // see encoder.cpp, "Packing"
   Tensor forward_packed(const Batch& batch);     // the layers on real tokens only
   Tensor head_forward(const Tensor& x, const Tensor& keep);  // x [B,T,D] -> logits

@@ -71,8 +71,9 @@ class MultiHeadAttention : public Module {
   // runs the composed ops below with naive matmuls.
   MultiHeadAttention(int D, int H, float dropout, KernelSet kernels = KernelSet::fast);
   void init(const std::string& prefix, uint64_t seed, float std);
-  // x [B,T,D]; mask [B,1,T,T] from attention_mask(); dropout draws come from rng.
-  Tensor forward(const Tensor& x, const Tensor& mask, Rng& rng) const;
+  // x [B,T,D]; mask [B,1,T,T] from attention_mask(); dropout draws come from rng (x is
+  // `shard` of the whole batch: see dropout() in ops.h).
+  Tensor forward(const Tensor& x, const Tensor& mask, Rng& rng, BatchShard shard = {}) const;
   // x [1,N,D]: sequences of the given lengths packed one after another, no pads; each
   // attends within itself (causally if asked). No attention dropout (the encoder packs
   // only without dropout).
@@ -92,7 +93,7 @@ class FeedForward : public Module {
  public:
   FeedForward(int D, int F, Activation activation, float dropout, KernelSet kernels = KernelSet::fast);
   void init(const std::string& prefix, uint64_t seed, float std);
-  Tensor forward(const Tensor& x, Rng& rng) const;
+  Tensor forward(const Tensor& x, Rng& rng, BatchShard shard = {}) const;
   // "<prefix>.{fc1,fc2}.{weight,bias}"
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override;
 
