@@ -8,6 +8,8 @@
 // Exit code: 0 when every run has a result, 1 when some failed or are missing (the report
 // still covers the others), 2 for a bad compare config, 130/143 when stopped by SIGINT/SIGTERM
 // (the runs in progress are stopped with a checkpoint, and a rerun resumes them).
+// Under `mpirun -np K`, the K compare processes share the runs (run i on rank i mod K) and
+// rank 0 writes the summary and report; every rank exits with the same code.
 // What it is not: the planner, runner or report (src/compare/runner.cpp,
 // summary.cpp, report.cpp), nor the training of a run (each child is `normlab train`).
 #include <cstdio>
@@ -15,6 +17,7 @@
 
 #include "normlab/cli.h"
 #include "normlab/compare/compare.h"
+#include "normlab/dist/comm.h"
 #include "normlab/signals.h"
 
 namespace nl {
@@ -37,6 +40,7 @@ NL_COMMAND("compare", "Train every variant x sweep point x seed of a compare con
   return [a]() {
     CompareConfig cc = load_compare_config(a->config);
     CompareOptions opt;
+    opt.comm = &world_comm();  // under `mpirun -np K`: K compare processes share the runs
     opt.out_dir = a->out;
     opt.jobs = a->jobs;
     opt.only = a->only;

@@ -5,6 +5,16 @@
 // in its own process (`jobs` at a time), skip runs whose result.json reached train.steps,
 // report runs that fail, pass SIGINT/SIGTERM on to the runs (and have the kernel send them
 // SIGTERM if compare dies), then summarise (summary.cpp, report.cpp) and draw the plots (a python script).
+// A run whose train.ranks is K > 1 is launched as `mpirun --bind-to none -np K normlab
+// --threads max(1, T/K) train ...` (data parallel; --oversubscribe, and --allow-run-as-root
+// when root). Under `mpirun -np R normlab compare` the R compare processes share the plan:
+// run i is rank i % R's (a fixed assignment, whatever is finished already), each rank runs
+// its own runs `jobs` at a time, then rank 0 gathers every outcome and writes the summary,
+// plots and report; a failed run on any rank is in them, and every rank exits with the same
+// code. Its children must not believe they are ranks of compare's own job: the variables
+// mpirun gave compare (OMPI_*, PMIX_*, PMI_*, PRTE_*, ...) are left out of their environment,
+// so a run without train.ranks is a plain single process, and one with it starts a job of
+// its own.
 // What it is not: training (the child processes do that) nor the statistics of the report.
 #include "normlab/compare/compare.h"
 
@@ -27,6 +37,7 @@
 #include <sstream>
 #include <thread>
 
+#include "normlab/dist/comm.h"
 #include "normlab/error.h"
 #include "normlab/config.h"
 #include "normlab/io.h"
@@ -460,13 +471,57 @@ struct Child {
   std::chrono::steady_clock::time_point start;
 };
 
-// fork + exec: stdout -> <dir>/train.log, stderr -> <dir>/stderr.log.
+std::string default_mpirun() {
+#ifdef NORMLAB_MPIEXEC
+  if (std::string(NORMLAB_MPIEXEC).size() && fs::exists(NORMLAB_MPIEXEC)) return NORMLAB_MPIEXEC;
+#endif
+  return "mpirun";
+}
+
+// `name` as execv needs it: itself if it has a '/', else the first executable on PATH.
+static std::string on_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  for (size_t b = 0; b <= dirs.size();) {
+    size_t e = dirs.find(':', b);
+    if (e == std::string::npos) e = dirs.size();
+    const std::string cand = (e > b ? dirs.substr(b, e - b) : std::string(".")) + "/" + name;
+    if (access(cand.c_str(), X_OK) == 0) return cand;
+    b = e + 1;
+  }
+  return name;  // execv fails; the child reports "cannot execute"
+}
+
+// The variables with which a launcher (Open MPI, PMIx, MPICH's Hydra, Intel MPI) tells a
+// process that it is a rank of a job.
+static bool launcher_variable(const std::string& kv) {
+  for (const char* p : {"OMPI_", "PMIX_", "PMI_", "PRTE_", "ORTE_", "OPAL_", "HYDRA_", "HYDI_", "MPIR_",
+                        "MPI_LOCALNRANKS=", "MPI_LOCALRANKID="})
+    if (kv.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// The children's environment: compare's own, less launcher_variable()s when compare is a rank.
+static std::vector<std::string> child_environment() {
+  std::vector<std::string> env;
+  const bool strip = launched_by_mpirun();
+  for (char** e = ::environ; e && *e; ++e)  // unistd.h (_GNU_SOURCE)
+    if (!strip || !launcher_variable(*e)) env.push_back(*e);
+  return env;
+}
+
+// fork + execve: stdout -> <dir>/train.log, stderr -> <dir>/stderr.log.
 static pid_t spawn(const std::vector<std::string>& argv, const std::string& dir) {
   std::string out = (fs::path(dir) / "train.log").string();
   std::string err = (fs::path(dir) / "stderr.log").string();
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const std::vector<std::string> env_strings = child_environment();  // built before fork
+  std::vector<char*> envp;
+  for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
   const pid_t parent = getpid();
@@ -481,7 +536,7 @@ static pid_t spawn(const std::vector<std::string>& argv, const std::string& dir)
     int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fo >= 0) dup2(fo, 1);
     if (fe >= 0) dup2(fe, 2);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     std::fprintf(stderr, "compare: cannot execute %s\n", args[0]);
     _exit(127);
   }
@@ -534,11 +589,32 @@ static std::string draw_plots(const std::string& python, const std::string& scri
   return "the plot script failed (" + (why.empty() ? std::string("no output") : why) + "; see " + log + ")";
 }
 
+// A run's outcome as the ranks exchange it (compare over ranks).
+static nlohmann::json outcome_to_json(size_t index, const RunOutcome& o) {
+  return {{"index", index},        {"status", o.status},           {"exit_code", o.exit_code},
+          {"signal", o.signal},    {"last_stderr", o.last_stderr}, {"seconds", o.seconds}};
+}
+
 CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   CompareResult res;
+  Comm& world = opt.comm ? *opt.comm : local_comm();
+  const int n_ranks = world.size(), me = world.rank();
   res.out_dir = opt.out_dir.empty() ? cc.out_dir : opt.out_dir;
+  // The binary every run executes: resolved here, since /proc/self/exe in an mpirun child
+  // would be mpirun.
+  std::string exe = opt.exe;
+  if (exe == "/proc/self/exe") {
+    std::error_code ec;
+    const fs::path real = fs::read_symlink(exe, ec);
+    if (!ec) exe = real.string();
+  }
   int jobs = opt.jobs > 0 ? opt.jobs : cc.jobs;
-  int cores = opt.cores > 0 ? opt.cores : std::max(1u, std::thread::hardware_concurrency());
+  // The machine's cores, shared by the compare ranks on this host (Open MPI's local size).
+  int local_ranks = 1;
+  if (n_ranks > 1)
+    if (const char* l = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local_ranks = std::max(1, std::atoi(l));
+  int cores = opt.cores > 0 ? opt.cores
+                            : std::max(1, (int)std::max(1u, std::thread::hardware_concurrency()) / local_ranks);
   int threads = std::max(1, cores / jobs);
   std::vector<CompareRun> plan = plan_runs(cc, res.out_dir, threads);  // validates every run first
   const size_t n_points = sweep_points(cc).size();
@@ -547,7 +623,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   };
   if (opt.dry_run) {
     // The plan, and nothing else: no folder, no file, no child.
-    if (!opt.quiet) std::printf("%s", format_plan(plan).c_str()), std::fflush(stdout);
+    if (!opt.quiet && world.is_root()) std::printf("%s", format_plan(plan).c_str()), std::fflush(stdout);
     for (const auto& r : plan) {
       RunOutcome o;
       o.variant = r.variant;
@@ -571,12 +647,19 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
                       2);
   }
   fs::create_directories(res.out_dir);
+  // Rank 0 says what concerns the whole comparison; every rank reports its own runs.
   auto say = [&](const std::string& s) {
-    if (!opt.quiet) std::printf("%s\n", s.c_str()), std::fflush(stdout);
+    if (!opt.quiet && world.is_root()) std::printf("%s\n", s.c_str()), std::fflush(stdout);
+  };
+  const std::string rank_tag = n_ranks > 1 ? world.where() + ": " : "";
+  auto say_run = [&](const std::string& s) {
+    if (!opt.quiet) std::printf("compare: %s%s\n", rank_tag.c_str(), s.c_str()), std::fflush(stdout);
   };
 
-  // Decide what runs: --only reruns its runs; otherwise a finished run of the same config is skipped.
+  // Decide what runs: --only reruns its runs; otherwise a finished run of the same config is
+  // skipped. Every rank decides for every run, and keeps its own (i % n_ranks == me) in todo.
   std::vector<size_t> todo;
+  size_t todo_all = 0;
   res.runs.resize(plan.size());
   for (size_t i = 0; i < plan.size(); ++i) {
     const CompareRun& r = plan[i];
@@ -588,23 +671,30 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
     bool finished = finished_run(r.dir, r.config);
     bool same = same_run(read_json_or_null(cfg_path), r.config);
+    bool run_it = false;
     if (!opt.only.empty()) {
-      if (only_matches(opt.only, r)) todo.push_back(i);
+      if (only_matches(opt.only, r)) run_it = true;
       else o.status = finished && same ? "skipped" : "missing";
     } else if (finished && same) {
       o.status = "skipped";
     } else {
       if (finished && !same) say("compare: " + run_name(r) + ": the config changed since it ran; rerunning");
-      todo.push_back(i);
+      run_it = true;
     }
+    if (!run_it) continue;
+    ++todo_all;
+    if ((int)(i % n_ranks) == me) todo.push_back(i);
   }
   int skipped = 0;
   for (const auto& o : res.runs) skipped += o.status == "skipped";
   say("compare: " + std::to_string(plan.size()) + " runs (" + std::to_string(cc.variants.size()) + " variants x " +
       (n_points > 1 ? std::to_string(n_points) + " sweep points x " : std::string()) +
       std::to_string(cc.seeds.size()) + " seeds) in " + res.out_dir + "; " +
-      std::to_string(todo.size()) + " to run, " + std::to_string(skipped) + " already finished; " +
-      std::to_string(jobs) + " at a time, " + std::to_string(threads) + " thread(s) each");
+      std::to_string(todo_all) + " to run, " + std::to_string(skipped) + " already finished; " +
+      (n_ranks > 1 ? "over " + std::to_string(n_ranks) + " compare ranks (run i on rank i mod " +
+                         std::to_string(n_ranks) + "), " : std::string()) +
+      std::to_string(jobs) + " at a time" + (n_ranks > 1 ? " on each" : "") + ", " +
+      std::to_string(threads) + " thread(s) each");
 
   // Start each run: write its resolved config, resume when a checkpoint of the same config exists.
   // A folder another process is writing (its lock is held) is left alone: pid -1.
@@ -628,8 +718,18 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
                   !finished_run(r.dir, r.config);
     if (!resume) remove_run_outputs(r.dir);
     write_file_atomic(cfg_path, r.config.dump(2) + "\n");
-    std::vector<std::string> argv = {opt.exe, "--threads", std::to_string(threads), "train",
-                                     cfg_path, "--out", r.dir};
+    // train.ranks = K > 1: a data-parallel job of its own, the run's threads shared by its
+    // ranks; --bind-to none, since mpirun would pin every job's rank 0 to the same core.
+    const int ranks = r.config.contains("train") && r.config["train"].contains("ranks")
+                          ? r.config["train"]["ranks"].get<int>() : 0;
+    std::vector<std::string> argv;
+    if (ranks > 1) {
+      argv = {on_path(opt.mpirun), "-q", "--oversubscribe", "--bind-to", "none"};
+      if (geteuid() == 0) argv.push_back("--allow-run-as-root");
+      argv.insert(argv.end(), {"-np", std::to_string(ranks)});
+    }
+    argv.insert(argv.end(), {exe, "--threads", std::to_string(std::max(1, threads / std::max(1, ranks))), "train",
+                             cfg_path, "--out", r.dir});
     if (resume) argv.push_back("--resume");
     c.pid = spawn(argv, r.dir);
     StopSignals::forward_to(c.pid);  // a SIGINT/SIGTERM to compare reaches the run
@@ -651,8 +751,8 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
       }
       const RunOutcome& o = res.runs[c.index];
       ++done;
-      say("compare: [" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + run_name(plan[c.index]) +
-          " FAILED: " + o.last_stderr);
+      say_run("[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + run_name(plan[c.index]) +
+              " FAILED: " + o.last_stderr);
     }
     if (running.empty()) continue;
     int status = 0;
@@ -680,26 +780,49 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     if (o.status == "ok") {
       // Runs done / total, and the time left at the pace so far (train/progress.h).
       const double wall_so_far = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-      say("compare: " + tag + " finished in " + fmt_seconds(o.seconds) + "; " + format_duration(wall_so_far) +
-          " elapsed, ETA " + format_duration(eta_seconds(wall_so_far, (int)done, (int)(todo.size() - done))));
+      say_run(tag + " finished in " + fmt_seconds(o.seconds) + "; " + format_duration(wall_so_far) +
+              " elapsed, ETA " + format_duration(eta_seconds(wall_so_far, (int)done, (int)(todo.size() - done))));
     } else {
       o.last_stderr = last_line((fs::path(o.dir) / "stderr.log").string());
       if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but its result.json does not reach train.steps";
-      say("compare: " + tag + " FAILED (" +
-          (o.signal ? "killed by signal " + std::to_string(o.signal) : "exit code " + std::to_string(o.exit_code)) +
-          ")" + (o.last_stderr.empty() ? "" : ": " + o.last_stderr));
+      say_run(tag + " FAILED (" +
+              (o.signal ? "killed by signal " + std::to_string(o.signal) : "exit code " + std::to_string(o.exit_code)) +
+              ")" + (o.last_stderr.empty() ? "" : ": " + o.last_stderr));
     }
     running.erase(it);
   }
-  if (stop_signal() != 0) {
-    res.interrupted_by = stop_signal();
+  int stopped = stop_signal();
+  if (n_ranks > 1) {
+    // Every rank's outcomes to every rank (a rank done early sleeps here, not spins).
+    world.idle_barrier();
+    nlohmann::json mine = {{"stop", stopped}, {"runs", nlohmann::json::array()}};
+    for (size_t i : todo) mine["runs"].push_back(outcome_to_json(i, res.runs[i]));
+    for (const std::string& s : world.all_gather(mine.dump())) {
+      const nlohmann::json theirs = nlohmann::json::parse(s);
+      if (!stopped) stopped = theirs["stop"].get<int>();
+      for (const auto& o : theirs["runs"]) {
+        RunOutcome& r = res.runs.at(o["index"].get<size_t>());
+        r.status = o["status"].get<std::string>();
+        r.exit_code = o["exit_code"].get<int>();
+        r.signal = o["signal"].get<int>();
+        r.last_stderr = o["last_stderr"].get<std::string>();
+        r.seconds = o["seconds"].get<double>();
+      }
+    }
+  }
+  if (stopped != 0) {
+    res.interrupted_by = stopped;
     for (const auto& o : res.runs) res.incomplete += o.status != "ok" && o.status != "skipped";
     return res;
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  if (!todo.empty()) say("compare: runs took " + fmt_seconds(wall) + " wall time");
+  if (todo_all > 0) say("compare: runs took " + fmt_seconds(wall) + " wall time");
 
   for (const auto& o : res.runs) res.incomplete += o.status == "failed" || o.status == "missing";
+  if (!world.is_root()) {
+    world.idle_barrier();  // until rank 0 has written the report
+    return res;
+  }
 
   // summary.json, plots, report.md
   nlohmann::ordered_json summary = summarize_compare(cc, res.out_dir, res.runs);
@@ -722,6 +845,7 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   }
   say("compare: summary " + res.summary_path);
   say("compare: report  " + res.report_path);
+  world.idle_barrier();
   return res;
 }
 

@@ -23,8 +23,10 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace nl {
@@ -41,6 +43,8 @@ class LocalComm final : public Comm {
   void broadcast(float*, int64_t, int) override {}
   void broadcast(double*, int64_t, int) override {}
   void barrier() override {}
+  void idle_barrier() override {}
+  std::vector<std::string> all_gather(const std::string& mine) override { return {mine}; }
   [[noreturn]] void abort(int code) override { std::exit(code); }
 };
 
@@ -73,6 +77,34 @@ class MpiComm final : public Comm {
     MPI_Bcast(x, checked_int(n), MPI_DOUBLE, root, MPI_COMM_WORLD);
   }
   void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
+  void idle_barrier() override {
+    // MPI_Barrier polls at full speed (Open MPI's progress loop): a rank waiting for
+    // another rank's training runs would take a core from them. Poll 20 times a second.
+    MPI_Request req;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    int done = 0;
+    for (;;) {
+      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+      if (done) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  std::vector<std::string> all_gather(const std::string& mine) override {
+    const int K = size_;
+    int len = checked_int((int64_t)mine.size());
+    std::vector<int> lens(K), displ(K);
+    MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
+    int64_t total = 0;
+    for (int r = 0; r < K; ++r) {
+      displ[r] = checked_int(total);
+      total += lens[r];
+    }
+    std::vector<char> all((size_t)total + 1);
+    MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displ.data(), MPI_CHAR, MPI_COMM_WORLD);
+    std::vector<std::string> out;
+    for (int r = 0; r < K; ++r) out.emplace_back(all.data() + displ[r], (size_t)lens[r]);
+    return out;
+  }
   [[noreturn]] void abort(int code) override {
     MPI_Abort(MPI_COMM_WORLD, code);
     std::exit(code);  // not reached

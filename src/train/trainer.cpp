@@ -16,6 +16,9 @@
 // buffer added in rank order — is its gradient. Every rank then clips and steps
 // identically. Evaluation deals the batches out over the ranks. Only rank 0 writes the
 // run folder; the checkpoint holds nothing rank-specific, so --resume works with any K.
+// A stop (SIGINT/SIGTERM) is decided together: the step's loss sum carries each rank's
+// "signal seen" flag, so every rank stops after the same step (a rank that stopped alone
+// would leave the others waiting in the next step's collectives).
 // What it is not: the model, the data or the optimizer (nn/, data/, optim/).
 #include "normlab/train/trainer.h"
 
@@ -408,13 +411,16 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     Tensor logits = model.forward(batch);
     Tensor loss = model.loss(logits, batch);
     float loss_value = loss.item();
+    int stop_now = 0;  // K > 1: the signal any rank had seen at this step's loss sum
     if (K > 1) {
       // This shard's share of the global batch's loss: mean * n_shard / n_global, so the
       // ranks' losses (and gradients) add up to the single-process ones.
       loss = loss * (float)((double)loss_targets(batch) / std::max(1, loss_targets(global)));
-      double sum = loss.item();
-      comm.sum(&sum, 1);
-      loss_value = (float)sum;
+      const int sig = stop_signal();
+      double sum[3] = {loss.item(), sig != 0 ? 1.0 : 0.0, (double)sig};  // loss, ranks stopped, their signals
+      comm.sum(sum, 3);
+      loss_value = (float)sum[0];
+      if (sum[1] > 0) stop_now = sig != 0 ? sig : (int)std::lround(sum[2] / sum[1]);
     }
     if (!std::isfinite(loss_value))
       throw UserError("step " + std::to_string(step + 1) + ": loss is " + fmt(loss_value) +
@@ -498,9 +504,10 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
       last_checkpoint_step = step;
     }
     // Asked to stop: this step is done; with its checkpoint, `--resume` continues exactly here.
-    if (stop_signal() != 0 && step < tc.steps) {
-      if (!ckpt_now) save_checkpoint(step);
-      result.interrupted_by = stop_signal();
+    if (K == 1) stop_now = stop_signal();
+    if (stop_now != 0 && step < tc.steps) {
+      if (!ckpt_now && root) save_checkpoint(step);
+      result.interrupted_by = stop_now;
       break;
     }
   }

@@ -19,6 +19,8 @@
 
 namespace nl {
 
+class Comm;  // dist/comm.h
+
 struct CompareVariant {
   std::string name;                 // also the run folder name: [A-Za-z0-9_.-]+
   nlohmann::ordered_json overrides; // {"model.norm.type": "batchnorm", ...}, applied in order
@@ -117,6 +119,9 @@ struct RunOutcome {
   double seconds = 0;
 };
 
+// The mpirun that built normlab found (CMake's MPIEXEC_EXECUTABLE), else "mpirun" on PATH.
+std::string default_mpirun();
+
 struct CompareOptions {
   std::string out_dir;              // overrides the config's out_dir when not empty
   int jobs = 0;                     // > 0 overrides the config's jobs
@@ -127,6 +132,12 @@ struct CompareOptions {
   int cores = 0;                    // 0: the machine's cores
   bool quiet = false;
   bool dry_run = false;             // print the plan (one run a line) and return: nothing runs or is written
+  // The compare processes (`mpirun -np K normlab compare`): run i of the plan is rank
+  // i % K's; rank 0 collects every outcome and writes summary, plots and report. nullptr:
+  // this process alone.
+  Comm* comm = nullptr;
+  // Launches a run whose train.ranks is K > 1 as `mpirun ... -np K normlab train ...`.
+  std::string mpirun = default_mpirun();
 };
 
 struct CompareResult {

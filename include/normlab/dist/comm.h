@@ -1,9 +1,10 @@
 // dist/comm.h — the K processes that train one model together (data parallel), as seen
 // by the trainer and by SyncBatchNorm.
 //
-// What it is: an interface with the four collectives data-parallel training needs —
+// What it is: an interface with the collectives data-parallel training needs —
 // an element-wise sum over ranks, a broadcast from one rank, a barrier, and an abort that
-// ends every rank — plus the two communicators there are:
+// ends every rank — and the two that compare over ranks adds (a barrier that sleeps, a
+// gather of strings), plus the two communicators there are:
 //   local_comm()  one process, no MPI at all: every collective is a no-op;
 //   world_comm()  every process `mpirun -np K normlab ...` started (MPI_COMM_WORLD), or
 //                 local_comm() when normlab was not started by mpirun.
@@ -16,6 +17,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace nl {
 
@@ -34,6 +36,11 @@ class Comm {
   virtual void broadcast(float* x, int64_t n, int root) = 0;
   virtual void broadcast(double* x, int64_t n, int root) = 0;
   virtual void barrier() = 0;
+  // A barrier for ranks that may wait minutes (compare: one rank's runs finish before
+  // another's): it sleeps between polls instead of spinning on a core the others need.
+  virtual void idle_barrier() = 0;
+  // Every rank's string, in rank order, on every rank (compare's run outcomes).
+  virtual std::vector<std::string> all_gather(const std::string& mine) = 0;
   // Ends every rank of the job with exit code `code` (MPI_Abort); after the caller has
   // printed its one-line reason. For local_comm() it is std::exit(code).
   [[noreturn]] virtual void abort(int code) = 0;
