@@ -4,11 +4,11 @@
 // binary; both ranks run every test case, in the same order):
 //  - the model level, one forward and backward: synced BatchNorm on 2 shards gives the
 //    loss, every gradient and the running statistics of the whole batch in one process
-//    (fused kernels and the reference twin, batchnorm and batchnorm_padded), the same
-//    running statistics on both ranks; unsynced BatchNorm gives exactly what K independent
+//    (fused kernels and the reference twin, batchnorm, batchnorm_padded and powernorm, whose
+//    ema_gz buffer is updated by the backward), the same buffers on both ranks; unsynced BatchNorm gives exactly what K independent
 //    single-process normalisations of the shards give, and not the whole batch's;
 //  - the trainer: N steps on K=2 match K=1 (loss curve and final weights, float32
-//    reduction-order tolerance) for every per-token norm and synced BatchNorm, classify,
+//    reduction-order tolerance) for every per-token norm, synced BatchNorm and PowerNorm, classify,
 //    tag and lm heads, variable lengths, post and pre norm; unsynced BatchNorm does not;
 //  - with dropout: K=2 draws the masks K=1 draws (same tolerance, same dropout RNG state
 //    in the checkpoint), and a model-level shard draws its block of the whole batch's masks;
@@ -240,7 +240,7 @@ double ranks_disagree(const nl::Encoder& m) {
 TEST_CASE("synced BatchNorm on 2 shards = the whole batch in one process (loss, gradients, running stats)", "[dist]") {
   REQUIRE(world().size() == 2);
   for (const char* kernels : {"fast", "reference"})
-    for (const char* norm : {"batchnorm", "batchnorm_padded"})
+    for (const char* norm : {"batchnorm", "batchnorm_padded", "powernorm"})
       for (const char* head : {"classify", "tag"})
         for (const char* position : {"post", "pre"}) {
           nl::ExecOptions exec;
@@ -306,7 +306,8 @@ TEST_CASE("training on 2 ranks matches 1 process: every per-token norm and synce
       {"majority", "classify"}, {"histogram", "tag"}, {"char_lm", "lm"}};
   const std::vector<std::pair<std::string, bool>> norms{
       {"layernorm", false}, {"layernorm_simple", false}, {"detachnorm", false}, {"rmsnorm", false},
-      {"adanorm", false},   {"none", false},             {"batchnorm", true},  {"batchnorm_padded", true}};
+      {"adanorm", false},   {"none", false},             {"batchnorm", true},  {"batchnorm_padded", true},
+      {"powernorm", true}};
   int i = 0;
   for (const auto& [task, head] : tasks)
     for (const auto& [norm, sync] : norms) {

@@ -37,6 +37,20 @@
 //     nu_new = nu (1 - (1-a) mean(z^2)) + (1-a) mean(gz * z).
 //   eval: y = g * xs / sqrt(phi + eps) + b; the backward is exact (phi is a constant).
 //
+// Across K data-parallel ranks (model.norm.sync), each rank holding a shard of the global batch:
+//   sync = false: every rank's psiB2 and ema_gz update come from its own shard; the trainer
+//                 copies rank 0's buffers (phi, ema_gz, iters) to the others after each step.
+//   sync = true:  the statistics of the real tokens of ALL ranks, so K ranks compute what one
+//                 process computes on the global batch (the approximate backward included):
+//     forward:  each rank sums (n_r, Q_r[d] = sum_n xs[n,d]^2) over its real tokens; one
+//               all-reduce gives n = sum n_r and Q = sum Q_r (double, rank order); then
+//               psiB2 = Q / n, and s, z, y and the phi update as above: the same on every rank.
+//     backward: each rank sums P_r[d] = sum_n xt[n,d] z[n,d] over its real tokens (xt uses
+//               the old ema_gz, the same on every rank); one all-reduce gives P; then
+//               ema_gz += P / n with the global n of the forward, the same on every rank.
+//               dxs = xt / sqrt(psiB2 + eps) needs no exchange (psiB2 is already global);
+//               dg, db stay the rank's own sums: the trainer's gradient all-reduce adds them.
+//   The group scaling is per token and needs nothing. With one rank nothing is exchanged.
 // Buffers (saved in checkpoints, so --resume is bit-identical): running_phi [D] (phi, init 1),
 // ema_gz [D] (init 0; changed by the BACKWARD of each training step), iters [1] (it).
 // batch_stats() reports the statistics the layer normalises with, in BatchNorm's terms
@@ -62,9 +76,11 @@
 // they live here (the group scaling reuses kernels::rmsnorm_*, which it is without a gain).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common.h"
 #include "normlab/autograd.h"
+#include "normlab/dist/comm.h"
 #include "normlab/error.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/ops.h"
@@ -78,18 +94,23 @@ using kernels::kFeatureTile;
 
 // ---- kernels: plain functions over float*, x [N,D], keep [N] (may be null: every row) ----
 
-// psi2[d] = mean over the counted rows of x[n,d]^2. Returns the number of counted rows.
-int powernorm_quadratic_mean(float* psi2, const float* x, const float* keep, int N, int D) {
+// sum_sq[d] = sum over the counted rows of x[n,d]^2. Returns the number of counted rows.
+int powernorm_sum_squares(double* sum_sq, const float* x, const float* keep, int N, int D) {
   int count = 0;
   for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
 #pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d = 0; d < D; ++d) {
-    double sum_sq = 0;
+    double s = 0;
     for (int n = 0; n < N; ++n)
-      if (!keep || keep[n] != 0.0f) sum_sq += (double)x[(long)n * D + d] * x[(long)n * D + d];
-    psi2[d] = count > 0 ? (float)(sum_sq / count) : 0.0f;   // psi2_d = mean_n x[n,d]^2
+      if (!keep || keep[n] != 0.0f) s += (double)x[(long)n * D + d] * x[(long)n * D + d];
+    sum_sq[d] = s;
   }
   return count;
+}
+
+// psi2[d] = sum_sq[d] / count: the quadratic mean mean_n x[n,d]^2 (0 without rows).
+void powernorm_quadratic_mean(float* psi2, const double* sum_sq, long count, int D) {
+  for (int d = 0; d < D; ++d) psi2[d] = count > 0 ? (float)(sum_sq[d] / count) : 0.0f;
 }
 
 // rstd[d] = 1/sqrt(psi2[d] + eps)
@@ -114,9 +135,12 @@ void powernorm_forward(float* out, const float* x, const float* keep, const floa
 //   xt = g * dy - (1-a) * ema_gz * z,  dx = xt * rstd_batch,  ema_gz += mean_n (xt * z).
 // Sums over the counted rows only; pads get dx = 0. One tile of features per iteration: each
 // sum has one owner and adds rows in order (as kernels::batchnorm_backward_sums).
+// With sum_xt_z (SyncPowerNorm), ema_gz is left alone and sum_xt_z[d] = sum_n xt z over this
+// batch's rows instead: the caller adds every rank's and divides by the global count.
 void powernorm_backward(float* dx, float* dg, float* db, float* ema_gz, const float* dy,
                         const float* x, const float* keep, const float* s,
-                        const float* rstd_batch, const float* g, float alpha_bkw, int N, int D) {
+                        const float* rstd_batch, const float* g, float alpha_bkw, int N, int D,
+                        double* sum_xt_z_out = nullptr) {
 #pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
     const int nd = std::min(kFeatureTile, D - d0);
@@ -147,7 +171,8 @@ void powernorm_backward(float* dx, float* dg, float* db, float* ema_gz, const fl
       if (dg) dg[d0 + j] += (float)sum_dy_z[j];
       if (db) db[d0 + j] += (float)sum_dy[j];
       // ema_gz += mean_n (xt * z), after every row used the old value
-      if (ema_gz && count > 0) ema_gz[d0 + j] += (float)(sum_xt_z[j] / count);
+      if (ema_gz && sum_xt_z_out) sum_xt_z_out[d0 + j] = sum_xt_z[j];
+      else if (ema_gz && count > 0) ema_gz[d0 + j] += (float)(sum_xt_z[j] / count);
     }
   }
 }
@@ -165,9 +190,10 @@ void powernorm_update_running(float* phi, const float* psi2, int64_t it, int war
 
 class PowerNorm final : public Norm {
  public:
-  PowerNorm(int D, float eps, float momentum, float alpha_bkw, int groups, int warmup)
+  // comm: the ranks whose statistics are shared (model.norm.sync), or nullptr.
+  PowerNorm(int D, float eps, float momentum, float alpha_bkw, int groups, int warmup, Comm* comm)
       : D_(D), eps_(eps), momentum_(momentum), alpha_bkw_(alpha_bkw), groups_(groups),
-        warmup_(warmup), g_(norms::make_param("weight", D, 1.0f)),
+        warmup_(warmup), comm_(comm && comm->size() > 1 ? comm : nullptr), g_(norms::make_param("weight", D, 1.0f)),
         b_(norms::make_param("bias", D, 0.0f)), running_phi_(Tensor::full({D}, 1.0f)),
         ema_gz_(Tensor::zeros({D})), iters_(Tensor::zeros({1})) {
     if (groups < 0 || (groups > 0 && D % groups != 0))
@@ -202,6 +228,8 @@ class PowerNorm final : public Norm {
   // and the running update. xs is the group-scaled input.
   struct Scales {
     Tensor s, rstd_batch;   // [D]; rstd_batch undefined in eval
+    long count = 0;         // training: the rows in psiB2 (every rank's when synced)
+    Comm* sync = nullptr;   // training and synced: the ranks the backward's sum goes over
   };
   Scales scales(const Tensor& xs, const Tensor& keep, int N) {
     Scales sc{Tensor::empty({D_}), Tensor()};
@@ -210,8 +238,14 @@ class PowerNorm final : public Norm {
       return sc;
     }
     Tensor psi2 = Tensor::empty({D_});
-    const int count = powernorm_quadratic_mean(psi2.data(), xs.data(), norms::data_or_null(keep), N, D_);
-    if (count < 1) throw UserError("powernorm: training needs at least 1 real token in the batch");
+    // q = [n, Q (D)]: this batch's, then (synced) every rank's
+    std::vector<double> q(1 + (size_t)D_);
+    q[0] = powernorm_sum_squares(&q[1], xs.data(), norms::data_or_null(keep), N, D_);
+    if (comm_) comm_->sum(q.data(), (int64_t)q.size());
+    sc.count = (long)q[0];
+    sc.sync = comm_;
+    powernorm_quadratic_mean(psi2.data(), &q[1], sc.count, D_);
+    if (sc.count < 1) throw UserError("powernorm: training needs at least 1 real token in the batch");
     const int64_t it = (int64_t)iters_.data()[0] + 1;
     iters_.data()[0] = (float)it;
     sc.rstd_batch = Tensor::empty({D_});
@@ -252,11 +286,16 @@ class PowerNorm final : public Norm {
     record(out, "powernorm", {xs, g, b}, [xs, g, b, keep, sc, ema, a, N, D](TensorImpl& o) {
       // forward: out = g * z + b, z = xs * s (pads 0). training: PowerFunction's backward,
       // eval: the exact one (see the top of the file and powernorm_backward)
+      std::vector<double> p(sc.sync ? (size_t)D : 0);  // synced: this rank's sum_n xt z
       powernorm_backward(norms::grad_or_null(xs), norms::grad_or_null(g), norms::grad_or_null(b),
                          ema.defined() ? ema.data() : nullptr, o.grad->ptr, xs.data(),
                          norms::data_or_null(keep), sc.s.data(),
                          sc.rstd_batch.defined() ? sc.rstd_batch.data() : nullptr, g.data(), a,
-                         N, D);
+                         N, D, sc.sync ? p.data() : nullptr);
+      if (sc.sync) {  // ema_gz += (sum over every rank's rows of xt z) / n
+        sc.sync->sum(p.data(), D);
+        for (int d = 0; d < D; ++d) ema.data()[d] += (float)(p[d] / sc.count);
+      }
     });
     return out;
   }
@@ -282,9 +321,10 @@ class PowerNorm final : public Norm {
       //   xt = dz - (1-a) ema_gz z;  dxs = xt / sqrt(psiB2 + eps);  ema_gz += mean_n (xt z)
       const float* dz = o.grad->ptr;
       float* dxs = xs.grad();
+      std::vector<double> sum_xt_z(D, 0.0);
+      int count = 0;  // this batch's real rows
       for (int d = 0; d < D; ++d) {
-        double sum_xt_z = 0;
-        int count = 0;
+        count = 0;
         for (int n = 0; n < N; ++n) {
           if (m.data()[n] == 0.0f) continue;
           const long i = (long)n * D + d;
@@ -295,11 +335,20 @@ class PowerNorm final : public Norm {
           }
           const double xt = dz[i] - (1.0 - a) * ema.data()[d] * zi;
           dxs[i] += (float)(xt * sc.rstd_batch.data()[d]);
-          sum_xt_z += xt * zi;
+          sum_xt_z[d] += xt * zi;
           ++count;
         }
-        if (ema.defined() && count > 0) ema.data()[d] += (float)(sum_xt_z / count);
       }
+      if (!ema.defined()) return;
+      // ema_gz += mean_n (xt z), after every row used the old value; synced: over every rank's
+      // rows (sum of the ranks' sums, divided by the forward's global count)
+      long n_rows = count;
+      if (sc.sync) {
+        sc.sync->sum(sum_xt_z.data(), D);
+        n_rows = sc.count;
+      }
+      if (n_rows > 0)
+        for (int d = 0; d < D; ++d) ema.data()[d] += (float)(sum_xt_z[d] / n_rows);
     });
     return reshape((z * g_ + b_) * m, x.shape());
   }
@@ -307,6 +356,7 @@ class PowerNorm final : public Norm {
   int D_;
   float eps_, momentum_, alpha_bkw_;
   int groups_, warmup_;
+  Comm* comm_;                            // model.norm.sync's ranks (size > 1), or nullptr
   Tensor g_, b_;
   Tensor running_phi_, ema_gz_, iters_;   // buffers: saved, not learned
   BatchNormStats stats_;                  // empty until the first training forward
@@ -314,10 +364,10 @@ class PowerNorm final : public Norm {
 
 }  // namespace
 
-std::unique_ptr<Norm> make_powernorm(const NormConfig& cfg, int D) {
+std::unique_ptr<Norm> make_powernorm(const NormConfig& cfg, int D, Comm* comm) {
   return std::make_unique<PowerNorm>(D, norms::eps_or(cfg, 1e-5f), cfg.momentum,
                                      cfg.powernorm_alpha_bkw, cfg.powernorm_groups,
-                                     cfg.powernorm_warmup);
+                                     cfg.powernorm_warmup, cfg.sync ? comm : nullptr);
 }
 
 // Gradient checks of the exact parts. Eval: y = g * xs / sqrt(phi + eps) + b, phi a constant.

@@ -50,7 +50,7 @@ static std::vector<NormEntry>& table() {
     NL_NORM(adanorm);
     NL_NORM_SYNC(batchnorm);
     NL_NORM_SYNC(batchnorm_padded);
-    NL_NORM(powernorm);
+    NL_NORM_SYNC(powernorm);
     NL_NORM(none);
     return entries;
   }();
