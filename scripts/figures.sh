@@ -11,9 +11,10 @@
 # What it is not: the comparisons (configs/compare/, src/compare/) nor a benchmark; the
 # wall times depend on how busy the machine is.
 #   usage: ./scripts/figures.sh [--keep] [name ...]
-#          names: ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism
+#          names: ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn
 #          (default: those of them in configs/compare/)
 #          --keep: keep finished runs of an earlier figures.sh in runs/figures (same config)
+#          syncbn launches its train.ranks runs through mpirun (up to 4 ranks on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=0
@@ -21,7 +22,7 @@ if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   # Every comparison the README quotes that is shipped (configs/compare/next/ waits for its keys).
-  for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism; do
+  for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn; do
     [ -f "configs/compare/$n.json" ] && names+=("$n")
   done
 fi

@@ -8,6 +8,11 @@
 // same run (n=1024), peak RSS and the pool's fresh allocations per step.
 // `--dump DIR` also writes the initial weights, the batches and the first loss so that
 // scripts/bench_torch.py can run the same model on the same data and check the loss.
+// Under `mpirun -np K` it is data parallel as `normlab train` is: each rank runs its shard
+// (32/K sequences) of every batch, gradients are summed over ranks (sum_gradients), and
+// tokens/s counts the whole batch's tokens. Rank 0 prints, adding the ranks, the bytes
+// all-reduced per step, and where the step's time went: `wait_s` in a barrier just before
+// the gradient sum (the ranks' imbalance), `allreduce_s` in the sum itself.
 // What it is not: a test. Timings belong in benchmarks, never in assertions.
 #include <cblas.h>
 #include <sys/resource.h>
@@ -18,11 +23,14 @@
 #include <filesystem>
 
 #include "normlab/cli.h"
+#include "normlab/dist/comm.h"
+#include "normlab/error.h"
 #include "normlab/io.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
+#include "normlab/train/data_parallel.h"
 
 namespace nl {
 
@@ -76,6 +84,13 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
   return [a]() {
     const BenchPreset& P = a->preset == "small" ? kPresets[0] : kPresets[1];
     const int V = 32, C = 4, Bsz = 32;
+    Comm& world = world_comm();  // K ranks under mpirun, else this process
+    const int K = world.size();
+    if (Bsz % K != 0)
+      throw UserError("bench: the batch of " + std::to_string(Bsz) + " does not split over " + std::to_string(K) +
+                          " ranks; use 1, 2, 4, 8, 16 or 32",
+                      2);
+    if (K > 1 && !a->dump.empty()) throw UserError("bench: --dump is for one process (without mpirun)", 2);
     ModelConfig mc;
     mc.d_model = P.D; mc.heads = P.H; mc.d_ff = P.F; mc.layers = P.L;
     mc.positions = Positions::learned; mc.max_len = P.max_len; mc.activation = Activation::gelu;
@@ -119,18 +134,37 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     for (const NamedTensor& p : params)
       if (p.name.rfind("embed.", 0) != 0) n_params += (double)p.tensor.numel();
 
-    double first_loss = 0, flops = 0, t_timed = 0;
+    double first_loss = 0, flops = 0, t_timed = 0, t_wait = 0, t_allreduce = 0;
     long long real_tokens = 0, allocs_timed = 0;
+    std::vector<float> grad_buffer;
     for (int s = 0; s < total; ++s) {
       if (s == a->warmup) {
+        world.barrier();
         t_timed = now_s();
         allocs_timed = pool_stats().system_allocs;
       }
       const Batch& b = batches[s];
       optimizer->zero_grad();
-      Tensor loss = model.loss(model.forward(b), b);
-      if (s == 0) first_loss = loss.item();
-      loss.backward();
+      if (K == 1) {
+        Tensor loss = model.loss(model.forward(b), b);
+        if (s == 0) first_loss = loss.item();
+        loss.backward();
+      } else {
+        // this rank's shard, its loss scaled to its share of the batch (as the trainer does)
+        const Batch shard = shard_batch(b, world.rank(), K);
+        Tensor loss = model.loss(model.forward(shard), shard) *
+                      (float)((double)loss_targets(shard) / loss_targets(b));
+        double l = loss.item();
+        loss.backward();
+        const double t0 = now_s();
+        world.barrier();
+        const double t1 = now_s();
+        sum_gradients(params, world, grad_buffer);
+        const double t2 = now_s();
+        world.sum(&l, 1);
+        if (s == 0) first_loss = l;
+        if (s >= a->warmup) t_wait += t1 - t0, t_allreduce += t2 - t1;
+      }
       optimizer->step(oc.lr);
       if (s >= a->warmup) {
         real_tokens += b.n_real;
@@ -142,16 +176,28 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
         }
       }
     }
+    world.barrier();
     const double secs = now_s() - t_timed;
     const long long allocs = pool_stats().system_allocs - allocs_timed;
     const double gflops = sgemm_gflops(1024);
     const double achieved = flops / secs / 1e9;
 
-    std::printf("{\"preset\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"model_gflops\": %.2f, "
+    if (!world.is_root()) return 0;  // rank 0 reports
+    std::string ranks;
+    if (K > 1) {
+      // sum_gradients' buffer: every parameter's gradient and one flag per parameter, float32
+      double n_all = 0;
+      for (const NamedTensor& p : params) n_all += (double)p.tensor.numel() + 1;
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "\"ranks\": %d, \"allreduce_bytes\": %.0f, \"wait_s\": %.3f, \"allreduce_s\": %.3f, ",
+                    K, 4 * n_all, t_wait, t_allreduce);
+      ranks = buf;
+    }
+    std::printf("{\"preset\": \"%s\", %s\"threads\": %d, \"tokens_per_s\": %.1f, \"model_gflops\": %.2f, "
                 "\"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"peak_rss_mb\": %.1f, \"allocs_per_step\": %.2f, "
                 "\"first_loss\": %.7g, \"steps\": %d, \"seconds\": %.3f}\n",
-                P.name, num_threads(), real_tokens / secs, achieved, gflops, achieved / gflops, peak_rss_mb(),
-                (double)allocs / a->steps, first_loss, a->steps, secs);
+                P.name, ranks.c_str(), num_threads(), real_tokens / secs, achieved, gflops, achieved / gflops,
+                peak_rss_mb(), (double)allocs / a->steps, first_loss, a->steps, secs);
 
     if (!a->dump.empty()) {
       nlohmann::json j;

@@ -18,6 +18,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -149,4 +151,19 @@ TEST_CASE("a data-parallel config error names the key: batch that does not split
   CHECK(sync.err.find("model.norm.sync") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "checkpoint.safetensors"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("mpirun -np 2 normlab bench: data parallel, the single-process first loss, its all-reduce reported", "[dist][cli]") {
+  Run k2 = launch(kMpirun, "bench --preset small --steps 1 --warmup 1");
+  Run k1 = launch("", "bench --preset small --steps 1 --warmup 1");
+  INFO(k2.err << k2.out);
+  REQUIRE(k2.code == 0);
+  REQUIRE(k1.code == 0);
+  CHECK(lines(k2.out) == 1);  // rank 0 alone reports
+  const nlohmann::json j2 = nlohmann::json::parse(k2.out), j1 = nlohmann::json::parse(k1.out);
+  CHECK(j2["ranks"] == 2);
+  CHECK_FALSE(j1.contains("ranks"));
+  // every gradient of bench-small once, plus one flag per parameter, in float32
+  CHECK(j2["allreduce_bytes"].get<double>() > 4.0 * 700000);
+  CHECK(j2["first_loss"].get<double>() == Approx(j1["first_loss"].get<double>()).epsilon(1e-6));
 }
