@@ -12,7 +12,8 @@
 // (32/K sequences) of every batch, gradients are summed over ranks (sum_gradients), and
 // tokens/s counts the whole batch's tokens. Rank 0 prints, adding the ranks, the bytes
 // all-reduced per step, and where the step's time went: `wait_s` in a barrier just before
-// the gradient sum (the ranks' imbalance), `allreduce_s` in the sum itself.
+// the gradient sum (the ranks' imbalance), `allreduce_s` in the sum itself. model_gflops is
+// then the whole job's, sgemm_gflops rank 0's, and mfu = model_gflops / (K x sgemm_gflops).
 // What it is not: a test. Timings belong in benchmarks, never in assertions.
 #include <cblas.h>
 #include <sys/resource.h>
@@ -196,7 +197,7 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     std::printf("{\"preset\": \"%s\", %s\"threads\": %d, \"tokens_per_s\": %.1f, \"model_gflops\": %.2f, "
                 "\"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"peak_rss_mb\": %.1f, \"allocs_per_step\": %.2f, "
                 "\"first_loss\": %.7g, \"steps\": %d, \"seconds\": %.3f}\n",
-                P.name, ranks.c_str(), num_threads(), real_tokens / secs, achieved, gflops, achieved / gflops,
+                P.name, ranks.c_str(), num_threads(), real_tokens / secs, achieved, gflops, achieved / (gflops * K),
                 peak_rss_mb(), (double)allocs / a->steps, first_loss, a->steps, secs);
 
     if (!a->dump.empty()) {

@@ -4,11 +4,14 @@
 // What it checks: the README's command on configs/tiny.json (shortened) writes one run
 // folder whose losses and result match `normlab train` without mpirun; a rank that cannot
 // read its data ends the job with one line naming that rank, exit code 1, and the last
-// checkpoint unchanged; a global batch that does not split over the ranks and a
+// checkpoint unchanged; a rank killed outright ends the job, mpirun names it and the signal,
+// and rank 0's last checkpoint loads whole; `mpirun -np 2 normlab bench` is data parallel
+// (the single-process first loss); a global batch that does not split over the ranks and a
 // train.ranks that is not the launched count are one line naming the key, exit code 2.
 // What it does not check: the numerics of K ranks against one (tests/mpi/, the
 // mpi_data_parallel CTest test, runs that under mpirun).
 #include <catch2/catch.hpp>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +22,8 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "normlab/train/checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -166,4 +171,67 @@ TEST_CASE("mpirun -np 2 normlab bench: data parallel, the single-process first l
   // every gradient of bench-small once, plus one flag per parameter, in float32
   CHECK(j2["allreduce_bytes"].get<double>() > 4.0 * 700000);
   CHECK(j2["first_loss"].get<double>() == Approx(j1["first_loss"].get<double>()).epsilon(1e-6));
+}
+
+namespace {
+
+// The pid of the `normlab` rank `rank` whose command line holds `marker`, or -1.
+pid_t find_rank(const std::string& marker, int rank) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = slurp(e.path() / "cmdline"), env = slurp(e.path() / "environ");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.find("mpirun") != std::string::npos || cmd.find(marker) == std::string::npos) continue;
+    const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+    for (size_t at = env.find(want); at != std::string::npos; at = env.find(want, at + 1))
+      if ((at == 0 || env[at - 1] == '\0') && (at + want.size() == env.size() || env[at + want.size()] == '\0'))
+        return (pid_t)std::stol(name);
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, the last checkpoint is intact", "[dist][cli]") {
+  const fs::path dir = fs::temp_directory_path() / ("normlab_test_dist_die_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path run = dir / "run", err = dir / "err";
+  // A long run that checkpoints every 2 steps; rank 1 is killed once a checkpoint exists.
+  // Without -q: Open MPI's line about the dead rank is what -q hides.
+  const std::string mpirun = std::string(NORMLAB_MPIRUN) + " --allow-run-as-root --oversubscribe -np 2";
+  const std::string cmd = "OMP_NUM_THREADS=1 " + mpirun + " " + NORMLAB_BINARY + " --threads 1 train " + kSrc +
+                          "/configs/tiny.json --quiet --set train.steps=1000000 --set train.checkpoint_every=2 "
+                          "--set train.eval_every=0 --out " + run.string() + " >/dev/null 2>" + err.string();
+  const pid_t job = fork();
+  if (job == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  REQUIRE(job > 0);
+  const fs::path ckpt = run / "checkpoint.safetensors";
+  pid_t rank1 = -1;
+  // no time limit: ctest's timeout is the backstop (a slow machine never fails by timing)
+  while (!fs::exists(ckpt) || (rank1 = find_rank(run.string(), 1)) < 0) usleep(20000);
+  REQUIRE(kill(rank1, SIGKILL) == 0);
+  int status = 0;
+  waitpid(job, &status, 0);
+  const std::string e = slurp(err);
+  INFO(e);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) != 0));
+  // mpirun's one line: "mpirun noticed that process rank 1 with PID <pid> on node <host> exited on
+  // signal 9 (Killed)." (inside a block of dashes)
+  std::istringstream lines_in(e);
+  std::string line;
+  bool named = false;
+  while (std::getline(lines_in, line))
+    named |= line.find("process rank 1 ") != std::string::npos && line.find("signal 9") != std::string::npos;
+  CHECK(named);
+  // the checkpoint rank 0 last wrote is whole (CRC checked) and resumable
+  const nl::SafetensorsFile f = nl::load_safetensors(ckpt.string());
+  const int step = std::stoi(f.metadata.at("step"));
+  CHECK(step >= 2);
+  CHECK(step % 2 == 0);
+  fs::remove_all(dir);
 }
