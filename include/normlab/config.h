@@ -27,6 +27,7 @@ enum class Activation { gelu, relu };                  // model.activation
 enum class Pool { mean, first };                       // model.pool (classify head)
 enum class OptimizerType { sgd, adam, adamw };         // optim.type
 enum class Schedule { constant, cosine, linear };      // optim.schedule
+enum class EvalBnStats { running, batch };             // eval.bn_stats
 
 struct NormConfig {
   std::string type = "layernorm";  // a registered norm (nn/norms/registry.cpp)
@@ -102,11 +103,20 @@ struct TrainConfig {
   std::string out_dir = "runs/default";
 };
 
+// How the model is evaluated (every evaluation of `train`, and `normlab eval`). Reaches no
+// weight, so `--resume` may change it.
+struct EvalConfig {
+  // Norms with batch statistics (batch_stats() != nullptr) at evaluation: their running
+  // statistics, or each evaluation batch's own statistics (never updating the running ones).
+  EvalBnStats bn_stats = EvalBnStats::running;
+};
+
 struct Config {
   ModelConfig model;
   TaskConfig task;
   OptimConfig optim;
   TrainConfig train;
+  EvalConfig eval;
 };
 
 // Parse and validate. `source` names the file in errors. Throws UserError(code 2).
@@ -130,6 +140,7 @@ const char* name_of(Pool v);
 const char* name_of(OptimizerType v);
 const char* name_of(Schedule v);
 const char* name_of(KernelSet v);
+const char* name_of(EvalBnStats v);
 // The value named `name`; false (and `v` untouched) when no value has that name.
 bool from_name(const std::string& name, NormPosition& v);
 bool from_name(const std::string& name, Positions& v);
@@ -138,6 +149,7 @@ bool from_name(const std::string& name, Pool& v);
 bool from_name(const std::string& name, OptimizerType& v);
 bool from_name(const std::string& name, Schedule& v);
 bool from_name(const std::string& name, KernelSet& v);
+bool from_name(const std::string& name, EvalBnStats& v);
 
 // Every key the tables declare, in declaration order, for documentation and its test:
 // "model.norm" is an object key whose own keys follow as "model.norm.type", ...

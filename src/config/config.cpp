@@ -83,6 +83,11 @@ const Choices<KernelSet>& choices(KernelSet) {
   return c;
 }
 
+const Choices<EvalBnStats>& choices(EvalBnStats) {
+  static const Choices<EvalBnStats> c = {{"running", EvalBnStats::running}, {"batch", EvalBnStats::batch}};
+  return c;
+}
+
 // ---- value checks of float keys --------------------------------------------------------
 
 bool positive(float f) { return f > 0; }
@@ -205,12 +210,22 @@ const Table<TrainConfig>& train_table() {
   return t;
 }
 
+const Table<EvalConfig>& eval_table() {
+  using E = EvalConfig;
+  static const Table<E> t = {
+      enum_key("bn_stats", &E::bn_stats, choices(EvalBnStats{}),
+               "norms with batch statistics at evaluation: running statistics, or each batch's own"),
+  };
+  return t;
+}
+
 const Table<Config>& config_table() {
   static const Table<Config> t = {
       object_key("model", &Config::model, model_table, "the network"),
       object_key("task", &Config::task, task_table, "the data"),
       object_key("optim", &Config::optim, optim_table, "the optimizer and its schedule"),
       object_key("train", &Config::train, train_table, "the training loop"),
+      object_key("eval", &Config::eval, eval_table, "how the model is evaluated"),
   };
   return t;
 }
@@ -289,6 +304,7 @@ const char* name_of(Pool v) { return config::name_in(v); }
 const char* name_of(OptimizerType v) { return config::name_in(v); }
 const char* name_of(Schedule v) { return config::name_in(v); }
 const char* name_of(KernelSet v) { return config::name_in(v); }
+const char* name_of(EvalBnStats v) { return config::name_in(v); }
 bool from_name(const std::string& n, NormPosition& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, Positions& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, Activation& v) { return config::value_in(n, v); }
@@ -296,6 +312,7 @@ bool from_name(const std::string& n, Pool& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, OptimizerType& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, Schedule& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, KernelSet& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, EvalBnStats& v) { return config::value_in(n, v); }
 
 Config config_from_json(const json& j, const std::string& source) {
   Config c;

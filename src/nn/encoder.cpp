@@ -319,4 +319,11 @@ std::vector<std::pair<std::string, const Norm*>> Encoder::norms() const {
   return v;
 }
 
+std::vector<std::pair<std::string, Norm*>> Encoder::norms() {
+  std::vector<std::pair<std::string, Norm*>> v;
+  for (auto& [name, norm] : static_cast<const Encoder&>(*this).norms())
+    v.push_back({name, const_cast<Norm*>(norm)});  // this Encoder is not const: neither are its layers
+  return v;
+}
+
 }  // namespace nl

@@ -38,6 +38,7 @@
 #include "normlab/error.h"
 #include "normlab/files.h"
 #include "normlab/io.h"
+#include "normlab/kernels/softmax.h"
 #include "normlab/json_io.h"
 #include "normlab/ops.h"
 #include "normlab/optim/optimizer.h"
@@ -156,11 +157,117 @@ class MetricsCsv {
 
 nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
   nlohmann::json a = nlohmann::json::array();
-  for (const EvalResult& e : evals)
-    a.push_back({{"split", e.split}, {"min_len", e.lengths.min}, {"max_len", e.lengths.max},
-                 {"seen_in_training", e.seen_in_training}, {"loss", e.loss},
-                 {"accuracy", e.accuracy}, {"count", e.count}});
+  for (const EvalResult& e : evals) {
+    nlohmann::json j{{"split", e.split}, {"min_len", e.lengths.min}, {"max_len", e.lengths.max},
+                     {"seen_in_training", e.seen_in_training}, {"loss", e.loss},
+                     {"accuracy", e.accuracy}, {"count", e.count}};
+    nlohmann::json by_length = nlohmann::json::array();
+    for (const LengthResult& l : e.by_length)
+      by_length.push_back({{"length", l.length}, {"count", l.count}, {"loss", l.loss}, {"accuracy", l.accuracy}});
+    j["by_length"] = by_length;
+    if (!e.bn.empty()) {
+      nlohmann::json bn = nlohmann::json::object();
+      for (const NormShift& n : e.bn) bn[n.layer] = {{"shift_mean", n.shift_mean}, {"shift_var", n.shift_var}};
+      j["bn"] = bn;
+    }
+    a.push_back(j);
+  }
   return a;
+}
+
+// ---- jitter ----------------------------------------------------------------------------
+
+void BatchStatsJitter::add(const std::string& layer, const BatchNormStats& st) {
+  const size_t D = st.batch_mean.size();
+  if (D == 0 || st.batch_var.size() != D) return;  // no training forward yet
+  Sums* s = nullptr;
+  for (Sums& x : layers_)
+    if (x.layer == layer) s = &x;
+  if (!s) {
+    layers_.push_back(Sums{});
+    s = &layers_.back();
+    s->layer = layer;
+    s->ref_mean.assign(st.batch_mean.begin(), st.batch_mean.end());
+    s->ref_var.assign(st.batch_var.begin(), st.batch_var.end());
+    for (auto* v : {&s->s_mean, &s->ss_mean, &s->s_var, &s->ss_var}) v->assign(D, 0.0);
+  }
+  if (s->ref_mean.size() != D) return;  // a layer does not change width
+  // Shifted by the first value: identical statistics add exact zeros (std exactly 0), and
+  // sum_sq - sum^2/n does not cancel the statistics' own size away.
+  for (size_t d = 0; d < D; ++d) {
+    const double dm = (double)st.batch_mean[d] - s->ref_mean[d];
+    const double dv = (double)st.batch_var[d] - s->ref_var[d];
+    s->s_mean[d] += dm;
+    s->ss_mean[d] += dm * dm;
+    s->s_var[d] += dv;
+    s->ss_var[d] += dv * dv;
+  }
+  s->n += 1;
+}
+
+nlohmann::json BatchStatsJitter::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  // mean over features of the population std over the n logged steps:
+  //   std_d = sqrt(sum (x - ref)^2 / n - (sum (x - ref) / n)^2)
+  auto mean_std = [](const std::vector<double>& s, const std::vector<double>& ss, long long n) {
+    double total = 0;
+    for (size_t d = 0; d < s.size(); ++d) {
+      const double m = s[d] / (double)n;
+      total += std::sqrt(std::max(0.0, ss[d] / (double)n - m * m));
+    }
+    return s.empty() ? 0.0 : total / (double)s.size();
+  };
+  for (const Sums& x : layers_)
+    j[x.layer] = {{"mean_std", mean_std(x.s_mean, x.ss_mean, x.n)},
+                  {"var_std", mean_std(x.s_var, x.ss_var, x.n)},
+                  {"steps", x.n}};
+  return j;
+}
+
+std::string BatchStatsJitter::to_string() const {
+  // Per layer, one line: name n D, then ref_mean, ref_var, s_mean, ss_mean, s_var, ss_var
+  // (D numbers each, %.17g: every bit of a double).
+  std::string out;
+  char buf[40];
+  for (const Sums& x : layers_) {
+    out += x.layer + " " + std::to_string(x.n) + " " + std::to_string(x.ref_mean.size());
+    for (const auto* v : {&x.ref_mean, &x.ref_var, &x.s_mean, &x.ss_mean, &x.s_var, &x.ss_var})
+      for (double d : *v) {
+        std::snprintf(buf, sizeof buf, " %.17g", d);
+        out += buf;
+      }
+    out += "\n";
+  }
+  return out;
+}
+
+void BatchStatsJitter::from_string(const std::string& text, const std::string& what) {
+  std::vector<Sums> layers;
+  std::istringstream lines(text);
+  std::string line;
+  auto bad = [&](const std::string& why) {
+    throw UserError(what + ": " + why);
+  };
+  while (std::getline(lines, line)) {
+    std::istringstream in(line);
+    Sums x;
+    long long D = -1;
+    if (!(in >> x.layer >> x.n >> D) || x.n < 0 || D < 0 || D > (1 << 24)) bad("a layer's name, steps or width is missing or invalid");
+    for (auto* v : {&x.ref_mean, &x.ref_var, &x.s_mean, &x.ss_mean, &x.s_var, &x.ss_var}) {
+      v->resize((size_t)D);
+      for (double& d : *v) {
+        std::string tok;
+        if (!(in >> tok)) bad("layer " + x.layer + " has fewer than 6 x " + std::to_string(D) + " numbers");
+        char* end = nullptr;
+        d = std::strtod(tok.c_str(), &end);
+        if (*end != '\0' || !std::isfinite(d)) bad("layer " + x.layer + ": '" + tok.substr(0, 30) + "' is not a number");
+      }
+    }
+    std::string rest;
+    if (in >> rest) bad("layer " + x.layer + " has more than 6 x " + std::to_string(D) + " numbers");
+    layers.push_back(std::move(x));
+  }
+  layers_ = std::move(layers);
 }
 
 namespace {
@@ -170,7 +277,8 @@ std::string result_json(const TrainResult& r) {
   nlohmann::json j{{"steps", r.steps},
                    {"final_train_loss", r.final_train_loss},
                    {"seconds", r.seconds},
-                   {"eval", eval_to_json(r.evals)}};
+                   {"eval", eval_to_json(r.evals)},
+                   {"bn_jitter", r.bn_jitter}};
   return j.dump(2);
 }
 
@@ -187,12 +295,31 @@ bool finished_result(const fs::path& path, int steps) {
 
 }  // namespace
 
-std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size,
+std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, const EvalOptions& opt,
                                  Comm* comm) {
   Comm& ranks = comm ? *comm : local_comm();
   NoGrad no_grad;
   const bool was_training = model.training();
-  model.set_training(false);  // BatchNorm: running statistics
+  model.set_training(false);  // BatchNorm: running statistics (or, with bn_stats = batch, the batch's)
+  const int batch_size = std::max(1, opt.batch_size);
+  const bool per_token = model.head() != "classify";  // tag, lm: one logits row per token
+  // The norms with batch statistics: their evaluation mode, and their split moments. The
+  // guard puts both back however this returns (the moments live in this function).
+  struct Restore {
+    std::vector<std::pair<std::string, Norm*>> layers;
+    ~Restore() {
+      for (auto& [name, norm] : layers) {
+        norm->set_eval_batch_stats(false);
+        norm->set_input_moments(nullptr);
+      }
+    }
+  } restore;
+  std::vector<std::pair<std::string, Norm*>>& bn_layers = restore.layers;
+  for (auto& [name, norm] : model.norms())
+    if (norm->batch_stats()) {
+      bn_layers.push_back({name, norm});
+      norm->set_eval_batch_stats(opt.bn_stats == EvalBnStats::batch);
+    }
   std::vector<EvalResult> results;
   for (const EvalSplit& s : splits) {
     EvalResult r;
@@ -203,8 +330,19 @@ std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& s
     long long correct = 0, counted = 0;
     const int n = (int)s.data.examples.size();
     const int n_batches = (n + batch_size - 1) / batch_size;
+    // Every length in the split (the same list on every rank: every rank has the split).
+    auto length_of = [&](int i) { return std::max(1, (int)s.data.examples[i].tokens.size() - opt.prefix_tokens); };
+    std::map<int, int> slot;  // length -> index into by_len
+    for (int i = 0; i < n; ++i) slot[length_of(i)] = 0;
+    int n_lengths = 0;
+    for (auto& [len, k] : slot) k = n_lengths++;
+    // per length: {counted, correct, loss sum}, summed over this rank's batches, then over ranks
+    std::vector<double> by_len(3 * (size_t)n_lengths, 0.0);
+    std::vector<InputMoments> moments(bn_layers.size());
+    for (size_t l = 0; l < bn_layers.size(); ++l) bn_layers[l].second->set_input_moments(&moments[l]);
     // per batch j: {loss sum, correct, counted}, filled by rank j % K, zero elsewhere
     std::vector<double> per_batch(3 * (size_t)n_batches, 0.0);
+    std::vector<float> row_loss, row_lse;
     for (int j = ranks.rank(); j < n_batches; j += ranks.size()) {
       std::vector<int> idx;
       for (int i = j * batch_size; i < std::min(n, (j + 1) * batch_size); ++i) idx.push_back(i);
@@ -214,7 +352,28 @@ std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& s
       per_batch[3 * j] = (double)model.loss(logits, batch).item() * k;  // loss is a mean over k units
       per_batch[3 * j + 1] = c;
       per_batch[3 * j + 2] = k;
+      // Per row (the loss's own kernel, so the rows add up to the batch's loss): its length.
+      const int rows = logits.dim(0), C = logits.dim(1);
+      row_loss.resize(rows);
+      row_lse.resize(rows);
+      int row_count = 0;
+      kernels::cross_entropy_forward(row_loss.data(), row_lse.data(), &row_count, logits.data(),
+                                     batch.targets.data(), rows, C, -1);
+      const float* z = logits.data();
+      for (int row = 0; row < rows; ++row) {
+        const int target = batch.targets[row];
+        if (target < 0) continue;  // a pad, or a position no loss counts
+        int best = 0;              // argmax, first of ties (as Encoder::accuracy)
+        for (int cl = 1; cl < C; ++cl)
+          if (z[(size_t)row * C + cl] > z[(size_t)row * C + best]) best = cl;
+        const int example = idx[per_token ? row / batch.T : row];
+        double* acc = &by_len[3 * (size_t)slot[length_of(example)]];
+        acc[0] += 1;
+        acc[1] += best == target ? 1 : 0;
+        acc[2] += row_loss[row];
+      }
     }
+    for (auto& [name, norm] : bn_layers) norm->set_input_moments(nullptr);
     ranks.sum(per_batch.data(), (int64_t)per_batch.size());  // one rank's value per entry: exact
     for (int j = 0; j < n_batches; ++j) {
       loss_sum += per_batch[3 * j];
@@ -224,10 +383,47 @@ std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& s
     r.count = (int)counted;
     r.loss = counted ? loss_sum / (double)counted : 0.0;
     r.accuracy = counted ? (double)correct / (double)counted : 0.0;
+    // Per length: sums over ranks, then means.
+    ranks.sum(by_len.data(), (int64_t)by_len.size());
+    for (auto& [len, k] : slot) {
+      const double* acc = &by_len[3 * (size_t)k];
+      if (acc[0] <= 0) continue;  // a length whose examples count no unit
+      r.by_length.push_back({len, (int)acc[0], acc[2] / acc[0], acc[1] / acc[0]});
+    }
+    // Shift: the split's moments summed over ranks, against the running statistics (the
+    // same on every rank: synced, or broadcast by the trainer).
+    for (size_t l = 0; l < bn_layers.size(); ++l) {
+      InputMoments& m = moments[l];
+      std::vector<float> rm, rv;
+      bn_layers[l].second->running_stats(rm, rv);
+      const size_t D = rm.size();
+      // {not centred (a rank that saw no batch does not know), count, sum (D), sum_sq (D)}
+      std::vector<double> flat(2 + 2 * D, 0.0);
+      if (m.sum.size() == D) {
+        flat[0] = m.centred ? 0 : 1;
+        flat[1] = m.count;
+        std::copy(m.sum.begin(), m.sum.end(), flat.begin() + 2);
+        std::copy(m.sum_sq.begin(), m.sum_sq.end(), flat.begin() + 2 + (long)D);
+      }
+      ranks.sum(flat.data(), (int64_t)flat.size());
+      m.centred = flat[0] == 0;
+      m.count = flat[1];
+      m.sum.assign(flat.begin() + 2, flat.begin() + 2 + (long)D);
+      m.sum_sq.assign(flat.begin() + 2 + (long)D, flat.end());
+      const StatsShift sh = stats_shift(m, rm, rv);
+      r.bn.push_back({bn_layers[l].first, sh.shift_mean, sh.shift_var});
+    }
     results.push_back(r);
   }
   model.set_training(was_training);
   return results;
+}
+
+std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size,
+                                 Comm* comm) {
+  EvalOptions opt;
+  opt.batch_size = batch_size;
+  return evaluate(model, splits, opt, comm);
 }
 
 TrainResult train(const Config& cfg, const TrainOptions& opt) {
@@ -296,6 +492,10 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   int start_step = 0;
   Window window;
   double last_logged_loss = NAN;
+  // The batch statistics of every logged step so far (result.json's bn_jitter); in the
+  // checkpoint's metadata, so a resumed run's equals an uninterrupted one's.
+  BatchStatsJitter jitter;
+  bool jitter_complete = true;  // false: resumed from a checkpoint of a build without it
   if (opt.resume) {
     SafetensorsFile f = load_safetensors(ckpt_path.string());
     ResumePoint p = read_resume_point(f, cfg, ckpt_path.string());  // metadata and config
@@ -307,7 +507,16 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     window.steps = p.window_steps;
     window.real_tokens = p.window_tokens;
     last_logged_loss = p.last_logged_loss;
+    auto saved_jitter = f.metadata.find("bn_jitter");
+    if (saved_jitter != f.metadata.end())
+      jitter.from_string(saved_jitter->second, "checkpoint " + ckpt_path.string() + ": __metadata__.bn_jitter");
+    else
+      jitter_complete = start_step == 0;
   }
+  EvalOptions eval_opt;
+  eval_opt.batch_size = tc.batch_size;
+  eval_opt.bn_stats = cfg.eval.bn_stats;
+  eval_opt.prefix_tokens = task_prefix_tokens(cfg.task.name);
 
   // A resume of a finished run runs no step: its result.json stays exactly as it was.
   // (Without one, e.g. killed between the last checkpoint and result.json, it is written.)
@@ -324,7 +533,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
                    dir.string().c_str(), start_step, tc.steps);
       return result;
     }
-    result.evals = evaluate(model, task.evals, tc.batch_size, &comm);
+    result.evals = evaluate(model, task.evals, eval_opt, &comm);
+    result.bn_jitter = jitter_complete ? jitter.to_json() : nlohmann::json(nullptr);
     if (root) write_file_atomic(result_path.string(), result_json(result) + "\n");
     if (root) std::fprintf(stderr, "normlab train: %s was at step %d of %d without result.json; evaluated and wrote it\n",
                  dir.string().c_str(), start_step, tc.steps);
@@ -351,7 +561,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         {"window_loss_sum", fmt(window.loss_sum, 17)},
         {"window_steps", std::to_string(window.steps)},
         {"window_tokens", std::to_string(window.real_tokens)},
-        {"last_logged_loss", fmt(last_logged_loss, 17)}};
+        {"last_logged_loss", fmt(last_logged_loss, 17)},
+        {"bn_jitter", jitter.to_string()}};
     for (auto& [k, v] : model_card) meta[k] = v;  // vocabulary, classes, head: runs without the data
     save_safetensors(ckpt_path.string(), saved, meta);
   };
@@ -397,7 +608,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   int last_checkpoint_step = opt.resume ? start_step : -1;
   const int stop_at = opt.stop_after >= 0 ? std::min(tc.steps, start_step + opt.stop_after) : tc.steps;
 
-  auto run_eval = [&]() { return evaluate(model, task.evals, tc.batch_size, &comm); };
+  auto run_eval = [&]() { return evaluate(model, task.evals, eval_opt, &comm); };
   const bool broadcast_buffers = K > 1 && !cfg.model.norm.sync && !buffers.empty();
   std::vector<float> grad_buffer;  // sum_gradients' flat buffer, reused
 
@@ -467,6 +678,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
         if (const BatchNormStats* st = norm->batch_stats()) {
           row["drift_mean/" + name] = fmt(st->drift_mean());
           row["drift_var/" + name] = fmt(st->drift_var());
+          jitter.add(name, *st);
         }
       }
       if (eval_now) {
@@ -522,6 +734,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   result.steps = step;
   result.final_train_loss = last_logged_loss;
   result.seconds = seconds_since(t_start);
+  result.bn_jitter = jitter_complete ? jitter.to_json() : nlohmann::json(nullptr);
   if (step == tc.steps && root) write_file_atomic(result_path.string(), result_json(result) + "\n");
   return result;
 }

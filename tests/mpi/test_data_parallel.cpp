@@ -12,7 +12,9 @@
 //    tag and lm heads, variable lengths, post and pre norm; unsynced BatchNorm does not;
 //  - with dropout: K=2 draws the masks K=1 draws (same tolerance, same dropout RNG state
 //    in the checkpoint), and a model-level shard draws its block of the whole batch's masks;
-//  - --resume of a K=2 checkpoint at K=1 continues as an uninterrupted run.
+//  - --resume of a K=2 checkpoint at K=1 continues as an uninterrupted run;
+//  - evaluation dealt over 2 ranks gives 1 process's split results, per-length results and
+//    BatchNorm / PowerNorm shift (float64 sums over ranks).
 // Comparisons happen on rank 0 after every collective of a test case (so a failed
 // CHECK cannot leave rank 1 waiting in one).
 // What it does not check: the command line (tests/unit/test_dist_cli.cpp runs mpirun on
@@ -417,6 +419,50 @@ TEST_CASE("a K=2 checkpoint resumes at K=1 as if never interrupted", "[dist]") {
     CHECK(fs::exists(d + "/result.json"));
   }
   world().barrier();
+}
+
+TEST_CASE("evaluation on 2 ranks = 1 process: split results, by_length and the BatchNorm shift", "[dist]") {
+  // 24 examples per split in batches of 5: 5 batches, dealt 3 / 2 over the ranks.
+  for (const std::string task : {"majority", "histogram"}) {
+    for (const std::string norm : {"batchnorm", "powernorm"}) {
+      INFO(task << " " << norm);
+      nl::Config cfg = tiny(task, norm, false, 1);
+      const nl::TaskData data = nl::make_task(cfg.task, cfg.train.seed);
+      nl::Encoder model(cfg.model, data.head, data.vocab, data.n_classes, cfg.train.seed, nl::exec_options(cfg.train));
+      {  // the same training forwards on every rank: non-trivial running statistics
+        nl::NoGrad ng;
+        for (int b = 0; b < 3; ++b) {
+          std::vector<int> idx;
+          for (int i = 0; i < 8; ++i) idx.push_back(b * 8 + i);
+          model.forward(nl::make_batch(data.train, idx, data.head));
+        }
+      }
+      nl::EvalOptions opt;
+      opt.batch_size = 5;
+      opt.prefix_tokens = nl::task_prefix_tokens(task);
+      const std::vector<nl::EvalResult> k2 = nl::evaluate(model, data.evals, opt, &world());
+      const std::vector<nl::EvalResult> k1 = nl::evaluate(model, data.evals, opt, nullptr);
+      REQUIRE(k2.size() == k1.size());
+      for (size_t s = 0; s < k1.size(); ++s) {
+        CHECK(k2[s].loss == k1[s].loss);  // per batch, in batch order: exact
+        CHECK(k2[s].count == k1[s].count);
+        REQUIRE(k2[s].by_length.size() == k1[s].by_length.size());
+        for (size_t l = 0; l < k1[s].by_length.size(); ++l) {
+          CHECK(k2[s].by_length[l].length == k1[s].by_length[l].length);
+          CHECK(k2[s].by_length[l].count == k1[s].by_length[l].count);
+          CHECK(k2[s].by_length[l].accuracy == k1[s].by_length[l].accuracy);
+          CHECK(k2[s].by_length[l].loss == Approx(k1[s].by_length[l].loss).epsilon(1e-12));
+        }
+        REQUIRE(k2[s].bn.size() == k1[s].bn.size());
+        REQUIRE(k1[s].bn.size() == 2);
+        for (size_t l = 0; l < k1[s].bn.size(); ++l) {
+          CHECK(k2[s].bn[l].shift_mean == Approx(k1[s].bn[l].shift_mean).epsilon(1e-9).margin(1e-15));
+          CHECK(k2[s].bn[l].shift_var == Approx(k1[s].bn[l].shift_var).epsilon(1e-9));
+        }
+      }
+      world().barrier();
+    }
+  }
 }
 
 int main(int argc, char** argv) {

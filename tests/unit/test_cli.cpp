@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -92,16 +94,14 @@ TEST_CASE("eval on exported data reproduces the training run's evaluation", "[cl
     return ss.str();
   };
   // The same examples through the file give the same loss and accuracy as the built-in split.
-  const std::string a = read(dir / "a.json"), b = read(dir / "b.json");
-  auto field = [](const std::string& s, const std::string& key, size_t from) {
-    size_t at = s.find("\"" + key + "\"", from);
-    return s.substr(s.find(':', at) + 1, s.find_first_of(",\n}", s.find(':', at) + 1) - s.find(':', at) - 1);
-  };
-  const size_t second = a.find("len_17_32");
-  REQUIRE(second != std::string::npos);
-  const size_t obj = a.rfind('{', second);
-  CHECK(field(a, "loss", obj) == field(b, "loss", 0));
-  CHECK(field(a, "accuracy", obj) == field(b, "accuracy", 0));
+  const nlohmann::json a = nlohmann::json::parse(read(dir / "a.json")), b = nlohmann::json::parse(read(dir / "b.json"));
+  REQUIRE(a.size() == 2);
+  REQUIRE(a[1]["split"] == "len_17_32");
+  REQUIRE(b.size() == 1);
+  CHECK(a[1]["loss"] == b[0]["loss"]);
+  CHECK(a[1]["accuracy"] == b[0]["accuracy"]);
+  CHECK(a[1]["count"] == b[0]["count"]);
+  CHECK(a[1]["by_length"] == b[0]["by_length"]);
 
   Run bad = normlab("eval " + cfg + " --checkpoint " + (dir / "nope.safetensors").string());
   CHECK(bad.code != 0);

@@ -121,6 +121,49 @@ TEST_CASE("SIGTERM then SIGINT mid-run: checkpoint, exit 143/130, resume is bit-
   CHECK(a.metadata.at(nl::kDataCrc32Key) == b.metadata.at(nl::kDataCrc32Key));
   CHECK(metrics_without_speed(straight / "metrics.csv") == metrics_without_speed(run / "metrics.csv"));
   CHECK(slurp(straight / "result.json").find("\"steps\": 300") != std::string::npos);
+  // result.json: evaluation and the jitter over all 30 logged steps, as never stopped.
+  const nlohmann::json ra = nlohmann::json::parse(slurp(straight / "result.json"));
+  const nlohmann::json rb = nlohmann::json::parse(slurp(run / "result.json"));
+  CHECK(ra["eval"] == rb["eval"]);
+  CHECK(ra["bn_jitter"]["layers.0.norm1"]["steps"] == 30);
+  CHECK(ra["bn_jitter"].dump() == rb["bn_jitter"].dump());
+}
+
+TEST_CASE("kill -9 mid-run, then --resume from the last checkpoint: result.json as never killed", "[signals]") {
+  TempDir t("signals_kill9");
+  const std::vector<std::string> sets = {"--set", "model.norm.type=batchnorm", "--set", "model.dropout=0.1",
+                                         "--set", "train.steps=300",           "--set", "train.log_every=10",
+                                         "--set", "train.checkpoint_every=40"};
+  auto args = [&](const fs::path& out, bool resume) {
+    std::vector<std::string> a = {"train", kTiny};
+    a.insert(a.end(), sets.begin(), sets.end());
+    a.insert(a.end(), {"--out", out.string()});
+    if (resume) a.push_back("--resume");
+    return a;
+  };
+  const fs::path straight = t / "straight", run = t / "run";
+  {
+    testutil::Child c(args(straight, false), t / "straight");
+    REQUIRE(c.wait() == 0);
+  }
+  std::string err;
+  // 5 rows: step 50, so the checkpoint of step 40 exists; no chance to write anything more.
+  CHECK(interrupt_mid_run(args(run, false), run, 4, SIGKILL, t / "first", &err) == 128 + SIGKILL);
+  const int at = checkpoint_step(run);
+  CHECK(at >= 40);
+  CHECK(at < 300);
+  CHECK_FALSE(fs::exists(run / "result.json"));
+  {
+    testutil::Child c(args(run, true), t / "second");
+    REQUIRE(c.wait() == 0);
+  }
+  const nlohmann::json ra = nlohmann::json::parse(slurp(straight / "result.json"));
+  const nlohmann::json rb = nlohmann::json::parse(slurp(run / "result.json"));
+  CHECK(ra["eval"] == rb["eval"]);
+  CHECK(ra["final_train_loss"] == rb["final_train_loss"]);
+  CHECK(ra["bn_jitter"]["layers.0.norm2"]["steps"] == 30);
+  CHECK(ra["bn_jitter"].dump() == rb["bn_jitter"].dump());
+  CHECK(metrics_without_speed(straight / "metrics.csv") == metrics_without_speed(run / "metrics.csv"));
 }
 
 namespace {

@@ -120,6 +120,16 @@ TEST_CASE("resume is bit-identical: 200 straight == 100 + resume + 100", "[train
   CHECK(a.tensors.count("layers.0.norm1.running_mean") == 1);
   CHECK(metrics_without_speed(fs::path(straight.out_dir) / "metrics.csv") ==
         metrics_without_speed(fs::path(first.out_dir) / "metrics.csv"));
+  // result.json: the evaluation (per length, the shift) and the jitter over all 20 logged
+  // steps, the 10 before the checkpoint included, exactly as if never stopped.
+  const nlohmann::json ra = nlohmann::json::parse(slurp(fs::path(straight.out_dir) / "result.json"));
+  const nlohmann::json rb = nlohmann::json::parse(slurp(fs::path(first.out_dir) / "result.json"));
+  CHECK(ra["eval"] == rb["eval"]);
+  CHECK(ra["eval"][0]["bn"].size() == 2);
+  REQUIRE(ra["bn_jitter"].size() == 2);
+  CHECK(ra["bn_jitter"]["layers.0.norm1"]["steps"] == 20);
+  CHECK(ra["bn_jitter"]["layers.0.norm1"]["mean_std"].get<double>() > 0);
+  CHECK(ra["bn_jitter"].dump() == rb["bn_jitter"].dump());  // every digit
 }
 
 TEST_CASE("a NaN loss stops training, names the step, keeps the last checkpoint", "[train]") {

@@ -49,6 +49,8 @@ class Encoder : public Module {
 
   // Every norm layer, in order, with its name ("layers.0.norm1"), for diagnostics.
   std::vector<std::pair<std::string, const Norm*>> norms() const;
+  // The same layers, to set their evaluation options (Norm::set_eval_batch_stats, ...).
+  std::vector<std::pair<std::string, Norm*>> norms();
   const ModelConfig& config() const { return cfg_; }
   const std::string& head() const { return head_; }
   const ExecOptions& exec() const { return exec_; }

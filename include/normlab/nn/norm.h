@@ -41,12 +41,50 @@ struct BatchNormStats {
   float drift_var() const;
 };
 
+// Masked moments of a norm's input summed over many forwards, in float64: the statistics of
+// a whole evaluation split (docs/math.md, Diagnostics, "Shift"). Rows with keep == 0 (pads)
+// do not count. A norm that does not centre (PowerNorm) says so: its statistics in
+// BatchNorm's terms are then mean 0 and var = the quadratic mean.
+struct InputMoments {
+  bool centred = true;                // false: PowerNorm (mean 0, var = sum_sq / count)
+  double count = 0;                   // rows added
+  std::vector<double> sum, sum_sq;    // per feature: sum x, sum x^2
+  // Adds the rows of x [N,D] whose keep is not 0 (keep null: every row).
+  void add(const float* x, const float* keep, int N, int D);
+  // The split's statistics in BatchNorm's terms (biased variance); empty when nothing was added.
+  std::vector<double> mean() const;
+  std::vector<double> var() const;
+};
+
+// How far a split's statistics lie from the running ones the layer evaluates with, defined
+// like the drift: shift_mean = ||mean - rm||_2 / D, shift_var = ||var - rv||_2 / D.
+struct StatsShift {
+  double shift_mean = 0, shift_var = 0;
+};
+StatsShift stats_shift(const InputMoments& m, const std::vector<float>& running_mean,
+                       const std::vector<float>& running_var);
+
 class Norm : public Module {
  public:
   virtual Tensor forward(const Tensor& x, const Tensor& keep) = 0;
   virtual std::string type() const = 0;
   // Only BatchNorm-like layers have these; others return nullptr.
   virtual const BatchNormStats* batch_stats() const { return nullptr; }
+  // BatchNorm-like layers: the statistics evaluation normalises with, in BatchNorm's terms
+  // (PowerNorm: mean 0, var = the running quadratic mean), read from the buffers now.
+  // Others return false.
+  virtual bool running_stats(std::vector<float>& mean, std::vector<float>& var) const {
+    (void)mean, (void)var;
+    return false;
+  }
+  // Evaluation settings; only layers with batch statistics read them, and only in eval mode.
+  // eval_batch_stats: normalise each batch with its own statistics (as a training forward
+  // does, over the same rows) instead of the running ones, and update nothing.
+  void set_eval_batch_stats(bool on) { eval_batch_stats_ = on; }
+  bool eval_batch_stats() const { return eval_batch_stats_; }
+  // While set (not null), every forward adds its input's masked moments here (the input the
+  // statistics are taken of: PowerNorm's group-scaled x). The caller owns the object.
+  void set_input_moments(InputMoments* m) { input_moments_ = m; }
   // Whether the output at real tokens depends on the pad rows (batchnorm_padded: they
   // are in its batch statistics). If not, the encoder may drop the pads altogether and
   // run on the real tokens only (packed); so a norm says false only when that is exact.
@@ -65,6 +103,10 @@ class Norm : public Module {
  private:
   friend std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels, Comm* comm);
   KernelSet kernels_ = KernelSet::fast;
+
+ protected:
+  bool eval_batch_stats_ = false;
+  InputMoments* input_moments_ = nullptr;
 };
 
 // comm: the data-parallel ranks, given at construction; only a norm whose statistics span

@@ -10,7 +10,9 @@
 //   config.json              the resolved config
 //   metrics.csv              one row per logged step (columns below)
 //   checkpoint.safetensors   weights, BatchNorm buffers, optimizer state, RNG, data position
-//   result.json              written last: the run finished (compare skips such runs)
+//   result.json              written last: the run finished (compare skips such runs):
+//                            {steps, final_train_loss, seconds, eval: eval_to_json(),
+//                             bn_jitter: BatchStatsJitter::to_json()}
 //   normlab.lock             flock'ed while a process writes the folder; names its pid
 // metrics.csv columns, in order: step, loss, lr, grad_norm, tokens_per_s, then for each
 // eval split S: eval_loss/S, eval_acc/S (empty on steps without evaluation), then for
@@ -31,6 +33,22 @@
 
 namespace nl {
 
+// One sequence length of an evaluation split: its examples' counted units (examples for
+// classify, real labelled tokens for tag and lm) and the mean loss and accuracy over them.
+struct LengthResult {
+  int length = 0;            // real symbols, the split's unit (a <bos> prefix not counted)
+  int count = 0;
+  double loss = 0;
+  double accuracy = 0;
+};
+
+// One norm layer with batch statistics on one split (docs/math.md, Diagnostics, "Shift").
+struct NormShift {
+  std::string layer;         // "layers.0.norm1"
+  double shift_mean = 0;     // ||mean_split - rm||_2 / D
+  double shift_var = 0;      // ||var_split - rv||_2 / D
+};
+
 struct EvalResult {
   std::string split;
   LengthRange lengths;
@@ -38,6 +56,18 @@ struct EvalResult {
   double loss = 0;
   double accuracy = 0;
   int count = 0;             // examples (classify) or real tokens (tag, lm)
+  std::vector<LengthResult> by_length;  // every length present in the split, ascending
+  std::vector<NormShift> bn;            // every norm with batch statistics, in model order
+};
+
+// How evaluate() runs.
+struct EvalOptions {
+  int batch_size = 32;
+  // Norms with batch statistics: running statistics, or each batch's own (eval.bn_stats).
+  EvalBnStats bn_stats = EvalBnStats::running;
+  // Tokens before the real symbols of each example (<bos>: task_prefix_tokens(task)), so
+  // that by_length's lengths are the split's (task.eval_lengths) lengths.
+  int prefix_tokens = 0;
 };
 
 struct TrainOptions {
@@ -57,6 +87,7 @@ struct TrainResult {
   int steps = 0;
   double final_train_loss = 0;   // mean training loss over the last log window
   std::vector<EvalResult> evals; // at the end
+  nlohmann::json bn_jitter = nlohmann::json::object();  // BatchStatsJitter::to_json() at the end
   double seconds = 0;
   std::string out_dir;
   bool already_finished = false; // --resume of a finished run: nothing ran, result.json untouched
@@ -67,15 +98,50 @@ struct TrainResult {
 // with interrupted_by set (no result.json); `--resume` then continues bit-identically.
 TrainResult train(const Config& cfg, const TrainOptions& opt);
 
-// Loss and accuracy per evaluation split, in eval mode (BatchNorm uses running stats).
+// Loss and accuracy per evaluation split and per length, in eval mode (BatchNorm uses its
+// running statistics, or with opt.bn_stats = batch each batch's own), and the shift of each
+// batch-statistics norm's split statistics from its running ones (EvalResult::bn).
 // With comm, the batches of each split are dealt out over the ranks (batch i to rank
-// i % K) and the per-batch results added in batch order: every rank gets the same
-// numbers, the same as a single process's.
+// i % K). The split's loss, accuracy and count are added per batch in batch order: every
+// rank gets the same numbers, the same as a single process's. by_length and the shift's
+// moments are sums over ranks (float64; counts exact, the rest to float64 rounding).
+std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
+                                 const EvalOptions& opt, Comm* comm = nullptr);
+// The same with running statistics and no <bos> prefix.
 std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
                                  int batch_size, Comm* comm = nullptr);
 
 // The results as JSON, the one form result.json and `normlab eval --json` share:
-// [{"split", "min_len", "max_len", "seen_in_training", "loss", "accuracy", "count"}, ...]
+// [{"split", "min_len", "max_len", "seen_in_training", "loss", "accuracy", "count",
+//   "by_length": [{"length", "count", "loss", "accuracy"}, ...],
+//   "bn": {layer: {"shift_mean", "shift_var"}}}, ...]   ("bn" only with such norms)
 nlohmann::json eval_to_json(const std::vector<EvalResult>& evals);
+
+// The spread of each batch-statistics norm's batch statistics over the logged training
+// steps (docs/math.md, Diagnostics, "Jitter"): per feature the std over logged steps of the
+// batch mean (and of the batch variance), averaged over the features. Accumulated in
+// float64 around the first logged value; its state goes into checkpoints, so a resumed run
+// reports exactly what an uninterrupted one does.
+class BatchStatsJitter {
+ public:
+  // Adds one logged step of `layer` (its batch_stats() after the step's last training forward).
+  void add(const std::string& layer, const BatchNormStats& st);
+  // {layer: {"mean_std", "var_std", "steps"}} in the order layers were first added.
+  nlohmann::json to_json() const;
+  // One checkpoint __metadata__ value (all of the state, every double with 17 digits), and back.
+  std::string to_string() const;
+  // Throws UserError naming `what` when `text` is not what to_string() writes.
+  void from_string(const std::string& text, const std::string& what);
+
+ private:
+  struct Sums {
+    std::string layer;
+    long long n = 0;                          // logged steps
+    std::vector<double> ref_mean, ref_var;    // the first logged values: the shift of the sums
+    std::vector<double> s_mean, ss_mean;      // sum (mean - ref), sum (mean - ref)^2 per feature
+    std::vector<double> s_var, ss_var;
+  };
+  std::vector<Sums> layers_;
+};
 
 }  // namespace nl

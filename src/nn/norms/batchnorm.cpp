@@ -6,6 +6,8 @@
 //             y = g * (x - mu) / sqrt(var + eps) + b,
 //             rm = (1-m) rm + m mu,   rv = (1-m) rv + m var N/(N-1)      (PyTorch convention)
 //   eval:     y = g * (x - rm) / sqrt(rv + eps) + b
+//   eval with eval_batch_stats (eval.bn_stats = batch): the training formula with this batch's
+//             mu and var, and no update of rm, rv
 // Pad positions output 0 and get no gradient; they count for nothing.
 // What it is not: the math, which is kernels::batchnorm_* (src/kernels/norm_batch.cpp).
 //
@@ -72,6 +74,51 @@ float BatchNormStats::drift_var() const {
   return (float)(std::sqrt(sq) / batch_var.size());   // ||var_B - rv||_2 / D
 }
 
+void InputMoments::add(const float* x, const float* keep, int N, int D) {
+  if (sum.empty()) sum.assign(D, 0.0), sum_sq.assign(D, 0.0);
+  for (int n = 0; n < N; ++n) {
+    if (keep && keep[n] == 0.0f) continue;  // pads count for nothing
+    const float* x_n = x + (long)n * D;
+    for (int d = 0; d < D; ++d) {
+      sum[d] += x_n[d];
+      sum_sq[d] += (double)x_n[d] * x_n[d];
+    }
+    count += 1;
+  }
+}
+
+std::vector<double> InputMoments::mean() const {
+  std::vector<double> m(sum.size(), 0.0);  // not centred: 0
+  if (centred && count > 0)
+    for (size_t d = 0; d < sum.size(); ++d) m[d] = sum[d] / count;
+  return m;
+}
+
+std::vector<double> InputMoments::var() const {
+  std::vector<double> v(sum.size(), 0.0);
+  if (count <= 0) return v;
+  const std::vector<double> m = mean();
+  // biased: mean x^2 - mean^2 (centred), else the quadratic mean mean x^2
+  for (size_t d = 0; d < sum.size(); ++d) v[d] = std::max(0.0, sum_sq[d] / count - m[d] * m[d]);
+  return v;
+}
+
+StatsShift stats_shift(const InputMoments& m, const std::vector<float>& running_mean,
+                       const std::vector<float>& running_var) {
+  StatsShift s;
+  const size_t D = running_mean.size();
+  if (m.count <= 0 || D == 0 || m.sum.size() != D || running_var.size() != D) return s;
+  const std::vector<double> mu = m.mean(), var = m.var();
+  double sq_mean = 0, sq_var = 0;
+  for (size_t d = 0; d < D; ++d) {
+    sq_mean += (mu[d] - running_mean[d]) * (mu[d] - running_mean[d]);
+    sq_var += (var[d] - running_var[d]) * (var[d] - running_var[d]);
+  }
+  s.shift_mean = std::sqrt(sq_mean) / (double)D;   // ||mean_split - rm||_2 / D
+  s.shift_var = std::sqrt(sq_var) / (double)D;     // ||var_split - rv||_2 / D
+  return s;
+}
+
 namespace {
 
 class BatchNorm final : public Norm {
@@ -88,6 +135,9 @@ class BatchNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input(type_, x, keep, D_);
+    // The split statistics of an evaluation (the trainer's evaluate()): real tokens only,
+    // also for batchnorm_padded.
+    if (input_moments_) input_moments_->add(x.data(), norms::data_or_null(keep), N, D_);
     // The rows that count: keep's real tokens, or every row for batchnorm_padded.
     const Tensor rows = count_pads_ ? Tensor() : keep;
     return kernels() == KernelSet::reference ? composed(x, rows, N) : fused(x, rows, N);
@@ -96,6 +146,11 @@ class BatchNorm final : public Norm {
   std::string type() const override { return type_; }
   bool reads_pad_rows() const override { return count_pads_; }  // padded: pads are in the stats
   const BatchNormStats* batch_stats() const override { return &stats_; }
+  bool running_stats(std::vector<float>& mean, std::vector<float>& var) const override {
+    mean = running_mean_.to_vector();
+    var = running_var_.to_vector();
+    return true;
+  }
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {
     norms::push_affine(prefix, out, g_, b_);
   }
@@ -109,9 +164,12 @@ class BatchNorm final : public Norm {
     const float* keep = norms::data_or_null(rows);
     Tensor mean = Tensor::empty({D_}), rstd = Tensor::empty({D_});
     long count = 0;  // rows in the statistics: this batch's, or every rank's when synced
-    if (training_) {
+    // The batch's own statistics: in training, and in eval with eval_batch_stats (then this
+    // batch alone, never synced: the ranks evaluate different batches; no running update).
+    const bool batch = training_ || eval_batch_stats_;
+    if (batch) {
       Tensor var = Tensor::empty({D_});
-      if (comm_) {
+      if (comm_ && training_) {
         // SyncBatchNorm: s = [n, S1 (D), S2 (D)] of this rank, then of all ranks.
         std::vector<double> s(1 + 2 * (size_t)D_);
         s[0] = kernels::batchnorm_sums(&s[1], &s[1 + D_], x.data(), keep, N, D_);
@@ -123,7 +181,7 @@ class BatchNorm final : public Norm {
         count = kernels::batchnorm_stats(mean.data(), var.data(), rstd.data(), x.data(), keep, N,
                                          D_, eps_);
       }
-      update_running(mean.data(), var.data(), count);
+      if (training_) update_running(mean.data(), var.data(), count);
     } else {
       // Eval: the running statistics, copied so a later training step cannot change them
       // under this graph's backward.
@@ -135,7 +193,7 @@ class BatchNorm final : public Norm {
                                b_.data(), N, D_);
     const Tensor g = g_, b = b_;
     const int D = D_;
-    const bool through_stats = training_;
+    const bool through_stats = batch;
     Comm* sync = training_ ? comm_ : nullptr;
     record(out, type_, {x, g, b}, [x, g, b, rows, mean, rstd, N, D, through_stats, sync, count](TensorImpl& o) {
       // forward: out = g * xhat + b, xhat = (x - mean) * rstd, over the counted rows; pads 0
@@ -172,21 +230,22 @@ class BatchNorm final : public Norm {
     const Tensor x2 = reshape(x, {N, D_});
     const Tensor m = rows.defined() ? reshape(rows, {N, 1}) : Tensor::full({N, 1}, 1.0f);
     Tensor y;
-    if (training_) {
+    if (training_ || eval_batch_stats_) {  // the batch's statistics (eval: this batch alone)
+      Comm* ranks = training_ ? comm_ : nullptr;
       double count = 0;
       for (int n = 0; n < N; ++n) count += m.data()[n] != 0.0f ? 1 : 0;
       // SyncBatchNorm: every sum over rows is also a sum over ranks (sum_over_ranks, whose
       // backward sums the gradient over ranks too); two passes, as batchnorm_stats does.
       auto over_rows = [&](const Tensor& t) {
         Tensor s = sum(t, {0}, true);
-        return comm_ ? sum_over_ranks(s, *comm_) : s;
+        return ranks ? sum_over_ranks(s, *ranks) : s;
       };
-      if (comm_) comm_->sum(&count, 1);
+      if (ranks) ranks->sum(&count, 1);
       const float inv_count = 1.0f / (float)std::max(count, 1.0);
       Tensor mu = over_rows(x2 * m) * inv_count;                   // mean over counted rows [1,D]
       Tensor xc = (x2 - mu) * m;                                   // pads -> 0
       Tensor var = over_rows(xc * xc) * inv_count;                 // biased variance [1,D]
-      update_running(mu.data(), var.data(), (long)count);
+      if (training_) update_running(mu.data(), var.data(), (long)count);
       y = xc / sqrt(var + eps_);
     } else {
       y = (x2 - running_mean_.clone()) / sqrt(running_var_.clone() + eps_);

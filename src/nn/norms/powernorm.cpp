@@ -36,6 +36,9 @@
 //   exact backward subtracts, mean(gz * z) * z, and the update reads
 //     nu_new = nu (1 - (1-a) mean(z^2)) + (1-a) mean(gz * z).
 //   eval: y = g * xs / sqrt(phi + eps) + b; the backward is exact (phi is a constant).
+//   eval with eval_batch_stats (eval.bn_stats = batch): y = g * xs / sqrt(psiB2 + eps) + b
+//     with this batch's psiB2 (what training does in its warmup), no buffer changes; its
+//     backward treats psiB2 as a constant.
 //
 // Across K data-parallel ranks (model.norm.sync), each rank holding a shard of the global batch:
 //   sync = false: every rank's psiB2 and ema_gz update come from its own shard; the trainer
@@ -214,6 +217,11 @@ class PowerNorm final : public Norm {
   bool exact_gradient() const override { return false; }  // the approximate backward (PowerFunction)
   bool stateful_training_forward() const override { return true; }  // reads and updates running phi
   const BatchNormStats* batch_stats() const override { return &stats_; }
+  bool running_stats(std::vector<float>& mean, std::vector<float>& var) const override {
+    mean.assign(D_, 0.0f);              // PowerNorm does not centre
+    var = running_phi_.to_vector();     // the running quadratic mean
+    return true;
+  }
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {
     norms::push_affine(prefix, out, g_, b_);
   }
@@ -233,6 +241,18 @@ class PowerNorm final : public Norm {
   };
   Scales scales(const Tensor& xs, const Tensor& keep, int N) {
     Scales sc{Tensor::empty({D_}), Tensor()};
+    if (input_moments_) {  // the split statistics of an evaluation: of xs, real tokens only
+      input_moments_->centred = false;
+      input_moments_->add(xs.data(), norms::data_or_null(keep), N, D_);
+    }
+    if (!training_ && eval_batch_stats_) {
+      // eval.bn_stats = batch: this batch's quadratic mean, no buffer changes. Its backward
+      // treats the scale as a constant (as in eval): for evaluation, not for training.
+      Tensor psi2 = Tensor::empty({D_});
+      powernorm_quadratic_mean(psi2.data(), xs.data(), norms::data_or_null(keep), N, D_);
+      powernorm_rstd(sc.s.data(), psi2.data(), D_, eps_);          // 1/sqrt(psiB2 + eps)
+      return sc;
+    }
     if (!training_) {
       powernorm_rstd(sc.s.data(), running_phi_.data(), D_, eps_);   // eval: 1/sqrt(phi + eps)
       return sc;
