@@ -21,7 +21,7 @@ keep=0
 if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  # Every comparison the README quotes that is shipped (configs/compare/next/ waits for its keys).
+  # Every comparison the README quotes that is shipped in configs/compare/.
   for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn; do
     [ -f "configs/compare/$n.json" ] && names+=("$n")
   done

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "normlab/error.h"
 #include "normlab/compare/compare.h"
@@ -194,6 +195,7 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(NORMLAB_TEST_DIR) / ".." / "configs" / "compare";
   int n = 0;
+  std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) {
     if (e.path().extension() != ".json") continue;
     INFO(e.path());
@@ -208,8 +210,12 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
       CHECK(r.config["train"]["out_dir"] == nl::run_dir_for("out", r.variant, r.seed, r.point));
     }
     ++n;
+    names.insert(e.path().filename().string());
   }
-  CHECK(n >= 4);
+  CHECK(n >= 7);
+  // the comparisons of batch size and of the mechanism (powernorm, eval.bn_stats) are shipped
+  CHECK(names.count("batch_size.json") == 1);
+  CHECK(names.count("mechanism.json") == 1);
 }
 
 TEST_CASE("compare config: a bad override is a code-2 error naming the variant and the key", "[compare]") {
