@@ -248,8 +248,11 @@ class PowerNorm final : public Norm {
     if (!training_ && eval_batch_stats_) {
       // eval.bn_stats = batch: this batch's quadratic mean, no buffer changes. Its backward
       // treats the scale as a constant (as in eval): for evaluation, not for training.
+      // (Never synced: each rank evaluates whole batches of its own.)
       Tensor psi2 = Tensor::empty({D_});
-      powernorm_quadratic_mean(psi2.data(), xs.data(), norms::data_or_null(keep), N, D_);
+      std::vector<double> q(D_);
+      const long n = powernorm_sum_squares(q.data(), xs.data(), norms::data_or_null(keep), N, D_);
+      powernorm_quadratic_mean(psi2.data(), q.data(), n, D_);
       powernorm_rstd(sc.s.data(), psi2.data(), D_, eps_);          // 1/sqrt(psiB2 + eps)
       return sc;
     }
