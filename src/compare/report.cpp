@@ -410,8 +410,10 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
   }
   if (!S["jitter_layers"].empty()) {
     md << "## BatchNorm jitter in training\n\nThe std over logged training steps of the batch mean (`mean_std`) "
-          "and variance (`var_std`) per BatchNorm layer (averaged over features): how much the statistics "
-          "a layer normalises with move from batch to batch. Mean ± 95% CI over seeds.\n\n";
+          "and variance (`var_std`) per BatchNorm layer (per feature, averaged over features): how much the "
+          "statistics a layer normalises with move over training, batch-to-batch noise plus their drift as "
+          "the weights train (so compare it between runs of the same steps and schedule). PowerNorm: its "
+          "quadratic mean as `var_std`, `mean_std` 0. Mean ± 95% CI over seeds.\n\n";
     md << "| variant | layer |";
     for (size_t pi = 0; pi < n_points; ++pi) md << " mean_std" << (swept ? " " + point_name(pi) : "") << " |";
     for (size_t pi = 0; pi < n_points; ++pi) md << " var_std" << (swept ? " " + point_name(pi) : "") << " |";
