@@ -84,8 +84,9 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     TrainResult r = train(cfg, opt);
     if (r.interrupted_by) {
       std::fflush(stdout);
-      std::fprintf(stderr, "normlab: interrupted at step %d by %s; resume with: %s\n", r.steps,
-                   signal_name(r.interrupted_by), resume_command(a->config, a->overrides, r.out_dir).c_str());
+      if (world.is_root())  // K ranks stop after the same step; rank 0 says it once
+        std::fprintf(stderr, "normlab: interrupted at step %d by %s; resume with: %s\n", r.steps,
+                     signal_name(r.interrupted_by), resume_command(a->config, a->overrides, r.out_dir).c_str());
       return 128 + r.interrupted_by;
     }
     if (!quiet && r.steps < cfg.train.steps && !r.already_finished) {  // --stop-after
