@@ -5,12 +5,14 @@
 // folder whose losses and result match `normlab train` without mpirun; a rank that cannot
 // read its data ends the job with one line naming that rank, exit code 1, and the last
 // checkpoint unchanged; a rank killed outright ends the job, mpirun names it and the signal,
-// and rank 0's last checkpoint loads whole; `mpirun -np 2 normlab bench` is data parallel
+// and rank 0's last checkpoint loads whole; SIGTERM to mpirun stops both ranks after the
+// same step, checkpointed, with one line; `mpirun -np 2 normlab bench` is data parallel
 // (the single-process first loss); a global batch that does not split over the ranks and a
 // train.ranks that is not the launched count are one line naming the key, exit code 2.
 // What it does not check: the numerics of K ranks against one (tests/mpi/, the
 // mpi_data_parallel CTest test, runs that under mpirun).
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,6 +212,12 @@ TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, 
     _exit(127);
   }
   REQUIRE(job > 0);
+  struct Reap {  // a failed REQUIRE must not leave the job running
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+    }
+  } reap{job};
   const fs::path ckpt = run / "checkpoint.safetensors";
   pid_t rank1 = -1;
   // no time limit: ctest's timeout is the backstop (a slow machine never fails by timing)
@@ -217,6 +225,7 @@ TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, 
   REQUIRE(kill(rank1, SIGKILL) == 0);
   int status = 0;
   waitpid(job, &status, 0);
+  reap.pid = -1;
   const std::string e = slurp(err);
   INFO(e);
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) != 0));
@@ -233,5 +242,56 @@ TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, 
   const int step = std::stoi(f.metadata.at("step"));
   CHECK(step >= 2);
   CHECK(step % 2 == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGTERM to mpirun: both ranks stop after the same step, rank 0 checkpoints it and says so once", "[dist][cli]") {
+  const fs::path dir = fs::temp_directory_path() / ("normlab_test_dist_term_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path run = dir / "run", err = dir / "err";
+  std::vector<std::string> argv = {NORMLAB_MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2",
+                                   NORMLAB_BINARY, "--threads", "1", "train", kSrc + "/configs/tiny.json",
+                                   "--set", "train.steps=1000000", "--set", "train.checkpoint_every=1000000",
+                                   "--set", "train.eval_every=0", "--set", "train.log_every=5",
+                                   "--quiet", "--out", run.string()};
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  const pid_t job = fork();
+  if (job == 0) {
+    const int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fe, 2);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  REQUIRE(job > 0);
+  struct Reap {  // a failed REQUIRE must not leave the job running
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+    }
+  } reap{job};
+  // a few logged steps first (no time limit: ctest's timeout is the backstop)
+  auto rows = [&] {
+    const std::string m = slurp(run / "metrics.csv");
+    return std::count(m.begin(), m.end(), '\n');
+  };
+  while (rows() < 3) usleep(20000);
+  REQUIRE(kill(job, SIGTERM) == 0);
+  int status = 0;
+  waitpid(job, &status, 0);
+  reap.pid = -1;
+  const std::string e = slurp(err);
+  INFO(e);
+  // one line from normlab, naming the step it stopped after
+  const std::string tag = "normlab: interrupted at step ";
+  const size_t at = e.find(tag);
+  REQUIRE(at != std::string::npos);
+  CHECK(e.find(tag, at + 1) == std::string::npos);
+  const int step = std::stoi(e.substr(at + tag.size()));
+  const nl::SafetensorsFile f = nl::load_safetensors((run / "checkpoint.safetensors").string());
+  CHECK(std::stoi(f.metadata.at("step")) == step);  // written at the step both ranks stopped after
   fs::remove_all(dir);
 }
