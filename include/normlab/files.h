@@ -40,4 +40,10 @@ std::string bytes_str(double bytes);
 // Drops a leading UTF-8 byte-order mark (EF BB BF), as editors on Windows write it.
 void strip_utf8_bom(std::string& text);
 
+// A file that ships with normlab (scripts/plot_compare.py, data/wordlang/train.tsv), by its
+// path in the source tree: first in the installed share folder beside the binary
+// (<prefix>/share/normlab/REL for <prefix>/bin/normlab, `cmake --install`), then in the
+// source tree the binary was built from. "" when neither has it.
+std::string shipped_file(const std::string& rel);
+
 }  // namespace nl

@@ -555,12 +555,10 @@ static std::string fmt_seconds(double s) {
   return buf;
 }
 
+// Installed beside the binary (share/normlab/scripts), else in the source tree (files.h).
 static std::string default_plot_script() {
-#ifdef NORMLAB_SOURCE_DIR
-  std::string p = std::string(NORMLAB_SOURCE_DIR) + "/scripts/plot_compare.py";
-  if (file_exists(p)) return p;
-#endif
-  return "scripts/plot_compare.py";
+  std::string p = shipped_file("scripts/plot_compare.py");
+  return p.empty() ? "scripts/plot_compare.py" : p;
 }
 
 // Runs the plot script; returns "" on success, else a one-line reason.
@@ -828,10 +826,11 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   nlohmann::ordered_json summary = summarize_compare(cc, res.out_dir, res.runs);
   res.summary_path = (fs::path(res.out_dir) / "summary.json").string();
   write_file_atomic(res.summary_path, summary.dump(2) + "\n");
-  std::string plots_note = draw_plots(opt.python, opt.plot_script.empty() ? default_plot_script() : opt.plot_script,
-                                      res.out_dir);
+  const std::string plot_script = opt.plot_script.empty() ? default_plot_script() : opt.plot_script;
+  std::string plots_note = draw_plots(opt.python, plot_script, res.out_dir);
   res.plots_ok = plots_note.empty();
   if (!res.plots_ok) say("compare: plots are missing: " + plots_note);
+  else say("compare: plots   " + (fs::path(res.out_dir) / "plots").string() + " (drawn by " + plot_script + ")");
   res.report_path = (fs::path(res.out_dir) / "report.md").string();
   write_file_atomic(res.report_path, render_report(summary, plots_note));
   if (res.incomplete) {

@@ -4,7 +4,8 @@
 // anything over the cap, then read(2) to the end. O_NONBLOCK matters for a FIFO: a plain
 // open() of a FIFO waits for a writer forever; with O_NONBLOCK it returns at once and
 // fstat says what it is. The cap is checked again while reading, since a file can grow
-// (or lie about its size, as files in /proc do).
+// (or lie about its size, as files in /proc do). Also where the files normlab ships with
+// (scripts, the wordlang data) are found: installed beside the binary, or in the source tree.
 // What it is not: a parser or a writer.
 #include "normlab/files.h"
 
@@ -15,6 +16,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <vector>
 
 #include "normlab/error.h"
 
@@ -128,6 +131,24 @@ std::string read_regular_file(const std::string& path, const std::string& label,
   }
   ::close(fd);
   return out;
+}
+
+std::string shipped_file(const std::string& rel) {
+  std::vector<std::string> places;
+  // The folder of the running binary (/proc/self/exe: wherever it was installed or copied).
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    const std::filesystem::path dir = std::filesystem::path(exe).parent_path();
+    places.push_back((dir / NORMLAB_SHARE_FROM_BIN / rel).lexically_normal().string());
+  }
+  places.push_back(std::string(NORMLAB_SOURCE_DIR) + "/" + rel);
+  for (const std::string& p : places) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) == 0) return p;
+  }
+  return "";
 }
 
 }  // namespace nl

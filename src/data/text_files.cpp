@@ -223,12 +223,13 @@ static bool file_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// A relative path that does not exist from here is looked up in the source tree, so the
-// committed data set is found from the build folder too (tests run there).
+// A relative path that does not exist from here is looked up where normlab's own files are
+// (installed share/normlab, else the source tree: files.h), so the committed data set is
+// found from the build folder (tests run there) and by an installed binary too.
 static std::string resolve(const std::string& p) {
   if (p.empty() || p[0] == '/' || file_exists(p)) return p;
-  std::string in_source = std::string(NORMLAB_SOURCE_DIR) + "/" + p;
-  return file_exists(in_source) ? in_source : p;
+  std::string shipped = shipped_file(p);
+  return shipped.empty() ? p : shipped;
 }
 
 TaskData make_wordlang(const TaskConfig& cfg, uint64_t seed) {

@@ -127,7 +127,7 @@ struct CompareOptions {
   int jobs = 0;                     // > 0 overrides the config's jobs
   std::string only;                 // rerun only these runs (see only_matches)
   std::string exe = "/proc/self/exe";  // the normlab binary the children run
-  std::string plot_script;          // empty: <source dir>/scripts/plot_compare.py
+  std::string plot_script;          // empty: scripts/plot_compare.py, installed or in the source tree (shipped_file)
   std::string python = "/usr/bin/python3";
   int cores = 0;                    // 0: the machine's cores
   bool quiet = false;
