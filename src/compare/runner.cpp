@@ -135,7 +135,10 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
         throw cerr2(source, "variants." + name + ": '" + k +
                                 "' is set by compare (seeds, out_dir, jobs), not by a variant");
     }
-    cc.variants.push_back({name, it.value()});
+    CompareVariant v;
+    v.name = name;
+    v.overrides = it.value();
+    cc.variants.push_back(std::move(v));  // norm_type, batch_stats: below, once base and sweep are known
   }
 
   // seeds: distinct non-negative integers
