@@ -100,7 +100,9 @@ TEST_CASE("powernorm: the running quadratic mean, its warmup and which statistic
       CHECK(st->running_var[d] == Approx(phi[d]).epsilon(1e-5));
     }
     CHECK(st->drift_mean() == 0.0f);
-    if (it == 1) CHECK(st->drift_var() == 0.0f);   // phi = psiB2 after the first update
+    // phi = psiB2 after the first update, up to the rounding of (1 - m) q + m q (exact with
+    // FMA contraction under -march=native, not in a portable x86-64 build).
+    if (it == 1) CHECK(st->drift_var() == Approx(0.0).margin(1e-7));
     else CHECK(st->drift_var() > 0.0f);
   }
   // Eval: phi, and no update.
