@@ -37,11 +37,20 @@ inline int count_lines(const std::string& s) {
   return n;
 }
 
+// A path under the temp folder that is this process's own: "normlab_test_<tag>_<pid>"
+// (the pid before the extension, if the tag has one), so two suites running at once (two
+// worktrees, two CI jobs on one host) never share a run folder or a file.
+inline fs::path unique_temp(const std::string& tag) {
+  const size_t dot = tag.rfind('.');
+  const std::string stem = tag.substr(0, dot), ext = dot == std::string::npos ? "" : tag.substr(dot);
+  return fs::temp_directory_path() / ("normlab_test_" + stem + "_" + std::to_string(::getpid()) + ext);
+}
+
 // A fresh empty directory per test, removed at the end.
 struct TempDir {
   fs::path dir;
   explicit TempDir(const std::string& tag) {
-    dir = fs::temp_directory_path() / ("normlab_test_" + tag + "_" + std::to_string(::getpid()));
+    dir = unique_temp(tag);
     fs::remove_all(dir);
     fs::create_directories(dir);
   }

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "process_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -59,7 +61,7 @@ TEST_CASE("normlab --help lists the commands", "[cli]") {
 }
 
 TEST_CASE("a broken config is one line on stderr, exit 2, and nothing written", "[cli]") {
-  const fs::path out = fs::temp_directory_path() / "normlab_test_cli_broken_run";
+  const fs::path out = testutil::unique_temp("cli_broken_run");
   fs::remove_all(out);
   for (const char* set : {"model.norm.type=batchnrom", "model.nope=1", "train.steps=-5", "model.heads=3"}) {
     Run r = normlab("train " + kSrc + "/configs/tiny.json --out " + out.string() + " --set " + set);
@@ -76,7 +78,7 @@ TEST_CASE("a broken config is one line on stderr, exit 2, and nothing written", 
 }
 
 TEST_CASE("eval on exported data reproduces the training run's evaluation", "[cli]") {
-  const fs::path dir = fs::temp_directory_path() / "normlab_test_cli_eval";
+  const fs::path dir = testutil::unique_temp("cli_eval");
   fs::remove_all(dir);
   const std::string cfg = kSrc + "/configs/tiny.json";
   REQUIRE(normlab("train " + cfg + " --quiet --out " + (dir / "run").string() + " --set train.steps=60").code == 0);

@@ -11,6 +11,7 @@
 
 #include "normlab/error.h"
 #include "normlab/compare/compare.h"
+#include "process_util.h"
 
 using nl::CompareConfig;
 using ojson = nlohmann::ordered_json;
@@ -110,7 +111,7 @@ TEST_CASE("compare config: what a variant is comes from its config, not its name
 
 TEST_CASE("compare config: base as a path, relative to the compare file's folder", "[compare]") {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / "normlab_test_compare_base";
+  fs::path dir = testutil::unique_temp("compare_base");
   fs::create_directories(dir);
   { std::ofstream(dir / "train.json") << R"({"train": {"steps": 7}})"; }
   { std::ofstream(dir / "bad.json") << R"({"train": )"; }
@@ -164,7 +165,7 @@ TEST_CASE("compare config: every bad key is a one-line error naming it", "[compa
 
 TEST_CASE("compare config: an unreadable or invalid file is a code-2 error naming it", "[compare]") {
   namespace fs = std::filesystem;
-  fs::path p = fs::temp_directory_path() / "normlab_test_compare_invalid.json";
+  fs::path p = testutil::unique_temp("compare_invalid.json");
   { std::ofstream(p) << "{ \"base\": "; }
   try {
     nl::load_compare_config(p.string());

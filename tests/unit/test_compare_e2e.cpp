@@ -18,6 +18,7 @@
 #include "normlab/nn/encoder.h"
 #include "normlab/compare/compare.h"
 #include "normlab/train/run.h"
+#include "process_util.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
@@ -54,7 +55,7 @@ int count_lines(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("compare end to end: tiny config with the real trainer", "[compare]") {
-  fs::path out = fs::temp_directory_path() / "normlab_test_compare_e2e";
+  fs::path out = testutil::unique_temp("compare_e2e");
   fs::remove_all(out);
   nl::CompareConfig cc = nl::compare_config_from_json(tiny_compare(out), "tiny_compare.json", "");
   nl::CompareOptions opt;

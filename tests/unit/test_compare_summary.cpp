@@ -13,6 +13,7 @@
 
 #include "normlab/error.h"
 #include "normlab/compare/compare.h"
+#include "process_util.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
@@ -116,7 +117,7 @@ nl::CompareConfig make_cc(const std::string& out) {
 }  // namespace
 
 TEST_CASE("compare summary: summary.json agrees with the runs' metrics.csv", "[compare]") {
-  fs::path out = fs::temp_directory_path() / "normlab_test_compare_summary";
+  fs::path out = testutil::unique_temp("compare_summary");
   fs::remove_all(out);
   nl::CompareConfig cc = make_cc(out.string());
   std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
@@ -192,7 +193,7 @@ TEST_CASE("compare summary: summary.json agrees with the runs' metrics.csv", "[c
 }
 
 TEST_CASE("compare summary: missing and unfinished runs are marked and left out of the means", "[compare]") {
-  fs::path out = fs::temp_directory_path() / "normlab_test_compare_missing";
+  fs::path out = testutil::unique_temp("compare_missing");
   fs::remove_all(out);
   nl::CompareConfig cc = make_cc(out.string());
   for (const auto& v : cc.variants)
@@ -229,7 +230,7 @@ TEST_CASE("compare summary: missing and unfinished runs are marked and left out 
 }
 
 TEST_CASE("compare report: tables, and sentences only as strong as the numbers", "[compare]") {
-  fs::path out = fs::temp_directory_path() / "normlab_test_compare_report";
+  fs::path out = testutil::unique_temp("compare_report");
   fs::remove_all(out);
   nl::CompareConfig cc = make_cc(out.string());
   // batchnorm is far below layernorm on unseen lengths; rmsnorm is the same up to seed noise
@@ -280,7 +281,7 @@ TEST_CASE("compare report: tables, and sentences only as strong as the numbers",
 }
 
 TEST_CASE("compare report: Xu et al. questions are answered from the numbers", "[compare]") {
-  fs::path out = fs::temp_directory_path() / "normlab_test_compare_xu";
+  fs::path out = testutil::unique_temp("compare_xu");
   fs::remove_all(out);
   ojson j = ojson::parse(R"({"base": {}, "variants": {"layernorm": {},
                            "layernorm_simple": {"model.norm.type": "layernorm_simple"},
@@ -318,7 +319,7 @@ TEST_CASE("compare report: Xu et al. questions are answered from the numbers", "
 }
 
 TEST_CASE("compare: metrics.csv errors name the file and line", "[compare]") {
-  fs::path p = fs::temp_directory_path() / "normlab_test_compare_bad.csv";
+  fs::path p = testutil::unique_temp("compare_bad.csv");
   { std::ofstream(p) << "step,loss\n10,0.5\n20,abc\n"; }
   try {
     nl::read_metrics_csv(p.string());

@@ -15,6 +15,7 @@
 #include "normlab/error.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
+#include "process_util.h"
 
 using nl::Example;
 using nl::TaskConfig;
@@ -214,7 +215,7 @@ TEST_CASE("wordlang: the committed Debian word-list set loads, balanced, two len
 
 TEST_CASE("export: one TSV per split, readable back as text_classify", "[data]") {
   namespace fs = std::filesystem;
-  const std::string dir = (fs::temp_directory_path() / "normlab_test_export").string();
+  const std::string dir = (testutil::unique_temp("export")).string();
   fs::remove_all(dir);
 
   TaskConfig c;
@@ -270,7 +271,7 @@ TEST_CASE("export: one TSV per split, readable back as text_classify", "[data]")
 
 TEST_CASE("normlab data export CONFIG writes every split and prints the paths", "[data]") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "normlab_test_cli_export";
+  const fs::path dir = testutil::unique_temp("cli_export");
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string cfg = (dir / "cfg.json").string();

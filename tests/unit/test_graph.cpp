@@ -16,6 +16,7 @@
 #include "normlab/runtime.h"
 #include "normlab/train/step_tape.h"
 #include "normlab/train/trainer.h"
+#include "process_util.h"
 
 namespace fs = std::filesystem;
 
@@ -158,7 +159,7 @@ TEST_CASE("graph: the drawn step is train()'s first step (same loss)", "[graph]"
   c.train.log_every = 1;
   c.train.eval_every = 0;
   c.task.eval_size = 8;
-  const fs::path dir = fs::temp_directory_path() / "normlab_test_graph_first_step";
+  const fs::path dir = testutil::unique_temp("graph_first_step");
   fs::remove_all(dir);
   nl::TrainOptions opt;
   opt.out_dir = dir.string();

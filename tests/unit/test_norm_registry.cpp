@@ -15,6 +15,7 @@
 #include "normlab/nn/norm.h"
 #include "normlab/ops.h"
 #include "normlab/train/trainer.h"
+#include "process_util.h"
 
 namespace fs = std::filesystem;
 
@@ -62,7 +63,7 @@ TEST_CASE("a norm registered outside nn/norms trains, and batch_stats() alone gi
   c.train.log_every = 1;
   c.train.eval_every = 0;
   c.task.eval_size = 8;
-  const fs::path dir = fs::temp_directory_path() / "normlab_test_norm_registry";
+  const fs::path dir = testutil::unique_temp("norm_registry");
   fs::remove_all(dir);
   nl::TrainOptions opt;
   opt.out_dir = dir.string();

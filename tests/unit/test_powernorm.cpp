@@ -15,6 +15,7 @@
 #include "normlab/error.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
+#include "process_util.h"
 
 using namespace normtest;
 namespace fs = std::filesystem;
@@ -240,7 +241,7 @@ TEST_CASE("powernorm: training resumes bit-identically (buffers in the checkpoin
   c.train.steps = 60;
   c.train.log_every = 10;
   c.train.eval_every = 30;
-  const fs::path root = fs::temp_directory_path() / "normlab_test_powernorm";
+  const fs::path root = testutil::unique_temp("powernorm");
   fs::remove_all(root);
   nl::TrainOptions straight;
   straight.out_dir = (root / "straight").string();
