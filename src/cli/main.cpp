@@ -23,14 +23,21 @@
 
 namespace {
 
+// How long a rank other than 0 waits for rank 0's abort before it reports its own error.
+constexpr int kRankErrorDelaySeconds = 10;
+
 // Print the one-line error and return its exit code; on K > 1 ranks, end the whole job.
 int report_error(const char* what, int code) {
   if (nl::mpi_initialized()) {
     nl::Comm& world = nl::world_comm();
     if (world.size() > 1) {
-      // Rank 0 reports at once. The others wait a moment first: an error every rank hits
-      // (a NaN loss, a bad config) is then reported once, by rank 0, whose abort ends them.
-      if (!world.is_root()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      // Rank 0 reports at once. The others wait first: an error every rank hits (a NaN
+      // loss, a bad config) is then reported once, by rank 0, whose abort ends them. Their
+      // wait is long because the abort is not instant: mpirun must be scheduled to kill
+      // them, and on a loaded machine under ASan that took over 0.5 s. An error on one rank
+      // only (its data file missing) is reported that much later; rank 0 waits for it in a
+      // collective meanwhile.
+      if (!world.is_root()) std::this_thread::sleep_for(std::chrono::seconds(kRankErrorDelaySeconds));
       std::fprintf(stderr, "normlab: error: %s: %s\n", world.where().c_str(), what);
       std::fflush(stderr);
       world.abort(code);
