@@ -7,6 +7,8 @@
 set -eu
 build="$1"
 cmake="$2"
+# the tiny comparison the tests share (2 norms x 2 seeds, 6 steps each)
+tiny_compare="$(cd "$(dirname "$0")/.." && pwd)/configs/tiny_compare.json"
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/normlab_install_XXXXXX")
 trap 'rm -rf "$prefix"' EXIT
 
@@ -24,24 +26,7 @@ if ! /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
   echo "SKIP: /usr/bin/python3 has no matplotlib (apt-get install python3-matplotlib); the plotting path is untested"
   exit 77
 fi
-cat >tiny_compare.json <<'JSON'
-{
-  "base": {
-    "model": {"d_model": 8, "heads": 2, "d_ff": 16, "layers": 1, "positions": "none"},
-    "task": {"name": "majority", "symbols": 3, "train_lengths": {"min": 2, "max": 6},
-             "eval_lengths": [{"min": 2, "max": 6}, {"min": 7, "max": 9}],
-             "train_size": 64, "eval_size": 16},
-    "train": {"steps": 6, "batch_size": 8, "log_every": 2, "eval_every": 0}
-  },
-  "variants": {"layernorm": {"model.norm.type": "layernorm"},
-               "batchnorm": {"model.norm.type": "batchnorm"}},
-  "seeds": [1],
-  "target_loss": 10.0,
-  "jobs": 1,
-  "out_dir": "cmp"
-}
-JSON
-"$prefix/bin/normlab" --threads 1 compare tiny_compare.json >compare.txt 2>&1 || { cat compare.txt; exit 1; }
+"$prefix/bin/normlab" --threads 1 compare "$tiny_compare" --out cmp --jobs 1 >compare.txt 2>&1 || { cat compare.txt; exit 1; }
 grep -q "drawn by $prefix/share/normlab/scripts/plot_compare.py" compare.txt || { echo "plots not drawn by the installed script:"; cat compare.txt; exit 1; }
 ls cmp/plots/*.png >/dev/null || { echo "no plots in cmp/plots"; exit 1; }
 echo "installed normlab: --help and compare with plots OK"

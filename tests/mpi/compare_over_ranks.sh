@@ -25,21 +25,14 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 
 fail() { echo "FAILED: $*"; exit 1; }
 
-cat >"$tmp/cmp.json" <<'EOF'
-{
-  "base": {
-    "model": {"d_model": 8, "heads": 2, "d_ff": 16, "layers": 1, "positions": "none"},
-    "task": {"name": "majority", "symbols": 3, "train_lengths": {"min": 2, "max": 6},
-             "eval_lengths": [{"min": 2, "max": 6}, {"min": 7, "max": 9}],
-             "train_size": 64, "eval_size": 16},
-    "train": {"steps": 6, "batch_size": 8, "log_every": 2, "eval_every": 0}
-  },
-  "variants": {"layernorm": {"model.norm.type": "layernorm"},
-               "bn_sync_2ranks": {"model.norm.type": "batchnorm", "model.norm.sync": true, "train.ranks": 2}},
-  "seeds": [1, 2],
-  "target_loss": 10.0,
-  "jobs": 1
-}
+# The tests' shared tiny comparison, its batchnorm variant made SyncBatchNorm on 2 ranks.
+"$py" - "$(dirname "$0")/../configs/tiny_compare.json" "$tmp/cmp.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["variants"] = {"layernorm": {"model.norm.type": "layernorm"},
+                 "bn_sync_2ranks": {"model.norm.type": "batchnorm", "model.norm.sync": True, "train.ranks": 2}}
+c["jobs"] = 1
+json.dump(c, open(sys.argv[2], "w"))
 EOF
 
 # 1. one compare process, 2. two compare ranks

@@ -25,21 +25,11 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
+// The tiny comparison the tests share (tests/configs/tiny_compare.json: 2 norms x 2 seeds,
+// 6 steps each), writing into `out`.
 ojson tiny_compare(const fs::path& out) {
-  ojson j = ojson::parse(R"({
-    "base": {
-      "model": {"d_model": 8, "heads": 2, "d_ff": 16, "layers": 1, "positions": "none"},
-      "task": {"name": "majority", "symbols": 3, "train_lengths": {"min": 2, "max": 6},
-               "eval_lengths": [{"min": 2, "max": 6}, {"min": 7, "max": 9}],
-               "train_size": 64, "eval_size": 16},
-      "train": {"steps": 6, "batch_size": 8, "log_every": 2, "eval_every": 0}
-    },
-    "variants": {"layernorm": {"model.norm.type": "layernorm"},
-                 "batchnorm": {"model.norm.type": "batchnorm"}},
-    "seeds": [1, 2],
-    "target_loss": 10.0,
-    "jobs": 2
-  })");
+  std::ifstream in(std::string(NORMLAB_TEST_DIR) + "/configs/tiny_compare.json");
+  ojson j = ojson::parse(in);
   j["out_dir"] = out.string();
   return j;
 }

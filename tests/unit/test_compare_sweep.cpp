@@ -16,35 +16,18 @@
 
 #include "normlab/compare/compare.h"
 #include "normlab/error.h"
-
-#include <unistd.h>
+#include "process_util.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
 namespace {
 
-// Test folders carry the process id: several checkouts may run the suite at once on one /tmp.
-fs::path temp_dir(const std::string& name) {
-  return fs::temp_directory_path() / (name + "_" + std::to_string(getpid()));
-}
-
+// The shared tiny comparison (tests/configs/tiny_compare.json) swept over two batch sizes.
 ojson sweep_compare(const std::string& out) {
-  ojson j = ojson::parse(R"({
-    "base": {
-      "model": {"d_model": 8, "heads": 2, "d_ff": 16, "layers": 1, "positions": "none"},
-      "task": {"name": "majority", "symbols": 3, "train_lengths": {"min": 2, "max": 6},
-               "eval_lengths": [{"min": 2, "max": 6}, {"min": 7, "max": 9}],
-               "train_size": 64, "eval_size": 16},
-      "train": {"steps": 6, "batch_size": 8, "log_every": 2, "eval_every": 0}
-    },
-    "variants": {"layernorm": {"model.norm.type": "layernorm"},
-                 "batchnorm": {"model.norm.type": "batchnorm"}},
-    "sweep": {"train.batch_size": [4, 8]},
-    "seeds": [1, 2],
-    "target_loss": 10.0,
-    "jobs": 2
-  })");
+  std::ifstream in(std::string(NORMLAB_TEST_DIR) + "/configs/tiny_compare.json");
+  ojson j = ojson::parse(in);
+  j["sweep"]["train.batch_size"] = ojson::array({4, 8});
   j["out_dir"] = out;
   return j;
 }
@@ -125,7 +108,7 @@ TEST_CASE("sweep: bad sweeps exit 2 naming the key, before anything is written",
   expect_error(j, "sweep.task.train_lengths={\"max\":2,\"min\":4} (variant layernorm): ");
 
   // run_compare with a bad value writes nothing, not even the comparison folder
-  fs::path out = temp_dir("normlab_test_sweep_bad");
+  fs::path out = testutil::unique_temp("sweep_bad");
   fs::remove_all(out);
   j = sweep_compare(out.string());
   j["sweep"] = {{"train.batch_size", {8, -1}}};
@@ -138,7 +121,7 @@ TEST_CASE("sweep: bad sweeps exit 2 naming the key, before anything is written",
 }
 
 TEST_CASE("sweep: --dry-run lists the runs and writes nothing; --only selects points", "[compare][sweep]") {
-  fs::path out = temp_dir("normlab_test_sweep_dry");
+  fs::path out = testutil::unique_temp("sweep_dry");
   fs::remove_all(out);
   nl::CompareConfig cc = nl::compare_config_from_json(sweep_compare(out.string()), "cmp.json", "");
   nl::CompareOptions opt;
@@ -220,7 +203,7 @@ void write_fixture_run(const fs::path& dir, double acc_seen, double acc_unseen, 
 }  // namespace
 
 TEST_CASE("sweep summary: per point stats, per-length bins, BN shift and jitter from result.json", "[compare][sweep]") {
-  fs::path out = temp_dir("normlab_test_sweep_summary");
+  fs::path out = testutil::unique_temp("sweep_summary");
   fs::remove_all(out);
   ojson j = sweep_compare(out.string());
   j["variants"]["batchnorm_batchstats"] = {{"model.norm.type", "batchnorm"}, {"eval.bn_stats", "batch"}};
@@ -314,7 +297,7 @@ TEST_CASE("sweep summary: per point stats, per-length bins, BN shift and jitter 
 }
 
 TEST_CASE("sweep end to end: 2 variants x 2 batch sizes x 2 seeds with the real trainer", "[compare][sweep]") {
-  fs::path out = temp_dir("normlab_test_sweep_e2e");
+  fs::path out = testutil::unique_temp("sweep_e2e");
   fs::remove_all(out);
   nl::CompareConfig cc = nl::compare_config_from_json(sweep_compare(out.string()), "tiny_sweep.json", "");
   nl::CompareOptions opt;
