@@ -200,6 +200,15 @@ pid_t find_rank(const std::string& marker, int rank) {
   return -1;
 }
 
+// Kills and reaps a background job when a test ends early: a failed REQUIRE must not leave
+// the job running. Set pid to -1 once the test has reaped it itself.
+struct Reap {
+  pid_t pid;
+  ~Reap() {
+    if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, the last checkpoint is intact", "[dist][cli]") {
@@ -219,12 +228,7 @@ TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, 
     _exit(127);
   }
   REQUIRE(job > 0);
-  struct Reap {  // a failed REQUIRE must not leave the job running
-    pid_t pid;
-    ~Reap() {
-      if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
-    }
-  } reap{job};
+  Reap reap{job};
   const fs::path ckpt = run / "checkpoint.safetensors";
   pid_t rank1 = -1;
   // no time limit: ctest's timeout is the backstop (a slow machine never fails by timing)
@@ -276,12 +280,7 @@ TEST_CASE("SIGTERM to mpirun: both ranks stop after the same step, rank 0 checkp
     _exit(127);
   }
   REQUIRE(job > 0);
-  struct Reap {  // a failed REQUIRE must not leave the job running
-    pid_t pid;
-    ~Reap() {
-      if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
-    }
-  } reap{job};
+  Reap reap{job};
   // a few logged steps first (no time limit: ctest's timeout is the backstop)
   auto rows = [&] {
     const std::string m = slurp(run / "metrics.csv");
