@@ -139,4 +139,11 @@ void cross_entropy_backward(float* dlogits, float dloss, const float* logits, co
   }
 }
 
+int argmax(const float* x, int C) {
+  int best = 0;
+  for (int c = 1; c < C; ++c)
+    if (x[c] > x[best]) best = c;
+  return best;
+}
+
 }  // namespace nl::kernels

@@ -23,6 +23,7 @@
 
 #include <stdexcept>
 
+#include "normlab/kernels/softmax.h"
 #include "normlab/nn/layers.h"
 #include "normlab/ops.h"
 
@@ -267,10 +268,7 @@ std::pair<int, int> Encoder::accuracy(const Tensor& logits, const Batch& batch) 
   for (int r = 0; r < rows; ++r) {
     const int target = batch.targets[r];
     if (target < 0) continue;  // a pad
-    int best = 0;
-    for (int c = 1; c < C; ++c)
-      if (z[(size_t)r * C + c] > z[(size_t)r * C + best]) best = c;
-    correct += best == target ? 1 : 0;
+    correct += kernels::argmax(z + (size_t)r * C, C) == target ? 1 : 0;
     ++counted;
   }
   return {correct, counted};

@@ -35,4 +35,7 @@ float cross_entropy_forward(float* row_loss, float* lse, int* count, const float
 void cross_entropy_backward(float* dlogits, float dloss, const float* logits, const float* lse,
                             const int* targets, int N, int C, int ignore_index, int count);
 
+// The prediction of one row of logits: the index of its largest value, the first of ties.
+int argmax(const float* x, int C);
+
 }  // namespace nl::kernels
