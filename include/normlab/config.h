@@ -27,7 +27,8 @@ enum class Activation { gelu, relu };                  // model.activation
 enum class Pool { mean, first };                       // model.pool (classify head)
 enum class OptimizerType { sgd, adam, adamw };         // optim.type
 enum class Schedule { constant, cosine, linear };      // optim.schedule
-enum class EvalBnStats { running, batch };             // eval.bn_stats
+enum class EvalBnStats { running, batch, split };      // eval.bn_stats
+enum class EvalOrder { split, mixed };                 // eval.order
 
 struct NormConfig {
   std::string type = "layernorm";  // a registered norm (nn/norms/registry.cpp)
@@ -106,8 +107,13 @@ struct TrainConfig {
 // How the model is evaluated (every evaluation of `train`, and `normlab eval`). Reaches no
 // weight, so `--resume` may change it.
 struct EvalConfig {
+  int batch_size = 0;              // examples per evaluation batch; 0: train.batch_size
+  // Which examples share a batch: consecutive examples of one split, or examples of all
+  // splits shuffled together (a fixed shuffle); each example is scored in its own split.
+  EvalOrder order = EvalOrder::split;
   // Norms with batch statistics (batch_stats() != nullptr) at evaluation: their running
-  // statistics, or each evaluation batch's own statistics (never updating the running ones).
+  // statistics, each evaluation batch's own statistics, or the statistics of the whole
+  // evaluation split (AdaBN); never updating the running ones.
   EvalBnStats bn_stats = EvalBnStats::running;
 };
 
@@ -141,6 +147,7 @@ const char* name_of(OptimizerType v);
 const char* name_of(Schedule v);
 const char* name_of(KernelSet v);
 const char* name_of(EvalBnStats v);
+const char* name_of(EvalOrder v);
 // The value named `name`; false (and `v` untouched) when no value has that name.
 bool from_name(const std::string& name, NormPosition& v);
 bool from_name(const std::string& name, Positions& v);
@@ -150,6 +157,7 @@ bool from_name(const std::string& name, OptimizerType& v);
 bool from_name(const std::string& name, Schedule& v);
 bool from_name(const std::string& name, KernelSet& v);
 bool from_name(const std::string& name, EvalBnStats& v);
+bool from_name(const std::string& name, EvalOrder& v);
 
 // Every key the tables declare, in declaration order, for documentation and its test:
 // "model.norm" is an object key whose own keys follow as "model.norm.type", ...

@@ -156,10 +156,7 @@ NL_COMMAND("eval", "Evaluate a checkpoint: loss and accuracy per length bucket",
     if (!a->data.empty())  // texts longer than the positions the model has are an error
       splits = {import_split(task, a->data, cfg.task.train_lengths,
                              cfg.model.positions == Positions::none ? 0 : cfg.model.max_len)};
-    EvalOptions eval_opt;
-    eval_opt.batch_size = cfg.train.batch_size;
-    eval_opt.bn_stats = cfg.eval.bn_stats;  // --set eval.bn_stats=batch
-    eval_opt.prefix_tokens = task_prefix_tokens(cfg.task.name);
+    const EvalOptions eval_opt = eval_options(cfg);  // --set eval.bn_stats=batch, eval.batch_size=...
     std::vector<EvalResult> evals = evaluate(model, splits, eval_opt);
     const bool json_stdout = a->json_out == "-";
     print_evals(json_stdout ? stderr : stdout, evals);

@@ -84,7 +84,12 @@ const Choices<KernelSet>& choices(KernelSet) {
 }
 
 const Choices<EvalBnStats>& choices(EvalBnStats) {
-  static const Choices<EvalBnStats> c = {{"running", EvalBnStats::running}, {"batch", EvalBnStats::batch}};
+  static const Choices<EvalBnStats> c = {
+      {"running", EvalBnStats::running}, {"batch", EvalBnStats::batch}, {"split", EvalBnStats::split}};
+  return c;
+}
+const Choices<EvalOrder>& choices(EvalOrder) {
+  static const Choices<EvalOrder> c = {{"split", EvalOrder::split}, {"mixed", EvalOrder::mixed}};
   return c;
 }
 
@@ -213,8 +218,11 @@ const Table<TrainConfig>& train_table() {
 const Table<EvalConfig>& eval_table() {
   using E = EvalConfig;
   static const Table<E> t = {
+      int_key("batch_size", &E::batch_size, 0, 1 << 20, "examples per evaluation batch; 0: train.batch_size"),
+      enum_key("order", &E::order, choices(EvalOrder{}),
+               "evaluation batches of one split each, or mixed across the splits"),
       enum_key("bn_stats", &E::bn_stats, choices(EvalBnStats{}),
-               "norms with batch statistics at evaluation: running statistics, or each batch's own"),
+               "norms with batch statistics at evaluation: running statistics, each batch's own, or the split's"),
   };
   return t;
 }
@@ -305,6 +313,7 @@ const char* name_of(OptimizerType v) { return config::name_in(v); }
 const char* name_of(Schedule v) { return config::name_in(v); }
 const char* name_of(KernelSet v) { return config::name_in(v); }
 const char* name_of(EvalBnStats v) { return config::name_in(v); }
+const char* name_of(EvalOrder v) { return config::name_in(v); }
 bool from_name(const std::string& n, NormPosition& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, Positions& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, Activation& v) { return config::value_in(n, v); }
@@ -313,6 +322,7 @@ bool from_name(const std::string& n, OptimizerType& v) { return config::value_in
 bool from_name(const std::string& n, Schedule& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, KernelSet& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, EvalBnStats& v) { return config::value_in(n, v); }
+bool from_name(const std::string& n, EvalOrder& v) { return config::value_in(n, v); }
 
 Config config_from_json(const json& j, const std::string& source) {
   Config c;

@@ -25,11 +25,12 @@ const std::vector<std::string>& resume_may_change() {
   // schedule, the learning rate from here on), the next three when rows, evaluations and
   // checkpoints are written, threads and ranks how the work is split (over threads, over
   // data-parallel processes: a checkpoint holds nothing rank-specific), out_dir the folder's name,
-  // eval.bn_stats how evaluations (which touch no weight, buffer or RNG) normalise.
+  // eval.* how evaluations (which touch no weight, buffer or RNG) batch and normalise.
   static const std::vector<std::string> keys = {"train.steps",            "train.log_every",
                                                 "train.eval_every",       "train.checkpoint_every",
                                                 "train.threads",          "train.ranks",
-                                                "train.out_dir",          "eval.bn_stats"};
+                                                "train.out_dir",          "eval.batch_size",
+                                                "eval.order",             "eval.bn_stats"};
   return keys;
 }
 
@@ -138,7 +139,7 @@ ResumePoint read_resume_point(const SafetensorsFile& f, const Config& cfg, const
   const std::string key = first_config_difference(stored, config_to_json(cfg), &was, &now);
   if (!key.empty())
     throw UserError("--resume: " + key + " is " + now + " but the checkpoint " + path + " was trained with " + was +
-                        " (only train.steps, log_every, eval_every, checkpoint_every, threads, ranks, out_dir and eval.bn_stats may change)",
+                        " (only train.steps, log_every, eval_every, checkpoint_every, threads, ranks, out_dir and the eval keys may change)",
                     2);
 
   ResumePoint p;

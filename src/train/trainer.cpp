@@ -38,7 +38,6 @@
 #include "normlab/error.h"
 #include "normlab/files.h"
 #include "normlab/io.h"
-#include "normlab/kernels/softmax.h"
 #include "normlab/json_io.h"
 #include "normlab/ops.h"
 #include "normlab/optim/optimizer.h"
@@ -154,26 +153,6 @@ class MetricsCsv {
 };
 
 }  // namespace
-
-nlohmann::json eval_to_json(const std::vector<EvalResult>& evals) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const EvalResult& e : evals) {
-    nlohmann::json j{{"split", e.split}, {"min_len", e.lengths.min}, {"max_len", e.lengths.max},
-                     {"seen_in_training", e.seen_in_training}, {"loss", e.loss},
-                     {"accuracy", e.accuracy}, {"count", e.count}};
-    nlohmann::json by_length = nlohmann::json::array();
-    for (const LengthResult& l : e.by_length)
-      by_length.push_back({{"length", l.length}, {"count", l.count}, {"loss", l.loss}, {"accuracy", l.accuracy}});
-    j["by_length"] = by_length;
-    if (!e.bn.empty()) {
-      nlohmann::json bn = nlohmann::json::object();
-      for (const NormShift& n : e.bn) bn[n.layer] = {{"shift_mean", n.shift_mean}, {"shift_var", n.shift_var}};
-      j["bn"] = bn;
-    }
-    a.push_back(j);
-  }
-  return a;
-}
 
 // ---- jitter ----------------------------------------------------------------------------
 
@@ -295,137 +274,6 @@ bool finished_result(const fs::path& path, int steps) {
 
 }  // namespace
 
-std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, const EvalOptions& opt,
-                                 Comm* comm) {
-  Comm& ranks = comm ? *comm : local_comm();
-  NoGrad no_grad;
-  const bool was_training = model.training();
-  model.set_training(false);  // BatchNorm: running statistics (or, with bn_stats = batch, the batch's)
-  const int batch_size = std::max(1, opt.batch_size);
-  const bool per_token = model.head() != "classify";  // tag, lm: one logits row per token
-  // The norms with batch statistics: their evaluation mode, and their split moments. The
-  // guard puts both back however this returns (the moments live in this function).
-  struct Restore {
-    std::vector<std::pair<std::string, Norm*>> layers;
-    ~Restore() {
-      for (auto& [name, norm] : layers) {
-        norm->set_eval_batch_stats(false);
-        norm->set_input_moments(nullptr);
-      }
-    }
-  } restore;
-  std::vector<std::pair<std::string, Norm*>>& bn_layers = restore.layers;
-  for (auto& [name, norm] : model.norms())
-    if (norm->batch_stats()) {
-      bn_layers.push_back({name, norm});
-      norm->set_eval_batch_stats(opt.bn_stats == EvalBnStats::batch);
-    }
-  std::vector<EvalResult> results;
-  for (const EvalSplit& s : splits) {
-    EvalResult r;
-    r.split = s.name;
-    r.lengths = s.lengths;
-    r.seen_in_training = s.seen_in_training;
-    double loss_sum = 0;
-    long long correct = 0, counted = 0;
-    const int n = (int)s.data.examples.size();
-    const int n_batches = (n + batch_size - 1) / batch_size;
-    // Every length in the split (the same list on every rank: every rank has the split).
-    auto length_of = [&](int i) { return std::max(1, (int)s.data.examples[i].tokens.size() - opt.prefix_tokens); };
-    std::map<int, int> slot;  // length -> index into by_len
-    for (int i = 0; i < n; ++i) slot[length_of(i)] = 0;
-    int n_lengths = 0;
-    for (auto& [len, k] : slot) k = n_lengths++;
-    // per length: {counted, correct, loss sum}, summed over this rank's batches, then over ranks
-    std::vector<double> by_len(3 * (size_t)n_lengths, 0.0);
-    std::vector<InputMoments> moments(bn_layers.size());
-    for (size_t l = 0; l < bn_layers.size(); ++l) bn_layers[l].second->set_input_moments(&moments[l]);
-    // per batch j: {loss sum, correct, counted}, filled by rank j % K, zero elsewhere
-    std::vector<double> per_batch(3 * (size_t)n_batches, 0.0);
-    std::vector<float> row_loss, row_lse;
-    for (int j = ranks.rank(); j < n_batches; j += ranks.size()) {
-      std::vector<int> idx;
-      for (int i = j * batch_size; i < std::min(n, (j + 1) * batch_size); ++i) idx.push_back(i);
-      Batch batch = make_batch(s.data, idx, model.head());
-      Tensor logits = model.forward(batch);
-      auto [c, k] = model.accuracy(logits, batch);
-      per_batch[3 * j] = (double)model.loss(logits, batch).item() * k;  // loss is a mean over k units
-      per_batch[3 * j + 1] = c;
-      per_batch[3 * j + 2] = k;
-      // Per row (the loss's own kernel, so the rows add up to the batch's loss): its length.
-      const int rows = logits.dim(0), C = logits.dim(1);
-      row_loss.resize(rows);
-      row_lse.resize(rows);
-      int row_count = 0;
-      kernels::cross_entropy_forward(row_loss.data(), row_lse.data(), &row_count, logits.data(),
-                                     batch.targets.data(), rows, C, -1);
-      const float* z = logits.data();
-      for (int row = 0; row < rows; ++row) {
-        const int target = batch.targets[row];
-        if (target < 0) continue;  // a pad, or a position no loss counts
-        int best = 0;              // argmax, first of ties (as Encoder::accuracy)
-        for (int cl = 1; cl < C; ++cl)
-          if (z[(size_t)row * C + cl] > z[(size_t)row * C + best]) best = cl;
-        const int example = idx[per_token ? row / batch.T : row];
-        double* acc = &by_len[3 * (size_t)slot[length_of(example)]];
-        acc[0] += 1;
-        acc[1] += best == target ? 1 : 0;
-        acc[2] += row_loss[row];
-      }
-    }
-    for (auto& [name, norm] : bn_layers) norm->set_input_moments(nullptr);
-    ranks.sum(per_batch.data(), (int64_t)per_batch.size());  // one rank's value per entry: exact
-    for (int j = 0; j < n_batches; ++j) {
-      loss_sum += per_batch[3 * j];
-      correct += (long long)per_batch[3 * j + 1];
-      counted += (long long)per_batch[3 * j + 2];
-    }
-    r.count = (int)counted;
-    r.loss = counted ? loss_sum / (double)counted : 0.0;
-    r.accuracy = counted ? (double)correct / (double)counted : 0.0;
-    // Per length: sums over ranks, then means.
-    ranks.sum(by_len.data(), (int64_t)by_len.size());
-    for (auto& [len, k] : slot) {
-      const double* acc = &by_len[3 * (size_t)k];
-      if (acc[0] <= 0) continue;  // a length whose examples count no unit
-      r.by_length.push_back({len, (int)acc[0], acc[2] / acc[0], acc[1] / acc[0]});
-    }
-    // Shift: the split's moments summed over ranks, against the running statistics (the
-    // same on every rank: synced, or broadcast by the trainer).
-    for (size_t l = 0; l < bn_layers.size(); ++l) {
-      InputMoments& m = moments[l];
-      std::vector<float> rm, rv;
-      bn_layers[l].second->running_stats(rm, rv);
-      const size_t D = rm.size();
-      // {not centred (a rank that saw no batch does not know), count, sum (D), sum_sq (D)}
-      std::vector<double> flat(2 + 2 * D, 0.0);
-      if (m.sum.size() == D) {
-        flat[0] = m.centred ? 0 : 1;
-        flat[1] = m.count;
-        std::copy(m.sum.begin(), m.sum.end(), flat.begin() + 2);
-        std::copy(m.sum_sq.begin(), m.sum_sq.end(), flat.begin() + 2 + (long)D);
-      }
-      ranks.sum(flat.data(), (int64_t)flat.size());
-      m.centred = flat[0] == 0;
-      m.count = flat[1];
-      m.sum.assign(flat.begin() + 2, flat.begin() + 2 + (long)D);
-      m.sum_sq.assign(flat.begin() + 2 + (long)D, flat.end());
-      const StatsShift sh = stats_shift(m, rm, rv);
-      r.bn.push_back({bn_layers[l].first, sh.shift_mean, sh.shift_var});
-    }
-    results.push_back(r);
-  }
-  model.set_training(was_training);
-  return results;
-}
-
-std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits, int batch_size,
-                                 Comm* comm) {
-  EvalOptions opt;
-  opt.batch_size = batch_size;
-  return evaluate(model, splits, opt, comm);
-}
-
 TrainResult train(const Config& cfg, const TrainOptions& opt) {
   const TrainConfig& tc = cfg.train;
   Comm& comm = opt.comm ? *opt.comm : local_comm();
@@ -513,10 +361,7 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     else
       jitter_complete = start_step == 0;
   }
-  EvalOptions eval_opt;
-  eval_opt.batch_size = tc.batch_size;
-  eval_opt.bn_stats = cfg.eval.bn_stats;
-  eval_opt.prefix_tokens = task_prefix_tokens(cfg.task.name);
+  const EvalOptions eval_opt = eval_options(cfg);
 
   // A resume of a finished run runs no step: its result.json stays exactly as it was.
   // (Without one, e.g. killed between the last checkpoint and result.json, it is written.)

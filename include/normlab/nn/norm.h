@@ -54,6 +54,10 @@ struct InputMoments {
   // The split's statistics in BatchNorm's terms (biased variance); empty when nothing was added.
   std::vector<double> mean() const;
   std::vector<double> var() const;
+  // The variance a layer keeps as its running statistic, from these moments: centred, the
+  // unbiased var * count / (count - 1) (BatchNorm's running_var); not centred, the quadratic
+  // mean itself (PowerNorm's phi). What eval.bn_stats = split normalises with.
+  std::vector<double> running_var() const;
 };
 
 // How far a split's statistics lie from the running ones the layer evaluates with, defined
@@ -82,6 +86,12 @@ class Norm : public Module {
   // does, over the same rows) instead of the running ones, and update nothing.
   void set_eval_batch_stats(bool on) { eval_batch_stats_ = on; }
   bool eval_batch_stats() const { return eval_batch_stats_; }
+  // eval_stats (eval.bn_stats = split): normalise with these statistics instead of the
+  // running ones, in BatchNorm's terms as running_stats() gives them (PowerNorm: mean 0 and
+  // var = a quadratic mean), and update nothing. Empty vectors: back to the running ones.
+  // Read only in eval mode and when eval_batch_stats is off.
+  void set_eval_stats(const std::vector<float>& mean, const std::vector<float>& var);
+  bool has_eval_stats() const { return eval_mean_.defined(); }
   // While set (not null), every forward adds its input's masked moments here (the input the
   // statistics are taken of: PowerNorm's group-scaled x). The caller owns the object.
   void set_input_moments(InputMoments* m) { input_moments_ = m; }
@@ -106,6 +116,9 @@ class Norm : public Module {
 
  protected:
   bool eval_batch_stats_ = false;
+  Tensor eval_mean_, eval_var_;  // set_eval_stats(); undefined: the running statistics
+  // Throws std::invalid_argument naming the layer unless the eval_stats are unset or of width D.
+  void check_eval_stats(int D) const;
   InputMoments* input_moments_ = nullptr;
 };
 

@@ -30,45 +30,9 @@
 #include "normlab/data/task.h"
 #include "normlab/dist/comm.h"
 #include "normlab/nn/encoder.h"
+#include "normlab/train/evaluator.h"  // evaluate(), EvalResult, eval_to_json()
 
 namespace nl {
-
-// One sequence length of an evaluation split: its examples' counted units (examples for
-// classify, real labelled tokens for tag and lm) and the mean loss and accuracy over them.
-struct LengthResult {
-  int length = 0;            // real symbols, the split's unit (a <bos> prefix not counted)
-  int count = 0;
-  double loss = 0;
-  double accuracy = 0;
-};
-
-// One norm layer with batch statistics on one split (docs/math.md, Diagnostics, "Shift").
-struct NormShift {
-  std::string layer;         // "layers.0.norm1"
-  double shift_mean = 0;     // ||mean_split - rm||_2 / D
-  double shift_var = 0;      // ||var_split - rv||_2 / D
-};
-
-struct EvalResult {
-  std::string split;
-  LengthRange lengths;
-  bool seen_in_training = false;
-  double loss = 0;
-  double accuracy = 0;
-  int count = 0;             // examples (classify) or real tokens (tag, lm)
-  std::vector<LengthResult> by_length;  // every length present in the split, ascending
-  std::vector<NormShift> bn;            // every norm with batch statistics, in model order
-};
-
-// How evaluate() runs.
-struct EvalOptions {
-  int batch_size = 32;
-  // Norms with batch statistics: running statistics, or each batch's own (eval.bn_stats).
-  EvalBnStats bn_stats = EvalBnStats::running;
-  // Tokens before the real symbols of each example (<bos>: task_prefix_tokens(task)), so
-  // that by_length's lengths are the split's (task.eval_lengths) lengths.
-  int prefix_tokens = 0;
-};
 
 struct TrainOptions {
   std::string out_dir;       // overrides cfg.train.out_dir when not empty
@@ -97,25 +61,6 @@ struct TrainResult {
 // SIGINT or SIGTERM during train() finish the step in progress, write a checkpoint and return
 // with interrupted_by set (no result.json); `--resume` then continues bit-identically.
 TrainResult train(const Config& cfg, const TrainOptions& opt);
-
-// Loss and accuracy per evaluation split and per length, in eval mode (BatchNorm uses its
-// running statistics, or with opt.bn_stats = batch each batch's own), and the shift of each
-// batch-statistics norm's split statistics from its running ones (EvalResult::bn).
-// With comm, the batches of each split are dealt out over the ranks (batch i to rank
-// i % K). The split's loss, accuracy and count are added per batch in batch order: every
-// rank gets the same numbers, the same as a single process's. by_length and the shift's
-// moments are sums over ranks (float64; counts exact, the rest to float64 rounding).
-std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
-                                 const EvalOptions& opt, Comm* comm = nullptr);
-// The same with running statistics and no <bos> prefix.
-std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& splits,
-                                 int batch_size, Comm* comm = nullptr);
-
-// The results as JSON, the one form result.json and `normlab eval --json` share:
-// [{"split", "min_len", "max_len", "seen_in_training", "loss", "accuracy", "count",
-//   "by_length": [{"length", "count", "loss", "accuracy"}, ...],
-//   "bn": {layer: {"shift_mean", "shift_var"}}}, ...]   ("bn" only with such norms)
-nlohmann::json eval_to_json(const std::vector<EvalResult>& evals);
 
 // The spread of each batch-statistics norm's batch statistics over the logged training
 // steps (docs/math.md, Diagnostics, "Jitter"): per feature the std over logged steps of the

@@ -8,6 +8,8 @@
 //   eval:     y = g * (x - rm) / sqrt(rv + eps) + b
 //   eval with eval_batch_stats (eval.bn_stats = batch): the training formula with this batch's
 //             mu and var, and no update of rm, rv
+//   eval with eval_stats (eval.bn_stats = split): the eval formula with the given mean and
+//             variance (the split's, AdaBN) in place of rm, rv; no update
 // Pad positions output 0 and get no gradient; they count for nothing.
 // What it is not: the math, which is kernels::batchnorm_* (src/kernels/norm_batch.cpp).
 //
@@ -103,6 +105,32 @@ std::vector<double> InputMoments::var() const {
   return v;
 }
 
+std::vector<double> InputMoments::running_var() const {
+  std::vector<double> v = var();
+  // centred: biased -> unbiased, as the running update does (var * N / (N - 1))
+  if (centred && count > 1)
+    for (double& x : v) x *= count / (count - 1);
+  return v;
+}
+
+void Norm::set_eval_stats(const std::vector<float>& mean, const std::vector<float>& var) {
+  if (mean.empty() && var.empty()) {
+    eval_mean_ = eval_var_ = Tensor();
+    return;
+  }
+  if (mean.size() != var.size())
+    throw std::invalid_argument(type() + ": set_eval_stats: mean has " + std::to_string(mean.size()) +
+                                " values but var has " + std::to_string(var.size()));
+  eval_mean_ = Tensor::from(mean, {(int)mean.size()});
+  eval_var_ = Tensor::from(var, {(int)var.size()});
+}
+
+void Norm::check_eval_stats(int D) const {
+  if (eval_mean_.defined() && eval_mean_.numel() != D)
+    throw std::invalid_argument(type() + ": eval statistics of width " + std::to_string(eval_mean_.numel()) +
+                                " for a layer of width " + std::to_string(D));
+}
+
 StatsShift stats_shift(const InputMoments& m, const std::vector<float>& running_mean,
                        const std::vector<float>& running_var) {
   StatsShift s;
@@ -135,6 +163,7 @@ class BatchNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input(type_, x, keep, D_);
+    check_eval_stats(D_);
     // The split statistics of an evaluation (the trainer's evaluate()): real tokens only,
     // also for batchnorm_padded.
     if (input_moments_) input_moments_->add(x.data(), norms::data_or_null(keep), N, D_);
@@ -183,10 +212,12 @@ class BatchNorm final : public Norm {
       }
       if (training_) update_running(mean.data(), var.data(), count);
     } else {
-      // Eval: the running statistics, copied so a later training step cannot change them
-      // under this graph's backward.
-      mean = running_mean_.clone();
-      kernels::batchnorm_rstd(rstd.data(), running_var_.data(), D_, eps_);
+      // Eval: the running statistics (or the split's: eval_stats), copied so a later
+      // training step cannot change them under this graph's backward.
+      const Tensor& rm = eval_mean_.defined() ? eval_mean_ : running_mean_;
+      const Tensor& rv = eval_var_.defined() ? eval_var_ : running_var_;
+      mean = rm.clone();
+      kernels::batchnorm_rstd(rstd.data(), rv.data(), D_, eps_);
     }
     Tensor out = Tensor::empty(x.shape());
     kernels::batchnorm_forward(out.data(), x.data(), keep, mean.data(), rstd.data(), g_.data(),
@@ -248,7 +279,9 @@ class BatchNorm final : public Norm {
       if (training_) update_running(mu.data(), var.data(), (long)count);
       y = xc / sqrt(var + eps_);
     } else {
-      y = (x2 - running_mean_.clone()) / sqrt(running_var_.clone() + eps_);
+      const Tensor& rm = eval_mean_.defined() ? eval_mean_ : running_mean_;  // eval_stats: the split's
+      const Tensor& rv = eval_var_.defined() ? eval_var_ : running_var_;
+      y = (x2 - rm.clone()) / sqrt(rv.clone() + eps_);
     }
     return reshape((y * g_ + b_) * m, x.shape());
   }

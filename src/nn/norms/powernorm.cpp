@@ -39,6 +39,9 @@
 //   eval with eval_batch_stats (eval.bn_stats = batch): y = g * xs / sqrt(psiB2 + eps) + b
 //     with this batch's psiB2 (what training does in its warmup), no buffer changes; its
 //     backward treats psiB2 as a constant.
+//   eval with eval_stats (eval.bn_stats = split): y = g * xs / sqrt(psi2_split + eps) + b with
+//     the given quadratic mean (the var of set_eval_stats; its mean, 0, is not read) in place
+//     of phi; no buffer changes.
 //
 // Across K data-parallel ranks (model.norm.sync), each rank holding a shard of the global batch:
 //   sync = false: every rank's psiB2 and ema_gz update come from its own shard; the trainer
@@ -209,6 +212,7 @@ class PowerNorm final : public Norm {
 
   Tensor forward(const Tensor& x, const Tensor& keep) override {
     const int N = norms::check_input("powernorm", x, keep, D_);
+    check_eval_stats(D_);
     return kernels() == KernelSet::reference ? composed(x, keep, N) : fused(x, keep, N);
   }
 
@@ -256,8 +260,8 @@ class PowerNorm final : public Norm {
       powernorm_rstd(sc.s.data(), psi2.data(), D_, eps_);          // 1/sqrt(psiB2 + eps)
       return sc;
     }
-    if (!training_) {
-      powernorm_rstd(sc.s.data(), running_phi_.data(), D_, eps_);   // eval: 1/sqrt(phi + eps)
+    if (!training_) {  // eval: 1/sqrt(phi + eps), or the split's quadratic mean (eval_stats)
+      powernorm_rstd(sc.s.data(), eval_var_.defined() ? eval_var_.data() : running_phi_.data(), D_, eps_);
       return sc;
     }
     Tensor psi2 = Tensor::empty({D_});
