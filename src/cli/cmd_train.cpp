@@ -18,6 +18,7 @@
 #include "normlab/runtime.h"
 #include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
+#include "normlab/train/run_lock.h"
 #include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
 
@@ -58,20 +59,25 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
   struct Args {
     std::string config, out;
     std::vector<std::string> overrides;
-    bool resume = false, quiet = false;
+    bool resume = false, overwrite = false, quiet = false;
     int stop_after = -1;
   };
   auto a = std::make_shared<Args>();
   sub.add_option("config", a->config, "Config file (JSON); keys are documented in configs/README.md")->required();
   sub.add_option("--out", a->out, "Run folder (default: train.out_dir from the config)");
   sub.add_option("--set", a->overrides, "Override a key: --set model.norm.type=batchnorm (repeatable)");
-  sub.add_flag("--resume", a->resume, "Continue from the run folder's checkpoint, bit-identically");
+  CLI::Option* resume = sub.add_flag("--resume", a->resume, "Continue from the run folder's checkpoint, bit-identically");
+  sub.add_flag("--overwrite", a->overwrite,
+               "Start again from step 0 in a folder that holds a run (its checkpoint, metrics.csv and result.json "
+               "are replaced); without it such a folder is refused")
+      ->excludes(resume);
   sub.add_flag("--quiet", a->quiet, "No progress output");
   sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume); 0: the step-0 checkpoint, as init");
   return [a]() {
     // Under `mpirun -np K`: K ranks, data parallel (MPI starts here); otherwise one process.
     Comm& world = world_comm();
     Config cfg = resolve_config(a->config, a->overrides);
+    if (!a->resume) refuse_to_overwrite_run(a->out.empty() ? cfg.train.out_dir : a->out, a->overwrite);
     const bool quiet = a->quiet || !world.is_root();
     if (!quiet) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
     std::fflush(stdout);
@@ -112,15 +118,20 @@ NL_COMMAND("init", "Write a run folder's step-0 checkpoint: the initial weights,
   struct Args {
     std::string config, out;
     std::vector<std::string> overrides;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   sub.add_option("config", a->config, "Config file (JSON), as for train")->required();
   sub.add_option("--out", a->out, "Run folder (default: train.out_dir from the config)");
   sub.add_option("--set", a->overrides, "Override a key: --set model.norm.type=batchnorm (repeatable)");
+  sub.add_flag("--overwrite", a->overwrite,
+               "Start again in a folder that holds a run (its checkpoint, metrics.csv and result.json are "
+               "replaced); without it such a folder is refused");
   return [a]() {
     // Exactly `train CONFIG --stop-after 0`: the same folder (config.json, metrics.csv's
     // header, the lock) and the checkpoint train would write at step 0.
     Config cfg = resolve_config(a->config, a->overrides);
+    refuse_to_overwrite_run(a->out.empty() ? cfg.train.out_dir : a->out, a->overwrite);
     TrainOptions opt;
     opt.out_dir = a->out;
     opt.quiet = true;

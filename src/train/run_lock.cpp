@@ -1,6 +1,7 @@
 // run_lock.cpp — flock on <dir>/normlab.lock with the holder's pid inside (see run_lock.h).
 //
 // What it is: open, flock(LOCK_EX | LOCK_NB), write our pid; on EWOULDBLOCK, read theirs.
+// Also the refusal to start a new run over a folder that holds one (run_lock.h).
 // What it is not: a wait for the lock: normlab never queues behind another run.
 #include "normlab/train/run_lock.h"
 
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "normlab/error.h"
@@ -73,6 +75,25 @@ long RunLock::holder(const std::string& dir) {
   }
   ::close(fd);  // drops our shared lock, if we got it
   return pid;
+}
+
+std::string run_files_in(const std::string& dir) {
+  std::string found;
+  for (const char* f : {"checkpoint.safetensors", "result.json", "metrics.csv"}) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(dir) / f, ec)) found += (found.empty() ? "" : ", ") + std::string(f);
+  }
+  return found;
+}
+
+void refuse_to_overwrite_run(const std::string& dir, bool overwrite) {
+  // A folder another process writes: that first (its files are not a finished run).
+  if (const long pid = RunLock::holder(dir)) throw UserError(in_use(dir, pid), 2);
+  if (overwrite) return;
+  const std::string found = run_files_in(dir);
+  if (!found.empty())
+    throw UserError(dir + " holds a run (" + found + "); continue it with --resume, or start it again with --overwrite",
+                    2);
 }
 
 }  // namespace nl

@@ -31,4 +31,16 @@ class RunLock {
   int fd_ = -1;
 };
 
+// What a run leaves in its folder (checkpoint.safetensors, result.json, metrics.csv): those of
+// them that `dir` holds, joined by ", "; "" when it holds none (or does not exist).
+std::string run_files_in(const std::string& dir);
+
+// `train` without --resume and `init` start a run from step 0, which would overwrite the
+// checkpoint, delete result.json and cut metrics.csv to its header. A folder another
+// process holds is refused as RunLock refuses it (in use, its pid); then, unless
+// `overwrite` (the --overwrite flag), a folder that holds a run, with UserError(code 2):
+//   "runs/x holds a run (checkpoint.safetensors, result.json); continue it with --resume,
+//    or start it again with --overwrite"
+void refuse_to_overwrite_run(const std::string& dir, bool overwrite);
+
 }  // namespace nl
