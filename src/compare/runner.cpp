@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -80,6 +81,23 @@ static bool valid_name(const std::string& s) {
 static bool valid_key_path(const std::string& k) {
   if (k.empty() || k.front() == '.' || k.back() == '.') return false;
   return k.find("..") == std::string::npos && k.find('=') == std::string::npos;
+}
+
+// variants x sweep points x seeds, counted before any point is built (a 1000 x 1000 sweep
+// is a million points, gigabytes of resolved configs): at most kMaxCompareRuns.
+static void check_run_count(const CompareConfig& cc) {
+  double runs = (double)cc.variants.size() * (double)cc.seeds.size();  // double: no overflow
+  std::string product = std::to_string(cc.variants.size()) + " variants";
+  for (const auto& axis : cc.sweep) {
+    runs *= (double)axis.values.size();
+    product += " x " + std::to_string(axis.values.size()) + " " + axis.key;
+  }
+  product += " x " + std::to_string(cc.seeds.size()) + " seeds";
+  if (runs <= (double)kMaxCompareRuns) return;
+  char count[64];
+  std::snprintf(count, sizeof count, runs < 1e15 ? "%.0f" : "%.3g", runs);
+  throw cerr2(cc.source, std::string(count) + " runs (" + product + ") is more than the limit of " +
+                             std::to_string(kMaxCompareRuns) + " runs in one comparison");
 }
 
 CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const std::string& source,
@@ -224,6 +242,8 @@ CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const st
       cc.sweep.push_back(std::move(axis));
     }
   }
+
+  check_run_count(cc);  // before any sweep point is built
 
   // What each variant is, from its config resolved at the first sweep point (a variant that
   // does not resolve is reported, naming its key, when the runs are planned).
@@ -622,6 +642,17 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
   auto run_name = [](const CompareRun& r) {
     return r.variant + (r.point.empty() ? "" : "/" + r.point) + "/seed" + std::to_string(r.seed);
   };
+  if (!opt.only.empty()) {  // also under --dry-run: a plan of nothing is a typo
+    bool any = false;
+    for (const auto& r : plan) any |= only_matches(opt.only, r);
+    if (!any)
+      throw UserError("--only: '" + opt.only + "' names no run (use VARIANT, VARIANT/SEED" +
+                          (plan.front().point.empty() ? "" : " or VARIANT/POINT/SEED") + ", e.g. " +
+                          plan.front().variant + "/" +
+                          (plan.front().point.empty() ? "" : plan.front().point + "/") +
+                          std::to_string(plan.front().seed) + ")",
+                      2);
+  }
   if (opt.dry_run) {
     // The plan, and nothing else: no folder, no file, no child.
     if (!opt.quiet && world.is_root()) std::printf("%s", format_plan(plan).c_str()), std::fflush(stdout);
@@ -636,18 +667,13 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     }
     return res;
   }
-  if (!opt.only.empty()) {
-    bool any = false;
-    for (const auto& r : plan) any |= only_matches(opt.only, r);
-    if (!any)
-      throw UserError("--only: '" + opt.only + "' names no run (use VARIANT, VARIANT/SEED" +
-                          (plan.front().point.empty() ? "" : " or VARIANT/POINT/SEED") + ", e.g. " +
-                          plan.front().variant + "/" +
-                          (plan.front().point.empty() ? "" : plan.front().point + "/") +
-                          std::to_string(plan.front().seed) + ")",
-                      2);
-  }
   fs::create_directories(res.out_dir);
+  // One comparison per output folder: rank 0 holds the folder's lock (run_lock.h) until the
+  // report is written; a second compare exits 2 at once naming its pid. The other ranks
+  // wait here, so none starts a run when rank 0 could not lock (its error ends them all).
+  std::optional<RunLock> folder_lock;
+  if (world.is_root()) folder_lock.emplace(res.out_dir);
+  if (n_ranks > 1) world.barrier();
   // Rank 0 says what concerns the whole comparison; every rank reports its own runs.
   auto say = [&](const std::string& s) {
     if (!opt.quiet && world.is_root()) std::printf("%s\n", s.c_str()), std::fflush(stdout);
@@ -704,21 +730,26 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     Child c;
     c.index = i;
     c.start = std::chrono::steady_clock::now();
-    if (long holder = RunLock::holder(r.dir)) {
+    fs::create_directories(r.dir);
+    std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
+    bool resume = false;
+    try {
+      // The run's own lock while its files are read and removed: a folder another process
+      // writes is never touched, and none can start writing it in between. Released before
+      // the child starts, which takes it again.
+      RunLock run_lock(r.dir);
+      resume = opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
+               file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) && !finished_run(r.dir, r.config);
+      if (!resume) remove_run_outputs(r.dir);
+      write_file_atomic(cfg_path, r.config.dump(2) + "\n");
+    } catch (const UserError& e) {
+      if (e.code != 2) throw;  // not "in use": a real failure to read or write the folder
       RunOutcome& o = res.runs[i];
       o.status = "failed";
       o.exit_code = 2;
-      o.last_stderr = r.dir + " is in use by another normlab process (" +
-                      (holder > 0 ? "pid " + std::to_string(holder) : std::string("pid unknown")) + "); not touched";
+      o.last_stderr = std::string(e.what()) + "; not touched";
       return c;
     }
-    fs::create_directories(r.dir);
-    std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
-    bool resume = opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
-                  file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) &&
-                  !finished_run(r.dir, r.config);
-    if (!resume) remove_run_outputs(r.dir);
-    write_file_atomic(cfg_path, r.config.dump(2) + "\n");
     // train.ranks = K > 1: a data-parallel job of its own, the run's threads shared by its
     // ranks; --bind-to none, since mpirun would pin every job's rank 0 to the same core.
     const int ranks = r.config.contains("train") && r.config["train"].contains("ranks")

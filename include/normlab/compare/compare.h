@@ -43,6 +43,10 @@ struct SweepPoint {
   std::vector<std::pair<std::string, nlohmann::json>> values;  // key -> value, axis order
 };
 
+// The most runs (variants x sweep points x seeds) one comparison may plan: a bigger product
+// is a code-2 error naming the count, before any run or sweep point is built.
+constexpr size_t kMaxCompareRuns = 10000;
+
 struct CompareConfig {
   std::string source;               // the file (or "compare config"), for messages
   nlohmann::json base;              // the base training config (inline, or read from "base")
