@@ -37,6 +37,15 @@ struct CheckpointModel;
 CheckpointModel open_checkpoint(const std::string& command, const std::string& path, const std::string& config_path,
                                 const std::vector<std::string>& overrides, bool with_task);
 
+// Every number option of `app` and its commands checked by its type (usage.cpp): floats
+// finite, unsigned integers plain digits that fit (no -1, no 2^64), integers plain decimal.
+// main calls it once the commands have added their options.
+void check_numbers(CLI::App& app);
+// ">= 0" with a short message ("--temperature: '-1' is negative (allowed: >= 0)").
+CLI::Validator non_negative();
+// A CLI11 parse error as one line for "normlab: error: ...", with the command's --help.
+std::string usage_error(const CLI::App& app, const CLI::ParseError& e);
+
 using CommandRun = std::function<int()>;
 using CommandSetup = std::function<CommandRun(CLI::App& sub)>;
 

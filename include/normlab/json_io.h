@@ -9,7 +9,7 @@
 //   configs/x.json: malformed JSON: parse error at line 3, column 5: ...
 //   configs/x.json: model.dropout: number out of range: 1e999
 //   configs/x.json: model.d_model: duplicate key                (when asked to reject them)
-//   configs/x.json: JSON nested deeper than 64 levels at line 1, column 65
+//   configs/x.json: model.d_model[0]: JSON nested deeper than 64 levels at line 1, column 65
 // json_describe shows a value in an error message: its type and at most ~40 characters,
 // built without recursing through the value.
 // What it is not: a schema; what keys mean is the caller's business (config.cpp, the
@@ -32,7 +32,9 @@ struct JsonReadOptions {
   int max_depth = kMaxJsonDepth;
 };
 
-// UserError unless every [ and { outside strings is nested at most max_depth deep.
+// UserError unless every [ and { outside strings is nested at most max_depth deep; the
+// message names the key path it is under when there is one:
+//   configs/x.json: model.d_model[0][0]: JSON nested deeper than 64 levels at line 1, column 85
 void check_json_depth(std::string_view text, const std::string& source, int max_depth = kMaxJsonDepth,
                       int code = 2);
 
@@ -51,6 +53,8 @@ std::string json_brief(const nlohmann::ordered_json& v);
 // Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF): what nlohmann
 // accepts in a JSON string and what its dump() requires.
 bool is_valid_utf8(std::string_view s);
+// The offset of the first byte that is not part of valid UTF-8 (as above); npos if none.
+size_t first_invalid_utf8(std::string_view s);
 
 // `s` made printable on one line for a message: control characters as \n, \t or \xNN,
 // invalid UTF-8 bytes as \xNN, cut to about `max_chars` characters with "...".

@@ -34,9 +34,9 @@ NL_COMMAND("generate", "Continue a prompt with a trained lm checkpoint (char_lm)
   auto a = std::make_shared<Args>();
   sub.add_option("--checkpoint", a->checkpoint, "checkpoint.safetensors of an lm run (task char_lm)")->required();
   sub.add_option("--prompt", a->prompt, "Text to continue (at least one token)")->required();
-  sub.add_option("--tokens", a->tokens, "How many tokens to generate (default 100)")->check(CLI::NonNegativeNumber);
+  sub.add_option("--tokens", a->tokens, "How many tokens to generate (default 100)")->check(non_negative());
   sub.add_option("--temperature", a->temperature, "Softmax temperature; 0 = always the most likely token (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   sub.add_option("--seed", a->seed, "Sampling seed (default 1)");
   return [a]() {
     CheckpointModel m = open_checkpoint("generate", a->checkpoint, "", {}, /*with_task=*/false);

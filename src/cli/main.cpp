@@ -3,7 +3,9 @@
 // Global options (--threads, --kernels) apply to every command: the thread count is set
 // here; the kernel set is read by each command once (resolve_config puts it into
 // train.kernels) and handed to the model it builds. Errors the user can
-// fix are one line on stderr and a non-zero exit, never a crash or a stack trace.
+// fix are one line on stderr and a non-zero exit, never a crash or a stack trace; a bad
+// command line (CLI11's parse errors: an unknown option, a missing argument, nan for a
+// float) is one line and exit code 2, like a bad config.
 // Under mpirun (a data-parallel `train`), an error on any rank is one line naming the
 // rank, "normlab: error: rank 1 of 2: <what>", and MPI_Abort ends every rank with the
 // error's exit code, so no rank waits forever in a collective for one that is gone.
@@ -69,11 +71,15 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.help);
     runs[sub] = cmd.setup(*sub);
   }
+  nl::check_numbers(app);  // floats finite, integers plain decimal that fit (usage.cpp)
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --help-all print the help (exit 0); anything else is a usage error: one
+    // line, exit 2, as for a bad config.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return report_error(nl::usage_error(app, e).c_str(), 2);
   }
   try {
     nl::set_num_threads(global.threads);

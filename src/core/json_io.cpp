@@ -190,9 +190,37 @@ std::string brief(const J& v) {
 
 }  // namespace
 
+namespace {
+
+// Where the depth scan is: one entry per open container, the key an object is at (the
+// last string before a ':') or the index an array is at (its commas so far).
+struct ScanLevel {
+  bool object;
+  std::string_view key;
+  size_t index = 0;
+};
+
+// "model.d_model[0][0]..." for the levels open: keys joined by '.', indexes as [i], cut short;
+// "" when the outermost value is an array (no key names it).
+std::string scan_path(const std::vector<ScanLevel>& levels) {
+  std::string path;
+  if (levels.empty() || !levels.front().object) return path;
+  for (const ScanLevel& l : levels) {
+    if (path.size() > 80) return path + "...";
+    if (l.object && l.key.empty()) break;  // no key read yet at this level
+    if (l.object) path += (path.empty() ? "" : ".") + printable(l.key, 40);
+    else path += "[" + std::to_string(l.index) + "]";
+  }
+  return path;
+}
+
+}  // namespace
+
 void check_json_depth(std::string_view text, const std::string& source, int max_depth, int code) {
-  int depth = 0;
+  std::vector<ScanLevel> levels;  // at most max_depth + 1: the scan stops there
   bool in_string = false;
+  size_t string_begin = 0;
+  std::string_view last_string;
   size_t line = 1, col = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -200,18 +228,28 @@ void check_json_depth(std::string_view text, const std::string& source, int max_
     if (c == '\n') ++line, col = 0;
     if (in_string) {
       if (c == '\\') ++i, ++col;  // the escaped character cannot end the string
-      else if (c == '"') in_string = false;
+      else if (c == '"') in_string = false, last_string = text.substr(string_begin, i - string_begin);
       continue;
     }
     if (c == '"') {
       in_string = true;
+      string_begin = i + 1;
+    } else if (c == ':' && !levels.empty() && levels.back().object) {
+      levels.back().key = last_string;
+    } else if (c == ',' && !levels.empty() && !levels.back().object) {
+      ++levels.back().index;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_depth)
-        throw UserError(source + ": JSON nested deeper than " + std::to_string(max_depth) + " levels at line " +
-                            std::to_string(line) + ", column " + std::to_string(col),
+      if ((int)levels.size() + 1 > max_depth) {
+        // The key path the nesting is under, when there is one (not a top-level array).
+        const std::string path = scan_path(levels);
+        throw UserError(source + ": " + (path.empty() ? "" : path + ": ") + "JSON nested deeper than " +
+                            std::to_string(max_depth) + " levels at line " + std::to_string(line) + ", column " +
+                            std::to_string(col),
                         code);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+      }
+      levels.push_back({c == '{', {}, 0});
+    } else if ((c == ']' || c == '}') && !levels.empty()) {
+      levels.pop_back();
     }
   }
 }
@@ -230,13 +268,15 @@ std::string json_brief(const nlohmann::ordered_json& v) { return brief(v); }
 std::string json_describe(const nlohmann::json& v) { return std::string(v.type_name()) + " " + brief(v); }
 std::string json_describe(const nlohmann::ordered_json& v) { return std::string(v.type_name()) + " " + brief(v); }
 
-bool is_valid_utf8(std::string_view s) {
+bool is_valid_utf8(std::string_view s) { return first_invalid_utf8(s) == std::string_view::npos; }
+
+size_t first_invalid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t n = utf8_seq(s, i);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
 }
 
 std::string printable(std::string_view s, size_t max_chars) {

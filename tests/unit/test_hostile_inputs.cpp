@@ -115,7 +115,10 @@ TEST_CASE("a config with an array nested 1e5 deep is one line, not a stack overf
   write_file(path, R"({"model": {"d_model": )" + deep_array(100000) + "}}");
   Caught c = error_of([&] { nl::load_config(path); });
   CHECK(c.code == 2);
-  CHECK(c.what == path + ": JSON nested deeper than 64 levels at line 1, column 85");
+  // The key path it is under, cut after ~80 characters.
+  std::string indexes;
+  for (int i = 0; i < 23; ++i) indexes += "[0]";
+  CHECK(c.what == path + ": model.d_model" + indexes + "...: JSON nested deeper than 64 levels at line 1, column 85");
 
   // The binary: exit 2, one line, the run folder not created.
   Run r = normlab("train " + path + " --out " + t.file("run"), t);
@@ -324,7 +327,8 @@ TEST_CASE("a JSONL line nested 1e5 deep names the file and line", "[hostile]") {
   c.eval_lengths = {{1, 4}};
   Caught e = error_of([&] { nl::make_task(c, 1); });
   CHECK(e.code == 1);
-  CHECK(e.what == path + ":2: JSON nested deeper than 64 levels at line 1, column 73");
+  CHECK(e.what.rfind(path + ":2: text[0][0]", 0) == 0);
+  CHECK(e.what.find("...: JSON nested deeper than 64 levels at line 1, column 73") != std::string::npos);
   write_file(path, "{\"text\": \"ab\", \"label\": 1e999}\n");
   CHECK(error_of([&] { nl::make_task(c, 1); }).what == path + ":1: label: number out of range: 1e999");
 }
