@@ -5,12 +5,15 @@
 // O_NONBLOCK and checked with fstat before a byte is read, so a FIFO, a device
 // (/dev/zero), a directory or a socket is one UserError line naming the file, never a
 // hang or a read that runs until memory is gone; a file larger than the cap is refused
-// with the cap in the message. A UTF-8 byte-order mark can be stripped for text files.
+// with the cap in the message. A UTF-8 byte-order mark can be stripped for text files, and
+// text checked as UTF-8 (an error naming file, line and byte offset) and cut into lines.
 // What it is not: a parser (json_io.h parses JSON), nor a writer (checkpoint.cpp and the
 // trainer write their files atomically).
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace nl {
 
@@ -39,6 +42,27 @@ std::string bytes_str(double bytes);
 
 // Drops a leading UTF-8 byte-order mark (EF BB BF), as editors on Windows write it.
 void strip_utf8_bom(std::string& text);
+
+// The same as read_regular_file, or with path "-" standard input (a pipe or a terminal:
+// read to its end, within the cap). For inputs that may come from a pipe (predict --input).
+std::string read_input_file(const std::string& path, const std::string& label, const std::string& kind,
+                            uint64_t max_bytes, int code);
+
+// UserError(code) unless `text` is valid UTF-8 (json_io.h's is_valid_utf8), naming the
+// file, the line and the byte offset of the first bad byte:
+//   "data/x.tsv:3: invalid UTF-8: byte 0x82 at offset 57 (save the file as UTF-8)"
+// `name` is the file as the message names it ("data/x.tsv", "stdin").
+void require_utf8_text(std::string_view text, const std::string& name, int code);
+
+// One line of a text file: its number (from 1) and its text without the '\n' (nor a '\r'
+// before it).
+struct TextLine {
+  int number;
+  std::string text;
+};
+// `text` cut into lines, after require_utf8_text. A last line without '\n' counts; an empty
+// file has no lines.
+std::vector<TextLine> text_lines(std::string_view text, const std::string& name, int code);
 
 // A file that ships with normlab (scripts/plot_compare.py, data/wordlang/train.tsv), by its
 // path in the source tree: first in the installed share folder beside the binary

@@ -7,19 +7,20 @@
 // evaluation mode (no dropout, BatchNorm's running statistics) and print, per input,
 //   classify:  LABEL <TAB> PROBABILITY <TAB> INPUT
 //   tag:       one label per input token, space-separated <TAB> INPUT
-// or, with --json, one JSON array with an object per input. A character or symbol the
+// or, with --json, one JSON array with an object per input. In the lines, control characters
+// of an input or label are escaped (\n, \t, \xNN), so each input stays one line. A character or symbol the
 // vocabulary lacks becomes <unk> with a note on stderr (built-in tasks have no <unk>: an
 // error naming the token); an input longer than model.max_len is an error naming it.
 // What it is not: evaluation against labels (`normlab eval`), nor text generation for an
 // lm head (`normlab generate`, cmd_generate.cpp).
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 
 #include "normlab/autograd.h"
 #include "normlab/cli.h"
 #include "normlab/config.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
 #include "normlab/runtime.h"
 #include "normlab/train/saved_model.h"
 
@@ -36,26 +37,19 @@ std::vector<Input> read_inputs(const std::vector<std::string>& texts, const std:
   std::vector<Input> in;
   for (size_t i = 0; i < texts.size(); ++i) in.push_back({"argument " + std::to_string(i + 1), texts[i]});
   if (!file.empty()) {
-    std::ifstream f;
-    std::istream* s = &std::cin;
+    // A regular file (or '-', stdin) under the data cap, opened without blocking; UTF-8 (files.h).
     const std::string name = file == "-" ? "stdin" : file;
-    if (file != "-") {
-      f.open(file, std::ios::binary);
-      if (!f) throw UserError("predict: --input " + file + ": cannot open");
-      s = &f;
-    }
-    std::string line;
-    int n = 0;
-    while (std::getline(*s, line)) {
-      ++n;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      in.push_back({name + ":" + std::to_string(n), line});
-    }
-    if (s->bad()) throw UserError("predict: --input " + name + ": read error");
+    const std::string text = read_input_file(file, "predict: --input " + name, "text file", kMaxDataFileBytes, 1);
+    for (TextLine& l : text_lines(text, "predict: --input " + name, 2))
+      in.push_back({name + ":" + std::to_string(l.number), std::move(l.text)});
   }
   if (in.empty()) throw UserError("predict: no input: give TEXT arguments or --input FILE (- for stdin)", 2);
   return in;
 }
+
+// An input or a label as the text output echoes it: one line whatever it holds (a NUL, a
+// newline or a tab would cut it or split the columns), control characters as \n, \t, \xNN.
+std::string echo(const std::string& s) { return printable(s, s.size() + 1); }
 
 // Softmax of one row of logits, in double.
 std::vector<double> softmax_row(const float* logits, int C) {
@@ -153,7 +147,8 @@ NL_COMMAND("predict", "Label new inputs with a trained classify or tag checkpoin
           nlohmann::json probs = nlohmann::json::object();
           for (int k = 0; k < C; ++k) probs[saved.classes[k]] = p[k];
           r["probabilities"] = probs;
-          if (!a->json) std::printf("%s\t%.4f\t%s\n", saved.classes[c].c_str(), p[c], inputs[i].text.c_str());
+          if (!a->json)
+            std::printf("%s\t%.4f\t%s\n", echo(saved.classes[c]).c_str(), p[c], echo(inputs[i].text).c_str());
         } else {  // tag: one label per input token (the <bos> position has none)
           std::vector<std::string> labels;
           std::vector<double> probs;
@@ -167,8 +162,8 @@ NL_COMMAND("predict", "Label new inputs with a trained classify or tag checkpoin
           r["probabilities"] = probs;
           if (!a->json) {
             std::string joined;
-            for (size_t t = 0; t < labels.size(); ++t) joined += (t ? " " : "") + labels[t];
-            std::printf("%s\t%s\n", joined.c_str(), inputs[i].text.c_str());
+            for (size_t t = 0; t < labels.size(); ++t) joined += (t ? " " : "") + echo(labels[t]);
+            std::printf("%s\t%s\n", joined.c_str(), echo(inputs[i].text).c_str());
           }
         }
         out.push_back(r);

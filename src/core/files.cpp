@@ -4,7 +4,9 @@
 // anything over the cap, then read(2) to the end. O_NONBLOCK matters for a FIFO: a plain
 // open() of a FIFO waits for a writer forever; with O_NONBLOCK it returns at once and
 // fstat says what it is. The cap is checked again while reading, since a file can grow
-// (or lie about its size, as files in /proc do). Also where the files normlab ships with
+// (or lie about its size, as files in /proc do). Standard input ("-") is read to its end
+// under the same cap. Text is checked as UTF-8 and cut into lines here, so every reader
+// names a bad byte the same way. Also where the files normlab ships with
 // (scripts, the wordlang data) are found: installed beside the binary, or in the source tree.
 // What it is not: a parser or a writer.
 #include "normlab/files.h"
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "normlab/error.h"
+#include "normlab/json_io.h"
 
 namespace nl {
 
@@ -131,6 +134,52 @@ std::string read_regular_file(const std::string& path, const std::string& label,
   }
   ::close(fd);
   return out;
+}
+
+std::string read_input_file(const std::string& path, const std::string& label, const std::string& kind,
+                            uint64_t max_bytes, int code) {
+  if (path != "-") return read_regular_file(path, label, kind, max_bytes, code);
+  // Standard input: whatever it is (a pipe, a file, a terminal), read to its end, capped.
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t r = ::read(0, buf, sizeof buf);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      fail(label, "cannot read " + kind + ": " + std::strerror(errno), code);
+    }
+    if (r == 0) break;
+    if (out.size() + (size_t)r > max_bytes) fail(label, "more than the " + bytes_str((double)max_bytes) + " limit for a " + kind, code);
+    out.append(buf, (size_t)r);
+  }
+  return out;
+}
+
+void require_utf8_text(std::string_view text, const std::string& name, int code) {
+  const size_t bad = first_invalid_utf8(text);
+  if (bad == std::string_view::npos) return;
+  size_t line = 1;
+  for (size_t i = 0; i < bad; ++i) line += text[i] == '\n';
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X", (unsigned)(unsigned char)text[bad]);
+  throw UserError(name + ":" + std::to_string(line) + ": invalid UTF-8: byte " + byte + " at offset " +
+                      std::to_string(bad) + " (save the file as UTF-8)",
+                  code);
+}
+
+std::vector<TextLine> text_lines(std::string_view text, const std::string& name, int code) {
+  require_utf8_text(text, name, code);
+  std::vector<TextLine> lines;
+  size_t begin = 0;
+  for (int number = 1; begin < text.size(); ++number) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(begin, end - begin);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back({number, std::string(line)});
+    begin = end + 1;
+  }
+  return lines;
 }
 
 std::string shipped_file(const std::string& rel) {

@@ -68,6 +68,7 @@ EvalSplit import_split(const TaskData& task, const std::string& path, const Leng
   // A regular file only, at most kMaxDataFileBytes, without a byte-order mark (files.h).
   std::string contents = read_regular_file(path, "--data " + path, "data file", kMaxDataFileBytes, 1);
   strip_utf8_bom(contents);
+  require_utf8_text(contents, "--data " + path, 1);
   std::istringstream in(contents);
   const bool text = data::is_text_task(task.task);
   std::map<std::string, int> token_id, class_id;

@@ -44,10 +44,11 @@
 namespace nl::data {
 
 // The whole file: a regular file only (a FIFO or /dev/zero is refused at once), at most
-// kMaxDataFileBytes, without a UTF-8 byte-order mark (files.h).
+// kMaxDataFileBytes, without a UTF-8 byte-order mark, valid UTF-8 (files.h).
 static std::string read_file(const std::string& path, const std::string& key) {
   std::string text = read_regular_file(path, key + ": '" + path + "'", "data file", kMaxDataFileBytes, 1);
   strip_utf8_bom(text);
+  require_utf8_text(text, path, 1);  // "data/x.tsv:3: invalid UTF-8: byte 0x82 at offset 57 ..."
   return text;
 }
 
