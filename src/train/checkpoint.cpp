@@ -17,9 +17,11 @@
 // Writing goes through io.h's AtomicFile ("<path>.tmp", fsync, rename over <path>, fsync
 // the directory), so a kill at any moment leaves either the old file or the new one whole.
 // Writing adds __metadata__.data_crc32, the CRC32 (zlib) of the whole data section as 8 hex
-// digits; reading recomputes it, so a flipped byte in the tensor data is an error, not a
-// silently different model. A file without it (older normlab, other tools) reads with a
-// one-line note on stderr.
+// digits, and __metadata__.header_crc32, the CRC32 of bytes [0, 8+N) (length, JSON header,
+// padding) computed with header_crc32's own 8 digits read as "00000000"; reading recomputes
+// both, so a flipped byte in the tensor data or in the header (the config, the vocabulary,
+// the classes, a tensor's name or shape) is an error, not a silently different model. A file
+// without them (older normlab, other tools) reads with a one-line note on stderr.
 // Reading checks everything the Rust reference reader checks (header inside the file,
 // valid JSON, dtype, offsets inside the data, consistent with the shape, no overlap, no
 // holes, no trailing bytes), and each failure is one line naming the file.
@@ -31,6 +33,7 @@
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -66,6 +69,58 @@ std::string crc_hex(uLong crc) {
   throw UserError("checkpoint " + path + ": " + what);
 }
 
+// Where the 8 hex digits of header_crc32 start in the header text: right after the one
+// `"header_crc32":"` in it (a key; inside a JSON string every '"' is escaped, so no string
+// value can hold this pattern), or npos when it is not there exactly once.
+size_t header_crc_digits(std::string_view header) {
+  const std::string pattern = std::string("\"") + kHeaderCrc32Key + "\":\"";
+  const size_t at = header.find(pattern);
+  if (at == std::string_view::npos || header.find(pattern, at + 1) != std::string_view::npos) return std::string_view::npos;
+  return at + pattern.size();
+}
+
+// A key one byte away from `key` (a flipped bit in its name would otherwise read as "no
+// checksum, an older file").
+bool one_byte_from(const std::string& a, const std::string& key) {
+  if (a.size() != key.size()) return false;
+  int differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ += a[i] != key[i];
+  return differ == 1;
+}
+
+// The header's CRC32 (see save_safetensors) against __metadata__.header_crc32. Before any
+// tensor entry is read, so a flipped byte in the config, vocabulary, classes, a name, a
+// shape or an offset is this one line, not a changed model.
+void check_header_crc(std::string_view bytes, uint64_t N, const nlohmann::json& header, const std::string& path) {
+  const auto meta = header.find("__metadata__");
+  if (meta == header.end() || !meta->is_object()) return;  // reported below
+  const auto stored = meta->find(kHeaderCrc32Key);
+  if (stored == meta->end()) {
+    for (auto k = meta->begin(); k != meta->end(); ++k)
+      if (one_byte_from(k.key(), kHeaderCrc32Key))
+        bad(path, "header is corrupt: __metadata__ has '" + printable(k.key(), 20) + "' where " + kHeaderCrc32Key +
+                      " belongs");
+    const bool data_crc = meta->contains(kDataCrc32Key);
+    std::fprintf(stderr, "normlab: note: checkpoint %s has no %s%s (written before checksums or by another tool); "
+                 "%s\n", path.c_str(), data_crc ? "" : "data_crc32 or ", kHeaderCrc32Key,
+                 data_crc ? "its header (config, vocabulary, classes) is not verified"
+                          : "its tensor data and its header are not verified");
+    return;
+  }
+  const std::string_view text = bytes.substr(8, N);
+  const size_t at = header_crc_digits(text);
+  if (!stored->is_string() || at == std::string_view::npos || at + 9 > text.size() || text[at + 8] != '"' ||
+      stored->get_ref<const std::string&>() != text.substr(at, 8))
+    bad(path, "header is corrupt: __metadata__." + std::string(kHeaderCrc32Key) + " is " + json_describe(*stored) +
+                  ", not 8 hex digits written once");
+  std::string copy(bytes.substr(0, 8 + N));
+  copy.replace(8 + at, 8, "00000000");
+  const std::string actual = crc_hex(crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef*)copy.data(), copy.size()));
+  if (actual != text.substr(at, 8))
+    bad(path, "header is corrupt (config, vocabulary, classes or tensor entries): CRC32 " + actual +
+                  " but __metadata__." + kHeaderCrc32Key + " says " + std::string(text.substr(at, 8)));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -94,6 +149,7 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
   for (const auto& t : tensors)
     crc = crc32_z(crc, (const Bytef*)t.tensor.data(), (size_t)t.tensor.numel() * sizeof(float));
   meta[kDataCrc32Key] = crc_hex(crc);
+  meta[kHeaderCrc32Key] = "00000000";  // a placeholder while the header's own CRC is computed
   header["__metadata__"] = meta;
 
   std::string text = header.dump();
@@ -101,6 +157,12 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
   const uint64_t N = text.size();
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = (unsigned char)(N >> (8 * i));  // little-endian
+  // The checksum of everything before the data (length, JSON, padding), with the value of
+  // header_crc32 read as "00000000", written into that placeholder.
+  const size_t at = header_crc_digits(text);
+  uLong hcrc = crc32_z(crc32_z(0L, Z_NULL, 0), len, 8);
+  hcrc = crc32_z(hcrc, (const Bytef*)text.data(), text.size());
+  text.replace(at, 8, crc_hex(hcrc));
 
   // Temporary file, fsync, rename, fsync the directory (io.h); any failure throws and
   // leaves the previous checkpoint as it was.
@@ -140,6 +202,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
   jopt.reject_duplicate_keys = true;
   const json header = parse_json(std::string_view(bytes).substr(8, N), "checkpoint " + path + ": header", jopt);
   if (!header.is_object()) bad(path, "header is not a JSON object");
+  check_header_crc(bytes, N, header, path);
 
   const uint64_t data_begin = 8 + N, data_size = size - data_begin;
   SafetensorsFile out;
@@ -224,11 +287,9 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
     bad(path, std::to_string(data_size - at) + " bytes after the last tensor (the header does not describe them)");
 
   // The data must be what was written: CRC32 of the whole data section.
+  // (Without it, check_header_crc has said so in its note.)
   auto stored = out.metadata.find(kDataCrc32Key);
-  if (stored == out.metadata.end()) {
-    std::fprintf(stderr, "normlab: note: checkpoint %s has no %s (written before checksums or by another tool); "
-                 "its tensor data is not verified\n", path.c_str(), kDataCrc32Key);
-  } else {
+  if (stored != out.metadata.end()) {
     const std::string actual =
         crc_hex(crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef*)bytes.data() + data_begin, (size_t)data_size));
     if (stored->second != actual)

@@ -296,15 +296,54 @@ TEST_CASE("a flipped byte in the tensor data is caught by the CRC32", "[checkpoi
   CHECK(caught == (int)(good.size() - data_begin));
   CHECK(caught > 40);
 
-  // A wrong checksum in the header is the same error.
+  // A wrong data checksum in the header is a changed header (header_crc32 covers it).
   std::string header = good.substr(8, N);
   const size_t at = header.find(meta[nl::kDataCrc32Key].get<std::string>());
   header.replace(at, 8, "00000000");
   write_bytes(path, good.substr(0, 8) + header + good.substr(data_begin));
-  CHECK(load_error(path).find("tensor data is corrupt") != std::string::npos);
+  CHECK(load_error(path).find("header is corrupt") != std::string::npos);
+}
+
+TEST_CASE("a flipped byte anywhere in the header is caught by header_crc32", "[checkpoint]") {
+  TempDir t("header_crc");
+  std::string path = t.file("ck.safetensors");
+  // What predict reads from the header alone: the classes and the vocabulary.
+  nl::save_safetensors(path, sample(), {{"step", "100"}, {"classes", R"(["fr","en"])"}, {"vocab", R"(["<pad>","f"])"}});
+  const std::string good = read_bytes(path);
+  uint64_t N = 0;
+  for (int i = 0; i < 8; ++i) N |= (uint64_t)(unsigned char)good[i] << (8 * i);
+  const auto meta = nlohmann::json::parse(good.substr(8, N))["__metadata__"];
+  REQUIRE(meta.contains(nl::kHeaderCrc32Key));
+  CHECK(load_error(path) == "");
+
+  // Every byte of the length and the header, one bit at a time in turn: none loads. (Before,
+  // "fr" -> "br" and "f" -> "&" loaded and predict printed the changed labels.)
+  int loaded = 0, crc = 0;
+  for (size_t at = 0; at < 8 + N; ++at) {
+    std::string bad = good;
+    bad[at] = (char)(bad[at] ^ (1 << (at % 8)));
+    write_bytes(path, bad);
+    const std::string err = load_error(path);
+    INFO("byte " << at << ": " << err);
+    CHECK(err.rfind("checkpoint " + path + ": ", 0) == 0);
+    CHECK(err.find('\n') == std::string::npos);
+    loaded += err.empty();
+    crc += err.find("header is corrupt") != std::string::npos;
+  }
+  CHECK(loaded == 0);
+  CHECK(crc > (int)N / 3);  // many flips keep the JSON valid: the checksum is what catches them
+
+  // The classes' "fr" turned into "br", as the issue found it: one line naming the header.
+  std::string bad = good;
+  const size_t fr = bad.find("fr");
+  bad[fr] = 'b';
+  write_bytes(path, bad);
+  CHECK(load_error(path).rfind("checkpoint " + path + ": header is corrupt (config, vocabulary, classes or tensor "
+                               "entries): CRC32 ", 0) == 0);
 }
 
 TEST_CASE("a checkpoint without a CRC32 (older normlab) still loads", "[checkpoint]") {
+  // (Its note, "has no data_crc32 or header_crc32", is checked in test_resume.cpp.)
   TempDir t("nocrc");
   std::string path = t.file("old.safetensors");
   write_bytes(path, hand_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"step":"3"}})",

@@ -99,3 +99,35 @@ TEST_CASE("the Python reader round-trips every tensor, the config, vocab and cla
   CHECK(saw_classes);
   fs::remove_all(dir);
 }
+
+TEST_CASE("the Python reader refuses every flipped bit and every malformed header with one ValueError", "[python]") {
+  const std::string py = "/usr/bin/python3";
+  if (std::system((py + " -c 'import numpy' >/dev/null 2>&1").c_str()) != 0) {
+    WARN("skipped: " + py + " cannot import numpy (apt-get install python3-numpy; scripts/setup.sh does)");
+    return;
+  }
+  const fs::path dir = fs::temp_directory_path() / ("normlab_test_python_props_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // A small checkpoint as normlab writes it (both CRCs), with a model card: every bit of its
+  // header is flipped in turn by the property script.
+  nl::Tensor w = nl::Tensor::empty({2, 3}), b = nl::Tensor::empty({3});
+  for (int i = 0; i < 6; ++i) w.data()[i] = 0.25f * (float)i - 0.5f;
+  for (int i = 0; i < 3; ++i) b.data()[i] = (float)i;
+  const std::string ckpt = (dir / "small.safetensors").string();
+  nl::save_safetensors(ckpt, {{"w", w}, {"b", b}},
+                       {{"config", R"({"model": {"d_model": 3}})"}, {"vocab", R"(["<pad>","f"])"},
+                        {"classes", R"(["fr","en"])"}, {"step", "7"}});
+  const std::string out = (dir / "out.txt").string();
+  const std::string cmd = py + " " + NORMLAB_SOURCE_DIR + "/tests/unit/reader_properties.py " + NORMLAB_SOURCE_DIR +
+                          "/scripts " + ckpt + " " + dir.string() + " 2000 >" + out + " 2>/dev/null";
+  const int status = std::system(cmd.c_str());
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  INFO(ss.str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(ss.str().rfind("ok: ", 0) == 0);
+  fs::remove_all(dir);
+}

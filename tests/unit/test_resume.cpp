@@ -204,7 +204,8 @@ TEST_CASE("a checkpoint written before checksums resumes with a one-line note", 
   TempDir t("resume_nocrc");
   const fs::path run = t / "run";
   REQUIRE(testutil::normlab("train " + kTiny + " --out " + run.string() + kShort + " --stop-after 10").code == 0);
-  // Rewrite the file as an older normlab did: the same header without data_crc32.
+  // Rewrite the file as an older normlab did: the same header without data_crc32 and
+  // header_crc32.
   const fs::path ckpt = run / "checkpoint.safetensors";
   const std::string bytes = slurp(ckpt);
   uint64_t N = 0;
@@ -212,6 +213,7 @@ TEST_CASE("a checkpoint written before checksums resumes with a one-line note", 
   nlohmann::ordered_json header = nlohmann::ordered_json::parse(bytes.substr(8, N));
   REQUIRE(header["__metadata__"].contains(nl::kDataCrc32Key));
   header["__metadata__"].erase(nl::kDataCrc32Key);
+  header["__metadata__"].erase(nl::kHeaderCrc32Key);
   std::string text = header.dump();
   std::string len(8, '\0');
   for (int i = 0; i < 8; ++i) len[i] = (char)((uint64_t)text.size() >> (8 * i));
@@ -221,7 +223,8 @@ TEST_CASE("a checkpoint written before checksums resumes with a one-line note", 
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK(r.err == "normlab: note: checkpoint " + ckpt.string() +
-                     " has no data_crc32 (written before checksums or by another tool); its tensor data is not verified\n");
+                     " has no data_crc32 or header_crc32 (written before checksums or by another tool); its tensor "
+                     "data and its header are not verified\n");
   CHECK(nlohmann::json::parse(slurp(run / "result.json"))["steps"] == 20);
   // The checkpoint it writes has one again.
   CHECK(nl::load_safetensors(ckpt.string()).metadata.count(nl::kDataCrc32Key) == 1);

@@ -5,8 +5,8 @@
 // "data_offsets":[begin,end]}, ..., "__metadata__": {string: string}}, then the raw
 // little-endian float32 data. Python's `safetensors` and a 20-line reader can open it.
 // Writes go to "<path>.tmp", fsync, rename: a kill at any moment leaves the previous
-// file whole. Reads check every offset and size and the CRC32 of the data: a truncated or
-// corrupt file is a UserError naming the file and what is wrong.
+// file whole. Reads check every offset and size, the CRC32 of the header and of the data: a
+// truncated or corrupt file is a UserError naming the file and what is wrong.
 // What it is not: what goes into a training checkpoint (trainer.cpp decides) nor a
 // general safetensors library (F32 only).
 #pragma once
@@ -21,6 +21,10 @@ namespace nl {
 // __metadata__ key of the data section's CRC32 (8 hex digits), added by save_safetensors and
 // checked by load_safetensors.
 constexpr const char* kDataCrc32Key = "data_crc32";
+// __metadata__ key of the header's CRC32 (8 hex digits): of the file's bytes before the data
+// (length, JSON, padding) with this value's own digits read as "00000000". Covers the
+// config, vocabulary, classes and every tensor entry.
+constexpr const char* kHeaderCrc32Key = "header_crc32";
 
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;         // F32 only
