@@ -40,7 +40,7 @@ case "$limit" in
   *) budget="-max_total_time=$limit" ;;
 esac
 cd build/fuzz
-for target in config safetensors text_data; do
+for target in config safetensors text_data predict_input compare_config; do
   [ -n "$only" ] && [ "$only" != "$target" ] && continue
   mkdir -p "corpus/$target"
   echo "fuzz: $target ($budget)"
