@@ -12,6 +12,8 @@
 # wall times depend on how busy the machine is.
 #   usage: ./scripts/figures.sh [--keep] [name ...]
 #          names: ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn
+#                 brown_pos brown_genre brown_lm (these need data/brown: scripts/corpora.sh brown
+#                 makes it first, once)
 #          (default: those of them in configs/compare/)
 #          --keep: keep finished runs of an earlier figures.sh in runs/figures (same config)
 #          syncbn launches its train.ranks runs through mpirun (up to 4 ranks on this machine)
@@ -22,7 +24,8 @@ if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   # Every comparison the README quotes that is shipped in configs/compare/.
-  for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn; do
+  for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn \
+           brown_pos brown_genre brown_lm; do
     [ -f "configs/compare/$n.json" ] && names+=("$n")
   done
 fi
@@ -30,6 +33,9 @@ for n in "${names[@]}"; do
   [ -f "configs/compare/$n.json" ] || { echo "figures.sh: no configs/compare/$n.json" >&2; exit 2; }
 done
 ./scripts/setup.sh release >/dev/null
+for n in "${names[@]}"; do  # the Brown comparisons read data/brown (a second call does nothing)
+  case "$n" in brown_*) ./scripts/corpora.sh brown; break ;; esac
+done
 commit=$(git rev-parse --short HEAD)
 dirty=""
 git diff --quiet HEAD -- src include scripts configs CMakeLists.txt || dirty=" (with uncommitted changes)"

@@ -74,6 +74,8 @@ struct TaskConfig {
   std::string path;                // file tasks: training file (TSV/JSONL or text)
   std::string eval_path;           // file tasks: optional evaluation file
   uint64_t data_seed = 0;          // 0: use train.seed
+  int min_count = 1;               // brown_*: a word seen fewer times in training is <unk>
+  std::string labels;              // brown_pos: universal|brown; brown_genre: genre|coarse
 };
 
 struct OptimConfig {

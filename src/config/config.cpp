@@ -172,6 +172,8 @@ const Table<TaskConfig>& task_table() {
       string_key("path", &T::path, Empty::allowed, "training file of file tasks"),
       string_key("eval_path", &T::eval_path, Empty::allowed, "optional evaluation file of file tasks"),
       uint64_key("data_seed", &T::data_seed, "seed of the data; 0 uses train.seed"),
+      int_key("min_count", &T::min_count, 1, kBig, "brown_* tasks: words seen fewer times in training are <unk>"),
+      string_key("labels", &T::labels, Empty::allowed, "brown_pos: universal|brown; brown_genre: genre|coarse"),
   };
   return t;
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "normlab/data/brown.h"
 #include "normlab/error.h"
 #include "normlab/names.h"
 #include "task_parts.h"
@@ -76,7 +77,7 @@ bool is_text_task(const std::string& name) {
 
 std::vector<std::string> task_names() {
   std::vector<std::string> names(std::begin(data::kGeneratedTasks), std::end(data::kGeneratedTasks));
-  names.insert(names.end(), {"text_classify", "char_lm", "wordlang"});
+  names.insert(names.end(), {"text_classify", "char_lm", "wordlang", "brown_pos", "brown_genre", "brown_lm"});
   return names;
 }
 
@@ -113,6 +114,9 @@ TaskData make_task(const TaskConfig& cfg, uint64_t seed) {
   if (cfg.name == "text_classify") return data::make_text_classify(cfg, seed, "text_classify");
   if (cfg.name == "char_lm") return data::make_char_lm(cfg, seed);
   if (cfg.name == "wordlang") return data::make_wordlang(cfg, seed);
+  if (cfg.name == "brown_pos") return brown::make_pos(cfg, seed);
+  if (cfg.name == "brown_genre") return brown::make_genre(cfg, seed);
+  if (cfg.name == "brown_lm") return brown::make_lm(cfg, seed);
   std::string all;
   for (const std::string& n : task_names()) all += (all.empty() ? "" : ", ") + n;
   throw UserError("task.name: '" + cfg.name + "' is not one of " + all, 2);

@@ -24,6 +24,18 @@ TaskData make_text_classify(const TaskConfig& cfg, uint64_t seed, const std::str
 TaskData make_char_lm(const TaskConfig& cfg, uint64_t seed);
 TaskData make_wordlang(const TaskConfig& cfg, uint64_t seed);
 
+// Brown corpus tasks (brown_tasks.cpp; the converter is brown.cpp, see normlab/data/brown.h).
+bool is_brown_task(const std::string& name);
+
+// Indices of `n` of the candidates, drawn from rng, in their original order (all if fewer).
+std::vector<int> capped(std::vector<int> idx, int n, Rng rng);
+// stat, not open: opening a FIFO to see whether it exists would wait for a writer.
+bool file_exists(const std::string& p);
+// A relative path that does not exist from here is looked up where normlab's own files are
+// (installed share/normlab, else the source tree: files.h), so a data set under data/ is
+// found from the build folder (tests run there) and by an installed binary too.
+std::string resolve_data_path(const std::string& p);
+
 // "len_4_16"
 std::string split_name(const LengthRange& r);
 // inner lies inside outer (so an eval split of that range has lengths seen in training).

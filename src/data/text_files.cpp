@@ -122,8 +122,7 @@ struct CharVocab {
   }
 };
 
-// Indices of `n` of the candidates, drawn from rng, in their original order (all if fewer).
-static std::vector<int> capped(std::vector<int> idx, int n, Rng rng) {
+std::vector<int> capped(std::vector<int> idx, int n, Rng rng) {
   if ((int)idx.size() <= n) return idx;
   shuffle(idx, rng);
   idx.resize(n);
@@ -219,15 +218,12 @@ TaskData make_text_classify(const TaskConfig& cfg, uint64_t seed, const std::str
 
 // --- wordlang -----------------------------------------------------------------------
 // stat, not open: opening a FIFO to see whether it exists would wait for a writer.
-static bool file_exists(const std::string& p) {
+bool file_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// A relative path that does not exist from here is looked up where normlab's own files are
-// (installed share/normlab, else the source tree: files.h), so the committed data set is
-// found from the build folder (tests run there) and by an installed binary too.
-static std::string resolve(const std::string& p) {
+std::string resolve_data_path(const std::string& p) {
   if (p.empty() || p[0] == '/' || file_exists(p)) return p;
   std::string shipped = shipped_file(p);
   return shipped.empty() ? p : shipped;
@@ -235,9 +231,9 @@ static std::string resolve(const std::string& p) {
 
 TaskData make_wordlang(const TaskConfig& cfg, uint64_t seed) {
   TaskConfig c = cfg;
-  c.path = resolve(cfg.path.empty() ? "data/wordlang/train.tsv" : cfg.path);
+  c.path = resolve_data_path(cfg.path.empty() ? "data/wordlang/train.tsv" : cfg.path);
   if (!cfg.eval_path.empty()) {
-    c.eval_path = resolve(cfg.eval_path);
+    c.eval_path = resolve_data_path(cfg.eval_path);
   } else {  // test.tsv beside the training file, if there is one
     size_t slash = c.path.rfind('/');
     std::string test = (slash == std::string::npos ? "" : c.path.substr(0, slash + 1)) + "test.tsv";

@@ -45,6 +45,7 @@
 #include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/data_parallel.h"
+#include "normlab/train/leak.h"
 #include "normlab/train/progress.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run.h"
@@ -257,7 +258,8 @@ std::string result_json(const TrainResult& r) {
                    {"final_train_loss", r.final_train_loss},
                    {"seconds", r.seconds},
                    {"eval", eval_to_json(r.evals)},
-                   {"bn_jitter", r.bn_jitter}};
+                   {"bn_jitter", r.bn_jitter},
+                   {"leak_gap", r.leak_gap}};
   return j.dump(2);
 }
 
@@ -580,6 +582,8 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
   result.final_train_loss = last_logged_loss;
   result.seconds = seconds_since(t_start);
   result.bn_jitter = jitter_complete ? jitter.to_json() : nlohmann::json(nullptr);
+  if (step == tc.steps && K == 1)  // train/leak.h: the loss with batch vs running statistics
+    result.leak_gap = measure_leak_gap(model, task.train, tc.batch_size, tc.bucket_by_length, data_seed).to_json();
   if (step == tc.steps && root) write_file_atomic(result_path.string(), result_json(result) + "\n");
   return result;
 }

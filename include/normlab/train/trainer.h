@@ -52,6 +52,7 @@ struct TrainResult {
   double final_train_loss = 0;   // mean training loss over the last log window
   std::vector<EvalResult> evals; // at the end
   nlohmann::json bn_jitter = nlohmann::json::object();  // BatchStatsJitter::to_json() at the end
+  nlohmann::json leak_gap = nullptr;  // LeakGap::to_json() of the final model (train/leak.h); null on K > 1 ranks
   double seconds = 0;
   std::string out_dir;
   bool already_finished = false; // --resume of a finished run: nothing ran, result.json untouched
