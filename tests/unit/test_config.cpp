@@ -74,7 +74,7 @@ TEST_CASE("config_to_json lists every key and reads back to the same config", "[
   json d = nl::config_to_json(nl::Config{});
   CHECK(d["model"].size() == 12);
   CHECK(d["model"]["norm"].size() == 10);
-  CHECK(d["task"].size() == 9);
+  CHECK(d["task"].size() == 11);
   CHECK(d["optim"].size() == 12);
   CHECK(d["train"].size() == 12);
 }

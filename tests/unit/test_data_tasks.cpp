@@ -289,5 +289,5 @@ TEST_CASE("generated tasks: bad settings are one-line user errors", "[data]") {
   c = gen_cfg("sort");
   c.eval_lengths.clear();
   CHECK_THAT(message(c), Catch::Contains("task.eval_lengths"));
-  CHECK(nl::task_names().size() == 9);
+  CHECK(nl::task_names().size() == 12);
 }
