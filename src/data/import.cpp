@@ -3,7 +3,8 @@
 // What it is: import_split(), behind `normlab eval --data FILE`: each `text<TAB>label`
 // line unescaped, split into pieces and mapped through the task's token and class names.
 // What it is not: a way to grow the vocabulary or train on new data: an unknown character
-// of a text task becomes <unk>, any other unknown name is a UserError with the line number.
+// of a text task (or word of a Brown task) becomes <unk>, any other unknown name is a
+// UserError with the line number.
 // The writer is export.cpp.
 #include <filesystem>
 #include <map>
@@ -76,11 +77,13 @@ EvalSplit import_split(const TaskData& task, const std::string& path, const Leng
   for (size_t i = 0; i < task.class_names.size(); ++i) class_id[task.class_names[i]] = (int)i;
   if (task.head == "tag") class_id["_"] = kIgnoreLabel;  // export's "no label" (a <bos>)
   const int prefix = task_prefix_tokens(task.task);        // <bos>: not part of the length
+  const auto unk_it = token_id.find("<unk>");              // text and Brown word tasks have one
+  const int unk = unk_it == token_id.end() ? -1 : unk_it->second;
   auto lookup = [&](const std::map<std::string, int>& ids, const std::string& name, int line,
                     const char* what) {
     auto it = ids.find(name);
     if (it != ids.end()) return it->second;
-    if (text && what[0] == 't') return 1;  // <unk>
+    if (what[0] == 't' && unk >= 0) return unk;  // a text or word task: <unk>
     throw UserError("--data " + path + ":" + std::to_string(line) + ": unknown " + what + " '" + name + "'");
   };
 

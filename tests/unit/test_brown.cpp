@@ -12,6 +12,7 @@
 #include <set>
 
 #include "normlab/data/brown.h"
+#include "normlab/data/export.h"
 #include "normlab/data/task.h"
 #include "normlab/error.h"
 #include "normlab/nn/encoder.h"
@@ -198,6 +199,14 @@ TEST_CASE("brown tasks: word vocabulary from training only, labels per task, len
   for (const nl::Example& e : pos.evals[0].data.examples)
     if (e.tokens.size() == 2) found = e.tokens[0] == 1 && pos.class_names[e.labels[0]] == "NOUN";
   CHECK(found);
+
+  // An exported line reads back (eval --data); a word the vocabulary lacks is <unk>.
+  CHECK(nl::export_line(pos, pos.train.examples[0]) == "It is ca01 .\tPRON VERB NOUN .");
+  write(tmp / "more.tsv", "Zyzzyva is It .\tNOUN VERB PRON .\n");
+  const nl::EvalSplit more = nl::import_split(pos, (tmp / "more.tsv").string(), {1, 8});
+  REQUIRE(more.data.examples.size() == 1);
+  CHECK(more.data.examples[0].tokens[0] == 1);
+  CHECK(pos.token_names[more.data.examples[0].tokens[2]] == "It");
 
   TaskConfig full_cfg = brown_cfg("brown_pos", tmp / "out");
   full_cfg.labels = "brown";

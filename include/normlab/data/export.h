@@ -25,7 +25,7 @@ std::vector<std::string> export_task(const TaskData& task, const std::string& di
 
 // The inverse, for `normlab eval --data FILE`: read a TSV in the format above into an
 // evaluation split of `task` (tokens and labels mapped back through the task's names;
-// an unknown character of a text task becomes <unk>). The split is named after the
+// an unknown character of a text task, or word of a Brown task, becomes <unk>). The split is named after the
 // file, its range is the file's shortest..longest text, and it counts as seen in
 // training when that range lies inside `train_lengths`. UserError on a malformed line
 // or, for generated tasks, an unknown token or label (with the line number); also when a
