@@ -1,14 +1,14 @@
 // cmd_generate.cpp — `normlab generate --checkpoint X --prompt P --tokens N
-// [--temperature T] [--seed S]`: continue a prompt with a trained lm-head model (char_lm).
+// [--temperature T] [--seed S]`: continue a prompt with a trained lm-head model (char_lm, brown_lm).
 //
 // What it is: autoregressive sampling from the checkpoint alone (train/saved_model.h).
 // Each new token: run the model in evaluation mode on the last model.max_len tokens,
 // take the logits at the last position, divide by T and sample from their softmax with
 // the seeded Rng (T = 0: the most likely token). <pad>, <unk> and <bos> are never drawn.
 // Same checkpoint, prompt, seed and thread count => the same text. The prompt is cut like
-// the task's text (characters for char_lm); an unknown character becomes <unk> with a
+// the task's text (characters for char_lm, words for brown_lm); an unknown character becomes <unk> with a
 // note; a prompt longer than model.max_len is an error. Prints the prompt, then each new
-// token as it comes.
+// token as it comes, up to --tokens of them or an <eos> (brown_lm's end of sentence).
 // What it is not: a fast decoder (no key/value cache: every token reruns the context),
 // nor beam search.
 #include <cmath>
@@ -110,6 +110,7 @@ NL_COMMAND("generate", "Continue a prompt with a trained lm checkpoint (char_lm)
       const std::string piece = (tok.characters ? "" : " ") + saved.classes[next];
       std::fputs(piece.c_str(), stdout);
       std::fflush(stdout);
+      if (saved.classes[next] == "<eos>") break;  // brown_lm: the sentence is over
     }
     std::fputs("\n", stdout);
     return 0;
