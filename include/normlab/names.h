@@ -8,6 +8,8 @@
 //   "task.bos"        tasks whose examples start with one <bos> token (max_len must cover it)
 //   "task.needs_path" tasks that read their examples from task.path
 //   "task.text"       tasks made from text files (their vocabulary is characters or words)
+//   "task.words"      tasks whose tokens are words (the Brown corpus tasks: a vocabulary of
+//                     up to ~35,000 words)
 // A new norm or task therefore needs no edit in config, and config includes nothing from
 // the layers above it. The lists are asked for when needed (not copied at registration),
 // so the order in which files are initialised does not matter.

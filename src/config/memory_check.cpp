@@ -47,8 +47,12 @@ int longest_sequence(const Config& c, std::string& key) {
 }
 
 // Vocabulary and class count are known only once the data is read; these bound them for
-// the generated tasks (dyck: 2K+1 tokens, plus <pad>, <bos>) and guess for text (characters).
-double vocab_guess(const Config& c) { return is_file_task(c.task.name) ? 512.0 : 2.0 * c.task.symbols + 4; }
+// the generated tasks (dyck: 2K+1 tokens, plus <pad>, <bos>) and for word tasks (the Brown
+// corpus: 34,357 tokens at task.min_count 1), and guess for text (characters).
+double vocab_guess(const Config& c) {
+  if (task_in("task.words", c.task.name)) return 35000.0;
+  return is_file_task(c.task.name) ? 512.0 : 2.0 * c.task.symbols + 4;
+}
 
 double file_size_or_zero(const std::string& p) {
   struct stat st;

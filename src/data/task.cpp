@@ -85,7 +85,7 @@ int task_prefix_tokens(const std::string& task) { return data::generated_prefix_
 
 // What config validation (src/config/, below data/) needs to know of tasks, through
 // normlab/names.h: every name, those that start with <bos> (max_len must cover it), those
-// that read task.path (it must be given), and those made of text (memory estimate).
+// that read task.path (it must be given), and those made of text or words (memory estimate).
 namespace {
 std::vector<std::string> tasks_with_bos() {
   std::vector<std::string> v;
@@ -104,6 +104,8 @@ const NamesRegistrar task_names_registrar("task", task_names);
 const NamesRegistrar task_bos_registrar("task.bos", tasks_with_bos);
 const NamesRegistrar task_path_registrar("task.needs_path", tasks_needing_path);
 const NamesRegistrar task_text_registrar("task.text", text_tasks);
+std::vector<std::string> word_tasks() { return {"brown_pos", "brown_genre", "brown_lm"}; }
+const NamesRegistrar task_words_registrar("task.words", word_tasks);
 }  // namespace
 
 TaskData make_task(const TaskConfig& cfg, uint64_t seed) {
