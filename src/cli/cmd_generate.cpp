@@ -23,7 +23,7 @@
 
 namespace nl {
 
-NL_COMMAND("generate", "Continue a prompt with a trained lm checkpoint (char_lm), sampling token by token", 24,
+NL_COMMAND("generate", "Continue a prompt with a trained lm checkpoint (char_lm, brown_lm), sampling token by token", 24,
            [](CLI::App& sub) -> CommandRun {
   struct Args {
     std::string checkpoint, prompt;
@@ -32,7 +32,7 @@ NL_COMMAND("generate", "Continue a prompt with a trained lm checkpoint (char_lm)
     uint64_t seed = 1;
   };
   auto a = std::make_shared<Args>();
-  sub.add_option("--checkpoint", a->checkpoint, "checkpoint.safetensors of an lm run (task char_lm)")->required();
+  sub.add_option("--checkpoint", a->checkpoint, "checkpoint.safetensors of an lm run (task char_lm or brown_lm)")->required();
   sub.add_option("--prompt", a->prompt, "Text to continue (at least one token)")->required();
   sub.add_option("--tokens", a->tokens, "How many tokens to generate (default 100)")->check(non_negative());
   sub.add_option("--temperature", a->temperature, "Softmax temperature; 0 = always the most likely token (default 1)")
