@@ -155,6 +155,7 @@ TEST_CASE("brown split: by document, no sentence of a test document in training"
   CHECK(nl::brown::is_test_document("cj80"));
   CHECK(!nl::brown::is_test_document("ca01"));
   CHECK(!nl::brown::is_test_document("cr09"));
+  CHECK(!nl::brown::is_test_document("c"));
   for (const char* task : {"pos", "pos_full", "genre"}) {
     std::set<std::string> train_docs, test_docs;
     for (const char* split : {"train", "test"})
