@@ -22,7 +22,9 @@
 namespace fs = std::filesystem;
 using nl::TaskConfig;
 using nl::TaskData;
+using testutil::Run;
 using testutil::TempDir;
+using testutil::normlab;
 
 namespace {
 
@@ -409,5 +411,23 @@ TEST_CASE("corpora.sh brown: a corrupt or partial download is one line, exit 1, 
     CHECK_THAT(err[0], Catch::Contains(contents.empty() ? "missing or empty" : "(a corrupt or partial download?)"));
     CHECK(!fs::exists(tmp / "brown"));
     for (const auto& e : fs::directory_iterator(tmp.dir)) CHECK(e.path().filename().string().find("stage") == std::string::npos);
+  }
+}
+
+TEST_CASE("train writes leak_gap into result.json: 0 for LayerNorm, not 0 for BatchNorm", "[brown][leak]") {
+  TempDir tmp("brown_leak_gap");
+  for (const std::string norm : {"layernorm", "batchnorm"}) {
+    const fs::path run = tmp / norm;
+    const Run r = normlab("train " + std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json --quiet --out " + run.string() +
+                          " --set train.steps=30 --set model.norm.type=" + norm);
+    REQUIRE(r.code == 0);
+    std::ifstream f(run / "result.json");
+    const nlohmann::json j = nlohmann::json::parse(f);
+    INFO(norm << ": " << j["leak_gap"].dump());
+    REQUIRE(j["leak_gap"].is_object());
+    CHECK(j["leak_gap"]["batches"] == 16);
+    const double gap = j["leak_gap"]["gap"].get<double>();
+    if (norm == "layernorm") CHECK(gap == 0.0);
+    else CHECK(std::abs(gap) > 1e-4);
   }
 }
