@@ -4,7 +4,7 @@
 // forward of BatchNorm updates its running statistics (PowerNorm also its step counter) and
 // dropout draws from the model's stream; Untouched saves all of that and puts it back, so a
 // measurement at the end of training leaves the checkpoint and every later number as they were.
-// What it is not: evaluation (trainer.cpp evaluates the splits); the math is in docs/math.md,
+// What it is not: evaluation (evaluator.cpp evaluates the splits); the math is in docs/math.md,
 // "Causal BatchNorm leakage".
 #include "normlab/train/leak.h"
 
