@@ -368,6 +368,16 @@ TEST_CASE("leak probe: changing later tokens moves earlier outputs under trainin
     CHECK(nl::future_leak(model, batch, t, V, false) < 1e-5);  // running statistics: none
     CHECK(buffers_of(model) == before);                         // running statistics untouched
     CHECK(model.training());
+  }  // PowerNorm normalises with its running quadratic mean after its warmup (none here: no
+  // leak), with the batch's during it (a leak).
+  for (const int warmup : {0, 100}) {
+    nl::ModelConfig cfg = causal_config("powernorm");
+    cfg.norm.powernorm_warmup = warmup;
+    nl::Encoder model(cfg, "lm", V, V, 3);
+    INFO("powernorm_warmup " << warmup);
+    const double leak = nl::future_leak(model, batch, t, V, true);
+    if (warmup == 0) CHECK(leak < 1e-5);
+    else CHECK(leak > 1e-3);
   }
 }
 
