@@ -1,7 +1,6 @@
-// runner.cpp — the compare config, the plan of runs, and the runner of child processes.
+// runner.cpp — the runner of a comparison's child processes.
 //
-// What it is: parse/validate the compare config (configs/compare/README.md), resolve one
-// training config per variant x sweep point x seed, run each as `normlab --threads T train ... --out DIR`
+// What it is: given the plan (plan.cpp), run each run as `normlab --threads T train ... --out DIR`
 // in its own process (`jobs` at a time), skip runs whose result.json reached train.steps,
 // report runs that fail, pass SIGINT/SIGTERM on to the runs (and have the kernel send them
 // SIGTERM if compare dies), then summarise (summary.cpp, report.cpp) and draw the plots (a python script).
@@ -15,7 +14,8 @@
 // mpirun gave compare (OMPI_*, PMIX_*, PMI_*, PRTE_*, ...) are left out of their environment,
 // so a run without train.ranks is a plain single process, and one with it starts a job of
 // its own.
-// What it is not: training (the child processes do that) nor the statistics of the report.
+// What it is not: the compare config (config.cpp), the plan (plan.cpp), training (the child
+// processes do that) nor the summary and report (summary.cpp, report.cpp).
 #include "normlab/compare/compare.h"
 
 #include <fcntl.h>
@@ -44,7 +44,6 @@
 #include "normlab/io.h"
 #include "normlab/files.h"
 #include "normlab/json_io.h"
-#include "normlab/nn/norm.h"
 #include "normlab/signals.h"
 #include "normlab/train/progress.h"
 #include "normlab/train/run_lock.h"
@@ -52,407 +51,6 @@
 namespace fs = std::filesystem;
 
 namespace nl {
-
-// ---------------------------------------------------------------------------
-// The compare config
-// ---------------------------------------------------------------------------
-
-std::vector<std::string> compare_question_names() {
-  // length_generalization: every variant vs the reference, on seen and unseen lengths.
-  // batchnorm_drift: running vs batch statistics of every BatchNorm layer (Shen et al. 2020).
-  // overfit: training loss vs validation loss per variant (Xu et al. 2019, finding a).
-  // detach: detachnorm vs layernorm_simple (Xu et al. 2019, finding b).
-  // placement: post-norm with/without warmup vs pre-norm (Xiong et al. 2020).
-  return {"length_generalization", "batchnorm_drift", "overfit", "detach", "placement"};
-}
-
-static UserError cerr2(const std::string& source, const std::string& msg) {
-  return UserError(source + ": " + msg, 2);
-}
-
-// [A-Za-z0-9_.-]+, and not "." or "..": safe as a folder name and in --only.
-static bool valid_name(const std::string& s) {
-  if (s.empty() || s == "." || s == "..") return false;
-  for (char c : s)
-    if (!std::isalnum((unsigned char)c) && c != '_' && c != '.' && c != '-') return false;
-  return true;
-}
-
-static bool valid_key_path(const std::string& k) {
-  if (k.empty() || k.front() == '.' || k.back() == '.') return false;
-  return k.find("..") == std::string::npos && k.find('=') == std::string::npos;
-}
-
-// variants x sweep points x seeds, counted before any point is built (a 1000 x 1000 sweep
-// is a million points, gigabytes of resolved configs): at most kMaxCompareRuns.
-static void check_run_count(const CompareConfig& cc) {
-  double runs = (double)cc.variants.size() * (double)cc.seeds.size();  // double: no overflow
-  std::string product = std::to_string(cc.variants.size()) + " variants";
-  for (const auto& axis : cc.sweep) {
-    runs *= (double)axis.values.size();
-    product += " x " + std::to_string(axis.values.size()) + " " + axis.key;
-  }
-  product += " x " + std::to_string(cc.seeds.size()) + " seeds";
-  if (runs <= (double)kMaxCompareRuns) return;
-  char count[64];
-  std::snprintf(count, sizeof count, runs < 1e15 ? "%.0f" : "%.3g", runs);
-  throw cerr2(cc.source, std::string(count) + " runs (" + product + ") is more than the limit of " +
-                             std::to_string(kMaxCompareRuns) + " runs in one comparison");
-}
-
-CompareConfig compare_config_from_json(const nlohmann::ordered_json& j, const std::string& source,
-                                       const std::string& base_dir) {
-  CompareConfig cc;
-  cc.source = source;
-  if (!j.is_object()) throw cerr2(source, "a compare config is a JSON object");
-  static const std::set<std::string> known = {"base",   "variants", "seeds",     "target_loss",
-                                              "out_dir", "jobs",     "title",     "description",
-                                              "reference", "questions", "sweep"};
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (!known.count(it.key()))
-      throw cerr2(source, "unknown key '" + it.key() +
-                              "' (known: base, variants, seeds, target_loss, out_dir, jobs, title, "
-                              "description, reference, questions, sweep)");
-
-  // base: a path to a training config, or the config itself.
-  if (!j.contains("base")) throw cerr2(source, "base: missing (a training config path or object)");
-  const auto& base = j["base"];
-  if (base.is_string()) {
-    std::string p = base.get<std::string>();
-    fs::path path(p);
-    if (path.is_relative() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path))
-      path = fs::path(base_dir) / path;
-    // A regular file of at most kMaxConfigBytes; every JSON error one line (json_io.h).
-    const std::string label = source + ": base: '" + path.string() + "'";
-    cc.base = parse_json(read_regular_file(path.string(), label, "config", kMaxConfigBytes, 2), label);
-    if (!cc.base.is_object()) throw cerr2(source, "base: '" + path.string() + "' is not a JSON object");
-    cc.base_source = path.string();
-  } else if (base.is_object()) {
-    cc.base = nlohmann::json::parse(base.dump());
-    cc.base_source = source + " (inline base)";
-  } else {
-    throw cerr2(source, "base: must be a path (string) or a training config (object)");
-  }
-
-  // variants: name -> {key.path: JSON value}
-  if (!j.contains("variants")) throw cerr2(source, "variants: missing");
-  const auto& vs = j["variants"];
-  if (!vs.is_object() || vs.empty())
-    throw cerr2(source, "variants: must be a non-empty object {name: {key.path: value}}");
-  for (auto it = vs.begin(); it != vs.end(); ++it) {
-    const std::string& name = it.key();
-    if (!valid_name(name))
-      throw cerr2(source, "variants." + name + ": a variant name is a folder name ([A-Za-z0-9_.-]+)");
-    if (!it.value().is_object())
-      throw cerr2(source, "variants." + name + ": must be an object {key.path: value}");
-    for (auto ov = it.value().begin(); ov != it.value().end(); ++ov) {
-      const std::string& k = ov.key();
-      if (!valid_key_path(k))
-        throw cerr2(source, "variants." + name + ": '" + k + "' is not a key path like model.norm.type");
-      if (k == "train" || k == "train.seed" || k == "train.out_dir" || k == "train.threads")
-        throw cerr2(source, "variants." + name + ": '" + k +
-                                "' is set by compare (seeds, out_dir, jobs), not by a variant");
-    }
-    CompareVariant v;
-    v.name = name;
-    v.overrides = it.value();
-    cc.variants.push_back(std::move(v));  // norm_type, batch_stats: below, once base and sweep are known
-  }
-
-  // seeds: distinct non-negative integers
-  if (!j.contains("seeds")) throw cerr2(source, "seeds: missing (e.g. [1, 2, 3])");
-  const auto& ss = j["seeds"];
-  if (!ss.is_array() || ss.empty()) throw cerr2(source, "seeds: must be a non-empty array of integers");
-  std::set<uint64_t> seen;
-  for (const auto& s : ss) {
-    if (!s.is_number_integer() || (!s.is_number_unsigned() && s.get<int64_t>() < 0))
-      throw cerr2(source, "seeds: " + json_brief(s) + " is not a non-negative integer");
-    uint64_t v = s.get<uint64_t>();
-    if (!seen.insert(v).second) throw cerr2(source, "seeds: " + json_brief(s) + " appears twice");
-    cc.seeds.push_back(v);
-  }
-
-  if (!j.contains("target_loss")) throw cerr2(source, "target_loss: missing (a training loss to reach)");
-  if (!j["target_loss"].is_number() || !std::isfinite(j["target_loss"].get<double>()) ||
-      j["target_loss"].get<double>() < 0)
-    throw cerr2(source, "target_loss: must be a finite number >= 0, not " + json_describe(j["target_loss"]));
-  cc.target_loss = j["target_loss"].get<double>();
-
-  std::string stem = fs::path(source).stem().string();
-  if (stem.empty() || !valid_name(stem)) stem = "compare";
-  cc.out_dir = "runs/compare/" + stem;
-  if (j.contains("out_dir")) {
-    if (!j["out_dir"].is_string() || j["out_dir"].get<std::string>().empty())
-      throw cerr2(source, "out_dir: must be a non-empty string");
-    cc.out_dir = j["out_dir"].get<std::string>();
-  }
-
-  cc.jobs = 1;
-  if (j.contains("jobs")) {
-    if (!j["jobs"].is_number_integer() || j["jobs"].get<int64_t>() < 1 || j["jobs"].get<int64_t>() > 256)
-      throw cerr2(source, "jobs: must be an integer in [1, 256], not " + json_describe(j["jobs"]));
-    cc.jobs = j["jobs"].get<int>();
-  }
-
-  cc.title = stem;
-  for (const char* key : {"title", "description"}) {
-    if (!j.contains(key)) continue;
-    if (!j[key].is_string()) throw cerr2(source, std::string(key) + ": must be a string");
-    (std::string(key) == "title" ? cc.title : cc.description) = j[key].get<std::string>();
-  }
-
-  // sweep: {key.path: [value, ...], ...}; every point of the cartesian product is run for
-  // every variant. Values are any JSON (numbers, strings, objects like {"min": 4, "max": 16}).
-  if (j.contains("sweep")) {
-    const auto& sw = j["sweep"];
-    if (!sw.is_object() || sw.empty())
-      throw cerr2(source, "sweep: must be a non-empty object {key.path: [values]}");
-    for (auto it = sw.begin(); it != sw.end(); ++it) {
-      const std::string& k = it.key();
-      if (!valid_key_path(k)) throw cerr2(source, "sweep: '" + k + "' is not a key path like train.batch_size");
-      if (k == "train" || k == "train.seed" || k == "train.out_dir" || k == "train.threads")
-        throw cerr2(source, "sweep." + k + ": set by compare (seeds, out_dir, jobs), not by a sweep");
-      if (!it.value().is_array() || it.value().empty())
-        throw cerr2(source, "sweep." + k + ": must be a non-empty array of values, not " + json_describe(it.value()));
-      // The key must exist in the training config (the --set check, on a copy of base).
-      try {
-        nlohmann::json probe = cc.base;
-        apply_overrides(probe, {k + "=" + it.value()[0].dump()});
-      } catch (const UserError& e) {
-        throw cerr2(source, "sweep." + k + ": " + e.what());
-      }
-      SweepAxis axis;
-      axis.key = k;
-      std::set<std::string> labels;
-      for (const auto& v : it.value()) {
-        std::string label = sweep_label(v);
-        if (!labels.insert(label).second)
-          throw cerr2(source, "sweep." + k + ": two values have the same folder label '" + label + "'");
-        axis.values.push_back(nlohmann::json::parse(v.dump()));
-        axis.labels.push_back(label);
-      }
-      // A variant that sets the swept key (or a key inside it, or around it) would hide the sweep.
-      for (const auto& var : cc.variants)
-        for (auto ov = var.overrides.begin(); ov != var.overrides.end(); ++ov) {
-          const std::string& o = ov.key();
-          if (o == k || o.rfind(k + ".", 0) == 0 || k.rfind(o + ".", 0) == 0)
-            throw cerr2(source, "sweep." + k + ": variant '" + var.name + "' sets '" + o +
-                                    "' too; a swept key cannot also be a variant's override");
-        }
-      cc.sweep.push_back(std::move(axis));
-    }
-  }
-
-  check_run_count(cc);  // before any sweep point is built
-
-  // What each variant is, from its config resolved at the first sweep point (a variant that
-  // does not resolve is reported, naming its key, when the runs are planned).
-  for (auto& v : cc.variants) {
-    try {
-      SweepPoint first = sweep_points(cc).front();
-      Config c = config_from_json(resolve_run_config(cc, v, first, 1, "probe", 1), cc.base_source);
-      v.norm_type = c.model.norm.type;
-      NormConfig local = c.model.norm;
-      local.sync = false;  // asked of a lone layer: no ranks to sync with
-      v.batch_stats = make_norm(local, c.model.d_model)->batch_stats() != nullptr;
-    } catch (const UserError&) {
-    }
-  }
-
-  cc.reference = variant_of_norm(cc, "layernorm");
-  if (cc.reference.empty()) cc.reference = cc.variants.front().name;
-  if (j.contains("reference")) {
-    if (!j["reference"].is_string()) throw cerr2(source, "reference: must be a variant name");
-    cc.reference = j["reference"].get<std::string>();
-    bool found = false;
-    for (const auto& v : cc.variants) found |= v.name == cc.reference;
-    if (!found) throw cerr2(source, "reference: '" + cc.reference + "' is not one of the variants");
-  }
-
-  if (j.contains("questions")) {
-    const auto names = compare_question_names();
-    if (!j["questions"].is_array()) throw cerr2(source, "questions: must be an array of names");
-    for (const auto& q : j["questions"]) {
-      if (!q.is_string() || std::find(names.begin(), names.end(), q.get<std::string>()) == names.end()) {
-        std::string list;
-        for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-        throw cerr2(source, "questions: " + json_brief(q) + " is not one of " + list);
-      }
-      cc.questions.push_back(q.get<std::string>());
-    }
-  } else {
-    // Without a list, the report answers what the variants' norms make answerable.
-    auto has = [&](const std::string& type) { return !variant_of_norm(cc, type).empty(); };
-    bool any_bn = false;
-    for (const auto& v : cc.variants) any_bn |= v.batch_stats;
-    cc.questions.push_back("length_generalization");
-    if (any_bn) cc.questions.push_back("batchnorm_drift");
-    if (has("layernorm") && has("layernorm_simple")) cc.questions.push_back("overfit");
-    if (has("detachnorm") && has("layernorm_simple")) cc.questions.push_back("detach");
-  }
-  return cc;
-}
-
-std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type) {
-  for (const auto& v : cc.variants)
-    if (v.name == norm_type && v.norm_type == norm_type) return v.name;
-  for (const auto& v : cc.variants)
-    if (v.norm_type == norm_type) return v.name;
-  return "";
-}
-
-CompareConfig load_compare_config(const std::string& path) {
-  // A regular file of at most kMaxConfigBytes, depth-checked, duplicate keys rejected.
-  JsonReadOptions opt;
-  opt.code = 2;
-  opt.reject_duplicate_keys = true;
-  nlohmann::ordered_json j =
-      parse_ordered_json(read_regular_file(path, path, "compare config", kMaxConfigBytes, 2), path, opt);
-  return compare_config_from_json(j, path, fs::path(path).parent_path().string());
-}
-
-// ---------------------------------------------------------------------------
-// The plan
-// ---------------------------------------------------------------------------
-
-std::string sweep_label(const nlohmann::ordered_json& value) {
-  std::string raw;
-  if (value.is_string()) {
-    raw = value.get<std::string>();
-  } else if (value.is_object() || value.is_array()) {
-    for (const auto& x : value) raw += (raw.empty() ? "" : "-") + sweep_label(x);
-  } else {
-    raw = value.dump();  // numbers as written (4, 0.001), true/false/null
-  }
-  for (char& c : raw)
-    if (!std::isalnum((unsigned char)c) && c != '_' && c != '.' && c != '+' && c != '-') c = '_';
-  if (raw.empty() || raw == "." || raw == "..") raw = "_" + raw;
-  return raw;
-}
-
-std::vector<SweepPoint> sweep_points(const CompareConfig& cc) {
-  std::vector<SweepPoint> points(1);  // without a sweep: one empty point
-  for (const auto& axis : cc.sweep) {
-    std::vector<SweepPoint> next;
-    for (const auto& p : points)
-      for (size_t i = 0; i < axis.values.size(); ++i) {
-        SweepPoint q = p;
-        q.label += (q.label.empty() ? "" : ",") + axis.key + "=" + axis.labels[i];
-        q.values.push_back({axis.key, axis.values[i]});
-        next.push_back(std::move(q));
-      }
-    points = std::move(next);
-  }
-  return points;
-}
-
-std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed,
-                        const std::string& point) {
-  fs::path p = fs::path(out_dir) / variant;
-  if (!point.empty()) p /= point;
-  return (p / ("seed" + std::to_string(seed))).string();
-}
-
-nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, const SweepPoint& point,
-                                  uint64_t seed, const std::string& run_dir, int threads) {
-  nlohmann::json j = cc.base;
-  std::vector<std::string> overrides;
-  for (auto it = v.overrides.begin(); it != v.overrides.end(); ++it)
-    overrides.push_back(it.key() + "=" + it.value().dump());
-  try {
-    apply_overrides(j, overrides);
-  } catch (const UserError& e) {
-    throw UserError(cc.source + ": variants." + v.name + ": " + e.what(), 2);
-  }
-  for (const auto& [key, value] : point.values) {
-    try {
-      apply_overrides(j, {key + "=" + value.dump()});
-    } catch (const UserError& e) {
-      throw UserError(cc.source + ": sweep." + key + ": " + e.what(), 2);
-    }
-  }
-  try {
-    j["train"]["seed"] = seed;
-    j["train"]["out_dir"] = run_dir;
-    j["train"]["threads"] = threads;
-    return config_to_json(config_from_json(j, cc.base_source));
-  } catch (const UserError& e) {
-    // Which part is to blame: the variant alone, or a sweep value (tried one axis at a time).
-    std::string where = "variants." + v.name;
-    auto resolves = [&](const SweepPoint& p) {
-      try {
-        resolve_run_config(cc, v, p, seed, run_dir, threads);
-        return true;
-      } catch (const UserError&) {
-        return false;
-      }
-    };
-    if (!point.values.empty() && resolves(SweepPoint{})) {
-      std::string keys;
-      for (const auto& kv : point.values) {
-        SweepPoint one;
-        one.values.push_back(kv);
-        if (point.values.size() == 1 || !resolves(one)) {
-          keys = kv.first + "=" + kv.second.dump();
-          break;
-        }
-      }
-      if (keys.empty())  // only the combination fails
-        for (const auto& kv : point.values) keys += (keys.empty() ? "" : ",") + kv.first + "=" + kv.second.dump();
-      where = "sweep." + keys + " (variant " + v.name + ")";
-    }
-    throw UserError(cc.source + ": " + where + ": " + e.what(), 2);
-  }
-}
-
-nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant& v, uint64_t seed,
-                                  const std::string& run_dir, int threads) {
-  return resolve_run_config(cc, v, SweepPoint{}, seed, run_dir, threads);
-}
-
-std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads) {
-  std::vector<CompareRun> plan;
-  const std::vector<SweepPoint> points = sweep_points(cc);
-  for (const auto& v : cc.variants)
-    for (const auto& pt : points)
-      for (uint64_t s : cc.seeds) {
-        CompareRun r;
-        r.variant = v.name;
-        r.point = pt.label;
-        r.seed = s;
-        r.dir = run_dir_for(out_dir, v.name, s, pt.label);
-        r.config = resolve_run_config(cc, v, pt, s, r.dir, threads);
-        plan.push_back(std::move(r));
-      }
-  return plan;
-}
-
-std::string format_plan(const std::vector<CompareRun>& plan) {
-  std::string out = "variant\tpoint\tseed\tfolder\n";
-  for (const auto& r : plan)
-    out += r.variant + "\t" + (r.point.empty() ? "-" : r.point) + "\t" + std::to_string(r.seed) + "\t" + r.dir + "\n";
-  return out;
-}
-
-bool only_matches(const std::string& only, const CompareRun& run) {
-  if (only.empty()) return true;
-  std::vector<std::string> parts;
-  for (size_t b = 0;;) {
-    size_t d = only.find('/', b);
-    parts.push_back(only.substr(b, d == std::string::npos ? std::string::npos : d - b));
-    if (d == std::string::npos) break;
-    b = d + 1;
-  }
-  auto seed_is = [&](std::string s) {
-    if (s.rfind("seed", 0) == 0) s = s.substr(4);
-    return s == std::to_string(run.seed);
-  };
-  if (parts[0] != run.variant || parts.size() > 3) return false;
-  if (parts.size() == 1) return true;
-  if (parts.size() == 3) return parts[1] == run.point && seed_is(parts[2]);
-  // VARIANT/X: X is a point of the sweep, or a seed
-  return (!run.point.empty() && parts[1] == run.point) || seed_is(parts[1]);
-}
 
 // ---------------------------------------------------------------------------
 // The runner: child processes, `jobs` at a time
@@ -616,175 +214,212 @@ static nlohmann::json outcome_to_json(size_t index, const RunOutcome& o) {
           {"signal", o.signal},    {"last_stderr", o.last_stderr}, {"seconds", o.seconds}};
 }
 
-CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
+// One invocation of compare: the plan, this rank's share of it, and how it reports.
+namespace {
+
+struct Session {
+  const CompareConfig& cc;
+  const CompareOptions& opt;
+  Comm& world;
+  int n_ranks = 1, me = 0, jobs = 1, threads = 1;
+  std::string exe;
+  std::vector<CompareRun> plan;
   CompareResult res;
-  Comm& world = opt.comm ? *opt.comm : local_comm();
-  const int n_ranks = world.size(), me = world.rank();
-  res.out_dir = opt.out_dir.empty() ? cc.out_dir : opt.out_dir;
-  // The binary every run executes: resolved here, since /proc/self/exe in an mpirun child
-  // would be mpirun.
-  std::string exe = opt.exe;
-  if (exe == "/proc/self/exe") {
-    std::error_code ec;
-    const fs::path real = fs::read_symlink(exe, ec);
-    if (!ec) exe = real.string();
+  std::string rank_tag;
+
+  Session(const CompareConfig& c, const CompareOptions& o)
+      : cc(c), opt(o), world(o.comm ? *o.comm : local_comm()), n_ranks(world.size()), me(world.rank()) {}
+  // Rank 0 says what concerns the whole comparison; every rank reports its own runs.
+  void say(const std::string& s) const {
+    if (!opt.quiet && world.is_root()) std::printf("%s\n", s.c_str()), std::fflush(stdout);
   }
-  int jobs = opt.jobs > 0 ? opt.jobs : cc.jobs;
-  // The machine's cores, shared by the compare ranks on this host (Open MPI's local size).
+  void say_run(const std::string& s) const {
+    if (!opt.quiet) std::printf("compare: %s%s\n", rank_tag.c_str(), s.c_str()), std::fflush(stdout);
+  }
+};
+
+std::string run_name(const CompareRun& r) {
+  return r.variant + (r.point.empty() ? "" : "/" + r.point) + "/seed" + std::to_string(r.seed);
+}
+
+// The binary every run executes: resolved here, since /proc/self/exe in an mpirun child
+// would be mpirun.
+std::string resolve_exe(const std::string& exe) {
+  if (exe != "/proc/self/exe") return exe;
+  std::error_code ec;
+  const fs::path real = fs::read_symlink(exe, ec);
+  return ec ? exe : real.string();
+}
+
+// The machine's cores, shared by the compare ranks on this host (Open MPI's local size),
+// then by the runs at a time.
+int threads_per_run(const CompareOptions& opt, int n_ranks, int jobs) {
   int local_ranks = 1;
   if (n_ranks > 1)
     if (const char* l = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local_ranks = std::max(1, std::atoi(l));
   int cores = opt.cores > 0 ? opt.cores
                             : std::max(1, (int)std::max(1u, std::thread::hardware_concurrency()) / local_ranks);
-  int threads = std::max(1, cores / jobs);
-  std::vector<CompareRun> plan = plan_runs(cc, res.out_dir, threads);  // validates every run first
-  const size_t n_points = sweep_points(cc).size();
-  auto run_name = [](const CompareRun& r) {
-    return r.variant + (r.point.empty() ? "" : "/" + r.point) + "/seed" + std::to_string(r.seed);
-  };
-  if (!opt.only.empty()) {  // also under --dry-run: a plan of nothing is a typo
-    bool any = false;
-    for (const auto& r : plan) any |= only_matches(opt.only, r);
-    if (!any)
-      throw UserError("--only: '" + opt.only + "' names no run (use VARIANT, VARIANT/SEED" +
-                          (plan.front().point.empty() ? "" : " or VARIANT/POINT/SEED") + ", e.g. " +
-                          plan.front().variant + "/" +
-                          (plan.front().point.empty() ? "" : plan.front().point + "/") +
-                          std::to_string(plan.front().seed) + ")",
-                      2);
-  }
-  if (opt.dry_run) {
-    // The plan, and nothing else: no folder, no file, no child.
-    if (!opt.quiet && world.is_root()) std::printf("%s", format_plan(plan).c_str()), std::fflush(stdout);
-    for (const auto& r : plan) {
-      RunOutcome o;
-      o.variant = r.variant;
-      o.point = r.point;
-      o.seed = r.seed;
-      o.dir = r.dir;
-      o.status = "planned";
-      res.runs.push_back(o);
-    }
-    return res;
-  }
-  fs::create_directories(res.out_dir);
-  // One comparison per output folder: rank 0 holds the folder's lock (run_lock.h) until the
-  // report is written; a second compare exits 2 at once naming its pid. The other ranks
-  // wait here, so none starts a run when rank 0 could not lock (its error ends them all).
-  std::optional<RunLock> folder_lock;
-  if (world.is_root()) folder_lock.emplace(res.out_dir);
-  if (n_ranks > 1) world.barrier();
-  // Rank 0 says what concerns the whole comparison; every rank reports its own runs.
-  auto say = [&](const std::string& s) {
-    if (!opt.quiet && world.is_root()) std::printf("%s\n", s.c_str()), std::fflush(stdout);
-  };
-  const std::string rank_tag = n_ranks > 1 ? world.where() + ": " : "";
-  auto say_run = [&](const std::string& s) {
-    if (!opt.quiet) std::printf("compare: %s%s\n", rank_tag.c_str(), s.c_str()), std::fflush(stdout);
-  };
+  return std::max(1, cores / jobs);
+}
 
-  // Decide what runs: --only reruns its runs; otherwise a finished run of the same config is
-  // skipped. Every rank decides for every run, and keeps its own (i % n_ranks == me) in todo.
+RunOutcome outcome_of(const CompareRun& r, const std::string& status) {
+  RunOutcome o;
+  o.variant = r.variant;
+  o.point = r.point;
+  o.seed = r.seed;
+  o.dir = r.dir;
+  o.status = status;
+  return o;
+}
+
+void check_only(const std::string& only, const std::vector<CompareRun>& plan) {
+  if (only.empty()) return;
+  for (const auto& r : plan)
+    if (only_matches(only, r)) return;
+  const CompareRun& f = plan.front();
+  throw UserError("--only: '" + only + "' names no run (use VARIANT, VARIANT/SEED" +
+                      (f.point.empty() ? "" : " or VARIANT/POINT/SEED") + ", e.g. " + f.variant + "/" +
+                      (f.point.empty() ? "" : f.point + "/") + std::to_string(f.seed) + ")",
+                  2);
+}
+
+// Decide what runs: --only reruns its runs; otherwise a finished run of the same config is
+// skipped. Every rank decides for every run, and returns its own (i % n_ranks == me);
+// `todo_all` counts every rank's.
+std::vector<size_t> decide(Session& s, size_t& todo_all) {
   std::vector<size_t> todo;
-  size_t todo_all = 0;
-  res.runs.resize(plan.size());
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const CompareRun& r = plan[i];
-    RunOutcome& o = res.runs[i];
-    o.variant = r.variant;
-    o.point = r.point;
-    o.seed = r.seed;
-    o.dir = r.dir;
-    std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
-    bool finished = finished_run(r.dir, r.config);
-    bool same = same_run(read_json_or_null(cfg_path), r.config);
+  todo_all = 0;
+  for (size_t i = 0; i < s.plan.size(); ++i) {
+    const CompareRun& r = s.plan[i];
+    RunOutcome& o = s.res.runs[i];
+    o = outcome_of(r, "");
+    const bool finished = finished_run(r.dir, r.config);
+    const bool same = same_run(read_json_or_null((fs::path(r.dir) / "compare_config.json").string()), r.config);
     bool run_it = false;
-    if (!opt.only.empty()) {
-      if (only_matches(opt.only, r)) run_it = true;
+    if (!s.opt.only.empty()) {
+      if (only_matches(s.opt.only, r)) run_it = true;
       else o.status = finished && same ? "skipped" : "missing";
     } else if (finished && same) {
       o.status = "skipped";
     } else {
-      if (finished && !same) say("compare: " + run_name(r) + ": the config changed since it ran; rerunning");
+      if (finished && !same) s.say("compare: " + run_name(r) + ": the config changed since it ran; rerunning");
       run_it = true;
     }
     if (!run_it) continue;
     ++todo_all;
-    if ((int)(i % n_ranks) == me) todo.push_back(i);
+    if ((int)(i % s.n_ranks) == s.me) todo.push_back(i);
   }
+  return todo;
+}
+
+void say_plan(const Session& s, size_t todo_all) {
   int skipped = 0;
-  for (const auto& o : res.runs) skipped += o.status == "skipped";
-  say("compare: " + std::to_string(plan.size()) + " runs (" + std::to_string(cc.variants.size()) + " variants x " +
-      (n_points > 1 ? std::to_string(n_points) + " sweep points x " : std::string()) +
-      std::to_string(cc.seeds.size()) + " seeds) in " + res.out_dir + "; " +
-      std::to_string(todo_all) + " to run, " + std::to_string(skipped) + " already finished; " +
-      (n_ranks > 1 ? "over " + std::to_string(n_ranks) + " compare ranks (run i on rank i mod " +
-                         std::to_string(n_ranks) + "), " : std::string()) +
-      std::to_string(jobs) + " at a time" + (n_ranks > 1 ? " on each" : "") + ", " +
-      std::to_string(threads) + " thread(s) each");
+  for (const auto& o : s.res.runs) skipped += o.status == "skipped";
+  const size_t n_points = sweep_points(s.cc).size();
+  s.say("compare: " + std::to_string(s.plan.size()) + " runs (" + std::to_string(s.cc.variants.size()) + " variants x " +
+        (n_points > 1 ? std::to_string(n_points) + " sweep points x " : std::string()) +
+        std::to_string(s.cc.seeds.size()) + " seeds) in " + s.res.out_dir + "; " + std::to_string(todo_all) +
+        " to run, " + std::to_string(skipped) + " already finished; " +
+        (s.n_ranks > 1 ? "over " + std::to_string(s.n_ranks) + " compare ranks (run i on rank i mod " +
+                             std::to_string(s.n_ranks) + "), " : std::string()) +
+        std::to_string(s.jobs) + " at a time" + (s.n_ranks > 1 ? " on each" : "") + ", " +
+        std::to_string(s.threads) + " thread(s) each");
+}
 
-  // Start each run: write its resolved config, resume when a checkpoint of the same config exists.
-  // A folder another process is writing (its lock is held) is left alone: pid -1.
-  auto start = [&](size_t i) -> Child {
-    const CompareRun& r = plan[i];
-    Child c;
-    c.index = i;
-    c.start = std::chrono::steady_clock::now();
-    fs::create_directories(r.dir);
-    std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
-    bool resume = false;
-    try {
-      // The run's own lock while its files are read and removed: a folder another process
-      // writes is never touched, and none can start writing it in between. Released before
-      // the child starts, which takes it again.
-      RunLock run_lock(r.dir);
-      resume = opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
-               file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) && !finished_run(r.dir, r.config);
-      if (!resume) remove_run_outputs(r.dir);
-      write_file_atomic(cfg_path, r.config.dump(2) + "\n");
-    } catch (const UserError& e) {
-      if (e.code != 2) throw;  // not "in use": a real failure to read or write the folder
-      RunOutcome& o = res.runs[i];
-      o.status = "failed";
-      o.exit_code = 2;
-      o.last_stderr = std::string(e.what()) + "; not touched";
-      return c;
-    }
-    // train.ranks = K > 1: a data-parallel job of its own, the run's threads shared by its
-    // ranks; --bind-to none, since mpirun would pin every job's rank 0 to the same core.
-    const int ranks = r.config.contains("train") && r.config["train"].contains("ranks")
-                          ? r.config["train"]["ranks"].get<int>() : 0;
-    std::vector<std::string> argv;
-    if (ranks > 1) {
-      argv = {on_path(opt.mpirun), "-q", "--oversubscribe", "--bind-to", "none"};
-      if (geteuid() == 0) argv.push_back("--allow-run-as-root");
-      argv.insert(argv.end(), {"-np", std::to_string(ranks)});
-    }
-    argv.insert(argv.end(), {exe, "--threads", std::to_string(std::max(1, threads / std::max(1, ranks))), "train",
-                             cfg_path, "--out", r.dir});
-    if (resume) argv.push_back("--resume");
-    c.pid = spawn(argv, r.dir);
-    StopSignals::forward_to(c.pid);  // a SIGINT/SIGTERM to compare reaches the run
+// The command line of run r: train.ranks = K > 1 is a data-parallel job of its own, the
+// run's threads shared by its ranks; --bind-to none, since mpirun would pin every job's
+// rank 0 to the same core.
+std::vector<std::string> run_argv(const Session& s, const CompareRun& r, const std::string& cfg_path, bool resume) {
+  const int ranks = r.config.contains("train") && r.config["train"].contains("ranks") ? r.config["train"]["ranks"].get<int>() : 0;
+  std::vector<std::string> argv;
+  if (ranks > 1) {
+    argv = {on_path(s.opt.mpirun), "-q", "--oversubscribe", "--bind-to", "none"};
+    if (geteuid() == 0) argv.push_back("--allow-run-as-root");
+    argv.insert(argv.end(), {"-np", std::to_string(ranks)});
+  }
+  argv.insert(argv.end(), {s.exe, "--threads", std::to_string(std::max(1, s.threads / std::max(1, ranks))), "train",
+                           cfg_path, "--out", r.dir});
+  if (resume) argv.push_back("--resume");
+  return argv;
+}
+
+// Start run i: write its resolved config, resume when a checkpoint of the same config
+// exists. A folder another process is writing (its lock is held) is left alone: pid -1.
+Child start_run(Session& s, size_t i) {
+  const CompareRun& r = s.plan[i];
+  Child c;
+  c.index = i;
+  c.start = std::chrono::steady_clock::now();
+  fs::create_directories(r.dir);
+  std::string cfg_path = (fs::path(r.dir) / "compare_config.json").string();
+  bool resume = false;
+  try {
+    // The run's own lock while its files are read and removed: a folder another process
+    // writes is never touched, and none can start writing it in between. Released before
+    // the child starts, which takes it again.
+    RunLock run_lock(r.dir);
+    resume = s.opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
+             file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) && !finished_run(r.dir, r.config);
+    if (!resume) remove_run_outputs(r.dir);
+    write_file_atomic(cfg_path, r.config.dump(2) + "\n");
+  } catch (const UserError& e) {
+    if (e.code != 2) throw;  // not "in use": a real failure to read or write the folder
+    RunOutcome& o = s.res.runs[i];
+    o.status = "failed";
+    o.exit_code = 2;
+    o.last_stderr = std::string(e.what()) + "; not touched";
     return c;
-  };
+  }
+  c.pid = spawn(run_argv(s, r, cfg_path, resume), r.dir);
+  StopSignals::forward_to(c.pid);  // a SIGINT/SIGTERM to compare reaches the run
+  return c;
+}
 
-  // SIGINT/SIGTERM: start no more runs, pass the stop on to the running ones (each
-  // checkpoints and exits), wait for them, and return without a report.
+// A child ended with `status`: its outcome, and one line about it.
+void finish_run(Session& s, const Child& c, int status, size_t done, size_t n_todo,
+                std::chrono::steady_clock::time_point wall0) {
+  RunOutcome& o = s.res.runs[c.index];
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.start).count();
+  if (WIFSIGNALED(status)) {
+    o.signal = WTERMSIG(status);
+    o.exit_code = 128 + o.signal;
+  } else {
+    o.exit_code = WEXITSTATUS(status);
+  }
+  const bool has_result = finished_run(o.dir, s.plan[c.index].config);
+  o.status = o.exit_code == 0 && has_result ? "ok" : "failed";
+  const std::string tag = "[" + std::to_string(done) + "/" + std::to_string(n_todo) + "] " + run_name(s.plan[c.index]);
+  if (o.status == "ok") {
+    // Runs done / total, and the time left at the pace so far (train/progress.h).
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    s.say_run(tag + " finished in " + fmt_seconds(o.seconds) + "; " + format_duration(wall) + " elapsed, ETA " +
+              format_duration(eta_seconds(wall, (int)done, (int)(n_todo - done))));
+    return;
+  }
+  o.last_stderr = last_line((fs::path(o.dir) / "stderr.log").string());
+  if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but its result.json does not reach train.steps";
+  s.say_run(tag + " FAILED (" +
+            (o.signal ? "killed by signal " + std::to_string(o.signal) : "exit code " + std::to_string(o.exit_code)) +
+            ")" + (o.last_stderr.empty() ? "" : ": " + o.last_stderr));
+}
+
+// This rank's runs, `jobs` at a time. SIGINT/SIGTERM: start no more runs, pass the stop on
+// to the running ones (each checkpoints and exits) and wait for them.
+void run_todo(Session& s, const std::vector<size_t>& todo) {
   StopSignals stop_signals;
   std::vector<Child> running;
   size_t next = 0, done = 0;
-  auto wall0 = std::chrono::steady_clock::now();
+  const auto wall0 = std::chrono::steady_clock::now();
   while ((next < todo.size() && stop_signal() == 0) || !running.empty()) {
-    while (next < todo.size() && (int)running.size() < jobs && stop_signal() == 0) {
-      Child c = start(todo[next++]);
+    while (next < todo.size() && (int)running.size() < s.jobs && stop_signal() == 0) {
+      Child c = start_run(s, todo[next++]);
       if (c.pid > 0) {
         running.push_back(c);
         continue;
       }
-      const RunOutcome& o = res.runs[c.index];
       ++done;
-      say_run("[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + run_name(plan[c.index]) +
-              " FAILED: " + o.last_stderr);
+      s.say_run("[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " + run_name(s.plan[c.index]) +
+                " FAILED: " + s.res.runs[c.index].last_stderr);
     }
     if (running.empty()) continue;
     int status = 0;
@@ -796,75 +431,43 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
     auto it = std::find_if(running.begin(), running.end(), [&](const Child& c) { return c.pid == pid; });
     if (it == running.end()) continue;
     StopSignals::forget(pid);
-    RunOutcome& o = res.runs[it->index];
-    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->start).count();
-    if (WIFSIGNALED(status)) {
-      o.signal = WTERMSIG(status);
-      o.exit_code = 128 + o.signal;
-    } else {
-      o.exit_code = WEXITSTATUS(status);
-    }
-    bool has_result = finished_run(o.dir, plan[it->index].config);
-    o.status = o.exit_code == 0 && has_result ? "ok" : "failed";
-    ++done;
-    std::string tag = "[" + std::to_string(done) + "/" + std::to_string(todo.size()) + "] " +
-                      run_name(plan[it->index]);
-    if (o.status == "ok") {
-      // Runs done / total, and the time left at the pace so far (train/progress.h).
-      const double wall_so_far = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-      say_run(tag + " finished in " + fmt_seconds(o.seconds) + "; " + format_duration(wall_so_far) +
-              " elapsed, ETA " + format_duration(eta_seconds(wall_so_far, (int)done, (int)(todo.size() - done))));
-    } else {
-      o.last_stderr = last_line((fs::path(o.dir) / "stderr.log").string());
-      if (o.exit_code == 0 && !has_result) o.last_stderr = "exited 0 but its result.json does not reach train.steps";
-      say_run(tag + " FAILED (" +
-              (o.signal ? "killed by signal " + std::to_string(o.signal) : "exit code " + std::to_string(o.exit_code)) +
-              ")" + (o.last_stderr.empty() ? "" : ": " + o.last_stderr));
-    }
+    finish_run(s, *it, status, ++done, todo.size(), wall0);
     running.erase(it);
   }
-  int stopped = stop_signal();
-  if (n_ranks > 1) {
-    // Every rank's outcomes to every rank (a rank done early sleeps here, not spins).
-    world.idle_barrier();
-    nlohmann::json mine = {{"stop", stopped}, {"runs", nlohmann::json::array()}};
-    for (size_t i : todo) mine["runs"].push_back(outcome_to_json(i, res.runs[i]));
-    for (const std::string& s : world.all_gather(mine.dump())) {
-      const nlohmann::json theirs = nlohmann::json::parse(s);
-      if (!stopped) stopped = theirs["stop"].get<int>();
-      for (const auto& o : theirs["runs"]) {
-        RunOutcome& r = res.runs.at(o["index"].get<size_t>());
-        r.status = o["status"].get<std::string>();
-        r.exit_code = o["exit_code"].get<int>();
-        r.signal = o["signal"].get<int>();
-        r.last_stderr = o["last_stderr"].get<std::string>();
-        r.seconds = o["seconds"].get<double>();
-      }
+}
+
+// Every rank's outcomes to every rank (a rank done early sleeps here, not spins); returns
+// the stop signal any rank saw.
+int gather_outcomes(Session& s, const std::vector<size_t>& todo, int stopped) {
+  s.world.idle_barrier();
+  nlohmann::json mine = {{"stop", stopped}, {"runs", nlohmann::json::array()}};
+  for (size_t i : todo) mine["runs"].push_back(outcome_to_json(i, s.res.runs[i]));
+  for (const std::string& text : s.world.all_gather(mine.dump())) {
+    const nlohmann::json theirs = nlohmann::json::parse(text);
+    if (!stopped) stopped = theirs["stop"].get<int>();
+    for (const auto& o : theirs["runs"]) {
+      RunOutcome& r = s.res.runs.at(o["index"].get<size_t>());
+      r.status = o["status"].get<std::string>();
+      r.exit_code = o["exit_code"].get<int>();
+      r.signal = o["signal"].get<int>();
+      r.last_stderr = o["last_stderr"].get<std::string>();
+      r.seconds = o["seconds"].get<double>();
     }
   }
-  if (stopped != 0) {
-    res.interrupted_by = stopped;
-    for (const auto& o : res.runs) res.incomplete += o.status != "ok" && o.status != "skipped";
-    return res;
-  }
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  if (todo_all > 0) say("compare: runs took " + fmt_seconds(wall) + " wall time");
+  return stopped;
+}
 
-  for (const auto& o : res.runs) res.incomplete += o.status == "failed" || o.status == "missing";
-  if (!world.is_root()) {
-    world.idle_barrier();  // until rank 0 has written the report
-    return res;
-  }
-
-  // summary.json, plots, report.md
-  nlohmann::ordered_json summary = summarize_compare(cc, res.out_dir, res.runs);
+// Rank 0: summary.json, plots, report.md, and the runs without a result.
+void write_outputs(Session& s) {
+  CompareResult& res = s.res;
+  nlohmann::ordered_json summary = summarize_compare(s.cc, res.out_dir, res.runs);
   res.summary_path = (fs::path(res.out_dir) / "summary.json").string();
   write_file_atomic(res.summary_path, summary.dump(2) + "\n");
-  const std::string plot_script = opt.plot_script.empty() ? default_plot_script() : opt.plot_script;
-  std::string plots_note = draw_plots(opt.python, plot_script, res.out_dir);
+  const std::string plot_script = s.opt.plot_script.empty() ? default_plot_script() : s.opt.plot_script;
+  std::string plots_note = draw_plots(s.opt.python, plot_script, res.out_dir);
   res.plots_ok = plots_note.empty();
-  if (!res.plots_ok) say("compare: plots are missing: " + plots_note);
-  else say("compare: plots   " + (fs::path(res.out_dir) / "plots").string() + " (drawn by " + plot_script + ")");
+  if (!res.plots_ok) s.say("compare: plots are missing: " + plots_note);
+  else s.say("compare: plots   " + (fs::path(res.out_dir) / "plots").string() + " (drawn by " + plot_script + ")");
   res.report_path = (fs::path(res.out_dir) / "report.md").string();
   write_file_atomic(res.report_path, render_report(summary, plots_note));
   if (res.incomplete) {
@@ -873,13 +476,60 @@ CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
       if (o.status == "failed" || o.status == "missing")
         list += (list.empty() ? "" : ", ") + o.variant + (o.point.empty() ? "" : "/" + o.point) + "/seed" +
                 std::to_string(o.seed) + " (" + o.status + ")";
-    say("compare: " + std::to_string(res.incomplete) + " run(s) without a result: " + list +
-        "; rerun one with --only " + (n_points > 1 ? "VARIANT/POINT/SEED" : "VARIANT/SEED"));
+    s.say("compare: " + std::to_string(res.incomplete) + " run(s) without a result: " + list +
+          "; rerun one with --only " + (sweep_points(s.cc).size() > 1 ? "VARIANT/POINT/SEED" : "VARIANT/SEED"));
   }
-  say("compare: summary " + res.summary_path);
-  say("compare: report  " + res.report_path);
-  world.idle_barrier();
-  return res;
+  s.say("compare: summary " + res.summary_path);
+  s.say("compare: report  " + res.report_path);
+}
+
+}  // namespace
+
+CompareResult run_compare(const CompareConfig& cc, const CompareOptions& opt) {
+  Session s(cc, opt);
+  s.res.out_dir = opt.out_dir.empty() ? cc.out_dir : opt.out_dir;
+  s.exe = resolve_exe(opt.exe);
+  s.jobs = opt.jobs > 0 ? opt.jobs : cc.jobs;
+  s.threads = threads_per_run(opt, s.n_ranks, s.jobs);
+  s.plan = plan_runs(cc, s.res.out_dir, s.threads);  // validates every run first
+  check_only(opt.only, s.plan);  // also under --dry-run: a plan of nothing is a typo
+  if (opt.dry_run) {
+    // The plan, and nothing else: no folder, no file, no child.
+    if (!opt.quiet && s.world.is_root()) std::printf("%s", format_plan(s.plan).c_str()), std::fflush(stdout);
+    for (const auto& r : s.plan) s.res.runs.push_back(outcome_of(r, "planned"));
+    return s.res;
+  }
+  fs::create_directories(s.res.out_dir);
+  // One comparison per output folder: rank 0 holds the folder's lock (run_lock.h) until the
+  // report is written; a second compare exits 2 at once naming its pid. The other ranks
+  // wait here, so none starts a run when rank 0 could not lock (its error ends them all).
+  std::optional<RunLock> folder_lock;
+  if (s.world.is_root()) folder_lock.emplace(s.res.out_dir);
+  if (s.n_ranks > 1) s.world.barrier();
+  s.rank_tag = s.n_ranks > 1 ? s.world.where() + ": " : "";
+  s.res.runs.resize(s.plan.size());
+  size_t todo_all = 0;
+  const std::vector<size_t> todo = decide(s, todo_all);
+  say_plan(s, todo_all);
+  const auto wall0 = std::chrono::steady_clock::now();
+  run_todo(s, todo);
+  int stopped = stop_signal();
+  if (s.n_ranks > 1) stopped = gather_outcomes(s, todo, stopped);
+  if (stopped != 0) {
+    s.res.interrupted_by = stopped;
+    for (const auto& o : s.res.runs) s.res.incomplete += o.status != "ok" && o.status != "skipped";
+    return s.res;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  if (todo_all > 0) s.say("compare: runs took " + fmt_seconds(wall) + " wall time");
+  for (const auto& o : s.res.runs) s.res.incomplete += o.status == "failed" || o.status == "missing";
+  if (!s.world.is_root()) {
+    s.world.idle_barrier();  // until rank 0 has written the report
+    return s.res;
+  }
+  write_outputs(s);
+  s.world.idle_barrier();
+  return s.res;
 }
 
 }  // namespace nl

@@ -23,7 +23,7 @@
 #include <limits>
 #include <numeric>
 
-#include "normlab/compare/compare.h"
+#include "normlab/compare/stats.h"
 
 namespace nl {
 
@@ -146,6 +146,32 @@ std::vector<double> holm_adjust(const std::vector<double>& p) {
     adj[order[k]] = running;
   }
   return adj;
+}
+
+nlohmann::ordered_json stats_of(const std::vector<double>& xs_in) {
+  std::vector<double> xs;
+  for (double x : xs_in)
+    if (std::isfinite(x)) xs.push_back(x);
+  nlohmann::ordered_json s;
+  s["n"] = xs.size();
+  if (xs.empty()) {
+    s["mean"] = nullptr, s["std"] = nullptr, s["ci95"] = nullptr, s["min"] = nullptr, s["max"] = nullptr;
+    return s;
+  }
+  double m = 0;
+  for (double x : xs) m += x;
+  m /= xs.size();
+  double v = 0;
+  for (double x : xs) v += (x - m) * (x - m);
+  const size_t n = xs.size();
+  double sd = n > 1 ? std::sqrt(v / (n - 1)) : 0.0;
+  s["mean"] = m;
+  s["std"] = sd;
+  s["ci95"] = n > 1 ? nlohmann::ordered_json(student_t_quantile(0.975, (double)(n - 1)) * sd / std::sqrt((double)n))
+                    : nlohmann::ordered_json(nullptr);
+  s["min"] = *std::min_element(xs.begin(), xs.end());
+  s["max"] = *std::max_element(xs.begin(), xs.end());
+  return s;
 }
 
 }  // namespace nl

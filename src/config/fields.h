@@ -71,34 +71,36 @@ inline double float_to_json(float f) { return std::strtod(float_str(f).c_str(), 
 
 // ---- one key ---------------------------------------------------------------------------
 
-template <class S>
+// J is the JSON type the table reads: nlohmann::json for training configs, ordered_json
+// where the file's key order means something (the variants of a compare config).
+template <class S, class J = json>
 struct Field {
   std::string name;     // the JSON key
   std::string type;     // int | uint64 | float | bool | string | object | range | ranges
   std::string allowed;  // in words: "1..65536", "> 0", "post, pre"; "" when anything goes
   std::string doc;      // one line
-  std::function<void(const json& value, S& s, const Where& at)> read;  // check, then store
-  std::function<json(const S& s)> write;                                // the resolved value
+  std::function<void(const J& value, S& s, const Where& at)> read;  // check, then store
+  std::function<J(const S& s)> write;                                // the resolved value
   // Object keys only: the keys of the nested table, under `prefix` ("model.norm").
   std::function<void(const std::string& prefix, std::vector<ConfigKey>& out)> keys;
 };
 
-template <class S>
-using Table = std::vector<Field<S>>;
+template <class S, class J = json>
+using Table = std::vector<Field<S, J>>;
 
 size_t edit_distance(const std::string& a, const std::string& b);
 
 // Reads the keys of `table` from the JSON object `j` into `s`, in table order; keys that
 // are absent keep their defaults. Then every key present must be in the table.
-template <class S>
-void read_object(const Table<S>& table, const json& j, S& s, const Where& at) {
-  if (!j.is_object()) at.fail("expected an object {...}, got " + show(j));
-  for (const Field<S>& f : table) {
+template <class S, class J>
+void read_object(const Table<S, J>& table, const J& j, S& s, const Where& at) {
+  if (!j.is_object()) at.fail("expected an object {...}, got " + json_describe(j));
+  for (const Field<S, J>& f : table) {
     auto it = j.find(f.name);
     if (it != j.end()) f.read(*it, s, Where{at.source, key_path(at.path, f.name)});
   }
   std::vector<std::string> known;
-  for (const Field<S>& f : table) known.push_back(f.name);
+  for (const Field<S, J>& f : table) known.push_back(f.name);
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
     for (const auto& k : known) ok = ok || k == it.key();
@@ -115,16 +117,16 @@ void read_object(const Table<S>& table, const json& j, S& s, const Where& at) {
   }
 }
 
-template <class S>
-json write_object(const Table<S>& table, const S& s) {
-  json j = json::object();
-  for (const Field<S>& f : table) j[f.name] = f.write(s);
+template <class S, class J>
+J write_object(const Table<S, J>& table, const S& s) {
+  J j = J::object();
+  for (const Field<S, J>& f : table) j[f.name] = f.write(s);
   return j;
 }
 
-template <class S>
-void list_keys(const Table<S>& table, const std::string& prefix, std::vector<ConfigKey>& out) {
-  for (const Field<S>& f : table) {
+template <class S, class J>
+void list_keys(const Table<S, J>& table, const std::string& prefix, std::vector<ConfigKey>& out) {
+  for (const Field<S, J>& f : table) {
     const std::string p = key_path(prefix, f.name);
     out.push_back({p, f.type, f.allowed, f.doc});
     if (f.keys) f.keys(p, out);

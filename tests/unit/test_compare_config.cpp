@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "normlab/error.h"
 #include "normlab/compare/compare.h"
+#include "normlab/nn/norm.h"
 #include "process_util.h"
 
 using nl::CompareConfig;
@@ -133,7 +135,7 @@ TEST_CASE("compare config: base as a path, relative to the compare file's folder
 
 TEST_CASE("compare config: every bad key is a one-line error naming it", "[compare]") {
   ojson j;
-  j = good_compare(); j["varients"] = ojson::object();            expect_error(j, "unknown key 'varients'");
+  j = good_compare(); j["varients"] = ojson::object();            expect_error(j, "varients: unknown key (did you mean 'variants'?)");
   j = good_compare(); j.erase("base");                            expect_error(j, "base: missing");
   j = good_compare(); j["base"] = 3;                              expect_error(j, "base: must be");
   j = good_compare(); j["base"] = "/nonexistent/train.json";      expect_error(j, "base: '/nonexistent/train.json': cannot open config");
@@ -248,4 +250,25 @@ TEST_CASE("compare config: a bad override is a code-2 error naming the variant a
   CHECK(plan[0].config["optim"]["lr"].get<double>() == Approx(0.001));  // the default, untouched
   CHECK(plan[3].config["train"]["threads"] == 3);
   CHECK(plan[3].config["train"]["steps"] == 20);  // from base
+}
+
+TEST_CASE("compare: no norm name is spelled in src/compare (the registry's traits and roles are asked)", "[compare]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(NORMLAB_TEST_DIR) / ".." / "src" / "compare";
+  int files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    // mpirun's `--bind-to none` (runner.cpp) is not the norm "none"
+    for (size_t at; (at = text.find("\"--bind-to\", \"none\"")) != std::string::npos;) text.erase(at, 19);
+    ++files;
+    for (const std::string& type : nl::norm_types()) {
+      INFO(e.path() << ": \"" << type << "\"");
+      CHECK(text.find("\"" + type + "\"") == std::string::npos);
+    }
+  }
+  CHECK(files >= 10);
 }

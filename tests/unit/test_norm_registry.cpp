@@ -6,6 +6,7 @@
 // formula's values beyond one hand-computed case.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -45,7 +46,7 @@ struct Registered {
   Registered() {
     nl::register_norm("test_fixed_stats", [](const nl::NormConfig&, int D, nl::Comm*) {
       return std::unique_ptr<nl::Norm>(new FixedStatsNorm(D));
-    });
+    }, /*batch_statistics=*/true);
   }
   ~Registered() { nl::unregister_norm("test_fixed_stats"); }
 };
@@ -91,4 +92,22 @@ TEST_CASE("a norm registered outside nn/norms trains, and batch_stats() alone gi
   nl::NormConfig gone;
   gone.type = "test_fixed_stats";
   CHECK_THROWS_AS(nl::make_norm(gone, 4), std::invalid_argument);
+}
+
+TEST_CASE("norm traits: norm_batch_statistics answers what a built layer's batch_stats() says", "[norm][registry]") {
+  Registered fixed;  // a runtime-registered norm declares its trait too
+  for (const std::string& type : nl::norm_types()) {
+    INFO(type);
+    nl::NormConfig cfg;
+    cfg.type = type;
+    CHECK(nl::norm_batch_statistics(type) == (nl::make_norm(cfg, 8)->batch_stats() != nullptr));
+  }
+  CHECK_FALSE(nl::norm_batch_statistics("no_such_norm"));
+  // every role names a registered type, and an unknown role none
+  for (const std::string& role : nl::norm_roles()) {
+    INFO(role);
+    const auto types = nl::norm_types();
+    CHECK(std::find(types.begin(), types.end(), nl::norm_for_role(role)) != types.end());
+  }
+  CHECK(nl::norm_for_role("no_such_role").empty());
 }

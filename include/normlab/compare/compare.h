@@ -1,14 +1,19 @@
 // compare/compare.h — `normlab compare`: one base config, named variants, several seeds.
 //
-// What it is: the compare config (configs/compare/README.md documents it), the plan
-// (one run per variant x sweep point x seed, each a resolved training config with train.seed = seed,
-// so every variant sees the same data order and, for a given seed, the same initial
-// values of the parameters the variants share), the runner (each run an independent
-// child process `normlab --threads T train <dir>/compare_config.json --out <dir>`, `jobs`
-// at a time; finished runs are skipped), and the summary/report built from the run
-// folders' metrics.csv (summary.json, report.md, plots by scripts/plot_compare.py).
-// What it is not: training. The child processes train; this file only reads what the
-// trainer writes (the run-folder layout in train/trainer.h).
+// What it is: the public face of a pipeline of typed stages, each in its own file:
+//   config.cpp    the compare config, read through one table of keys (as the training config)
+//   plan.cpp      the plan (one run per variant x sweep point x seed, each a resolved training
+//                 config with train.seed = seed, so every variant sees the same data order and,
+//                 for a given seed, the same initial values of the parameters it shares)
+//   runner.cpp    each run an independent child process `normlab --threads T train
+//                 <dir>/compare_config.json --out <dir>`, `jobs` at a time; finished runs skipped
+//   records.cpp   run folder -> RunRecord (metrics.csv and result.json, read once; records.h)
+//   summary.cpp   cells (variant x sweep point): the records and their mean and interval
+//   tests.cpp     the questions' tests -> Test records, Holm over the report (stats.cpp computes)
+//   questions/    one file per research question: when it applies, its tests, its section
+//   report.cpp    report.md from summary.json; plots by scripts/plot_compare.py
+// What it is not: training. The child processes train; compare only reads what the trainer
+// writes (the run-folder layout in train/trainer.h, the column names in train/metrics_schema.h).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -16,6 +21,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "normlab/compare/stats.h"
 
 namespace nl {
 
@@ -58,15 +65,16 @@ struct CompareConfig {
   int jobs = 1;
   std::string title;                // report heading (default: file stem)
   std::string description;          // one paragraph under the heading (optional)
-  std::string reference;            // variant the others are compared to (default: layernorm
-                                    // if present, else the first variant)
+  std::string reference;            // variant the others are compared to (default: the
+                                    // standard norm's (norm_for_role) if present, else the first)
   std::vector<std::string> questions;  // report sections; see compare_question_names()
   std::vector<SweepAxis> sweep;     // empty: no sweep (one point, today's folder layout)
 };
 
 // The variant that stands for a norm type in the report's questions (the reference defaults
-// to layernorm's, overfit compares layernorm's with layernorm_simple's, ...): the variant
-// named like the type if it has that type, else the first variant of that type; "" if none.
+// to the standard norm's, overfit compares it with the one without gain and bias, ...): the
+// variant named like the type if it has that type, else the first variant of that type; ""
+// if none.
 std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type);
 
 // The points of cc.sweep: one empty point when there is no sweep.
@@ -173,35 +181,11 @@ MetricsTable read_metrics_csv(const std::string& path);  // UserError when unrea
 // exit code and stderr of runs that failed in this invocation.
 nlohmann::ordered_json summarize_compare(const CompareConfig& cc, const std::string& out_dir,
                                          const std::vector<RunOutcome>& outcomes);
-// Mean, sample std (n-1), min, max, n and the 95% confidence half-width of the mean
-// (`ci95` = t_{0.975,n-1} * std / sqrt(n), null for n < 2) of the finite values in xs.
-nlohmann::ordered_json stats_of(const std::vector<double>& xs);
-
 // The number at a JSON pointer (e.g. "/eval/len_4_16/acc") of each finished run in `runs`
 // (NaN where absent), and a key escaped for a JSON pointer.
 std::vector<double> collect_runs(const nlohmann::ordered_json& runs, const std::string& pointer);
 std::string json_pointer_escape(const std::string& s);
 
-// ---- statistics (stats.cpp): no dependencies, tested against published tables ----
-
-// Regularized incomplete beta I_x(a, b) (continued fraction, Numerical Recipes 6.4).
-double incomplete_beta(double a, double b, double x);
-// Student t with df degrees of freedom (df may be fractional): CDF, and the quantile.
-double student_t_cdf(double t, double df);
-double student_t_quantile(double p, double df);
-// Welch's two-sample t-test of mean(a) - mean(b) from the samples' finite values.
-struct WelchTest {
-  bool ok = false;                  // both samples have n >= 2
-  double diff = 0;                  // mean(a) - mean(b)
-  double se = 0, t = 0, df = 0;     // Welch-Satterthwaite df
-  double p = 1;                     // two-sided
-  double ci_lo = 0, ci_hi = 0;      // 95% interval of the difference
-  int n_a = 0, n_b = 0;
-};
-WelchTest welch_test(const std::vector<double>& a, const std::vector<double>& b);
-// Holm's step-down adjustment: p-values in any order, adjusted ones in the same order
-// (monotone, capped at 1).
-std::vector<double> holm_adjust(const std::vector<double>& p);
 // report.md from summary.json. `plots_note` is empty when the plots were drawn, else why not.
 std::string render_report(const nlohmann::ordered_json& summary, const std::string& plots_note);
 

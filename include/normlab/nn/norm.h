@@ -30,6 +30,17 @@ std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels 
 std::vector<std::string> norm_types();  // every registered name
 // The types whose statistics span the batch, for which model.norm.sync means something.
 std::vector<std::string> norm_types_with_sync();
+// Traits of a type, asked without building a layer (compare reads them to decide which
+// questions a comparison answers). norm_batch_statistics: the layer's statistics span the
+// batch (it has batch_stats(); the built-in ones are the types of norm_types_with_sync()).
+bool norm_batch_statistics(const std::string& type);
+// The type that plays `role` in the experiments of the papers normlab reruns, "" when none:
+//   "standard"             LayerNorm (Ba et al. 2016), the usual reference
+//   "without_gain_bias"    the standard norm without gain and bias (Xu et al. 2019's LayerNorm-simple)
+//   "detached_statistics"  that, with the gradients through mean and variance removed (DetachNorm)
+//   "identity"             no normalisation
+std::string norm_for_role(const std::string& role);
+std::vector<std::string> norm_roles();  // the roles above, in that order
 
 // BatchNorm diagnostics (Shen et al. 2020, PowerNorm, Sec. 3): the batch statistics of
 // the last training forward next to the running ones, per feature.
@@ -127,7 +138,8 @@ class Norm : public Module {
 using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, int D, Comm* comm)>;
 // Adds a norm type at run time (a norm defined outside src/nn/norms/, e.g. in a test);
 // the built-in ones are the NL_NORM lines of registry.cpp. Throws if the name is taken.
-void register_norm(const std::string& name, NormFactory make);
+// batch_statistics: its layers have batch_stats() (norm_batch_statistics answers it).
+void register_norm(const std::string& name, NormFactory make, bool batch_statistics = false);
 void unregister_norm(const std::string& name);  // no-op if unknown
 
 }  // namespace nl

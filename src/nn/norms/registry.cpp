@@ -23,7 +23,8 @@ namespace {
 struct NormEntry {
   std::string name;
   NormFactory make;
-  bool syncs;  // takes the ranks (model.norm.sync)
+  bool syncs;        // takes the ranks (model.norm.sync)
+  bool batch_stats;  // its statistics span the batch (the layer has batch_stats())
 };
 
 }  // namespace
@@ -31,11 +32,11 @@ struct NormEntry {
 // NL_NORM(x): declares make_x (defined in src/nn/norms/x.cpp) and enters it as "x".
 #define NL_NORM(name)                                                \
   std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D);   \
-  entries.push_back({#name, [](const NormConfig& c, int D, Comm*) { return make_##name(c, D); }, false})
+  entries.push_back({#name, [](const NormConfig& c, int D, Comm*) { return make_##name(c, D); }, false, false})
 // NL_NORM_SYNC(x): the same for make_x(cfg, D, comm), a norm that model.norm.sync applies to.
 #define NL_NORM_SYNC(name)                                                       \
   std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D, Comm* comm);   \
-  entries.push_back({#name, NormFactory(make_##name), true})
+  entries.push_back({#name, NormFactory(make_##name), true, true})
 
 // Built on first use, so code that runs before main (gradient-check registration, which
 // iterates norm_types()) sees every norm whatever the order of static initialisation.
@@ -57,10 +58,10 @@ static std::vector<NormEntry>& table() {
   return entries;
 }
 
-void register_norm(const std::string& name, NormFactory make) {
+void register_norm(const std::string& name, NormFactory make, bool batch_statistics) {
   for (const NormEntry& e : table())
     if (e.name == name) throw std::invalid_argument("register_norm: '" + name + "' is already registered");
-  table().push_back({name, std::move(make), false});
+  table().push_back({name, std::move(make), false, batch_statistics});
 }
 
 void unregister_norm(const std::string& name) {
@@ -96,6 +97,32 @@ std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels,
   std::string known;
   for (const NormEntry& e : table()) known += (known.empty() ? "" : ", ") + e.name;
   throw std::invalid_argument("make_norm: unknown norm type '" + cfg.type + "'; known: " + known);
+}
+
+bool norm_batch_statistics(const std::string& type) {
+  for (const NormEntry& e : table())
+    if (e.name == type) return e.batch_stats;
+  return false;
+}
+
+// The roles (norm.h), each the name of an NL_NORM line above.
+static const std::vector<std::pair<std::string, std::string>>& roles() {
+  static const std::vector<std::pair<std::string, std::string>> r = {
+      {"standard", "layernorm"}, {"without_gain_bias", "layernorm_simple"},
+      {"detached_statistics", "detachnorm"}, {"identity", "none"}};
+  return r;
+}
+
+std::string norm_for_role(const std::string& role) {
+  for (const auto& [r, type] : roles())
+    if (r == role) return type;
+  return "";
+}
+
+std::vector<std::string> norm_roles() {
+  std::vector<std::string> out;
+  for (const auto& [r, type] : roles()) out.push_back(r);
+  return out;
 }
 
 // model.norm.type is checked against this list (src/config/, through normlab/names.h).

@@ -1,0 +1,283 @@
+// compare/config.cpp — the compare config: one table of keys, read like the training config.
+//
+// What it is: compare_table(), one row per key of a compare file (configs/compare/README.md
+// documents them), each row the key's name, what it allows, a one-line doc and how to read
+// it (check, then store into CompareConfig). The rows are read in table order by the same
+// read_object() as the training config (src/config/fields.h), which also rejects unknown
+// keys with a did-you-mean. Every error is one line naming the file and the key (code 2):
+//   configs/compare/x.json: variants.bn: 'train.seed' is set by compare (seeds, out_dir, jobs), not by a variant
+// After the table: what each variant is (its norm type and whether that norm keeps batch
+// statistics, from its resolved config and the norm registry's traits), and the defaults
+// that depend on the variants (reference, questions).
+// What it is not: the plan (plan.cpp) nor anything that runs.
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "../config/fields.h"
+#include "normlab/compare/compare.h"
+#include "normlab/config.h"
+#include "normlab/error.h"
+#include "normlab/files.h"
+#include "normlab/json_io.h"
+#include "normlab/nn/norm.h"
+#include "questions.h"
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+namespace nl {
+
+using config::Where;
+using Row = config::Field<CompareConfig, ojson>;
+
+// [A-Za-z0-9_.-]+, and not "." or "..": safe as a folder name and in --only.
+static bool valid_name(const std::string& s) {
+  if (s.empty() || s == "." || s == "..") return false;
+  for (char c : s)
+    if (!std::isalnum((unsigned char)c) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+static bool valid_key_path(const std::string& k) {
+  if (k.empty() || k.front() == '.' || k.back() == '.') return false;
+  return k.find("..") == std::string::npos && k.find('=') == std::string::npos;
+}
+
+// Keys compare sets itself in every run: neither a variant nor a sweep may set them.
+static bool set_by_compare(const std::string& k) {
+  return k == "train" || k == "train.seed" || k == "train.out_dir" || k == "train.threads";
+}
+
+// ---- the rows ---------------------------------------------------------------------------
+
+static void read_base(const ojson& base, CompareConfig& cc, const Where& at, const std::string& base_dir) {
+  if (base.is_string()) {
+    fs::path path(base.get<std::string>());
+    if (path.is_relative() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path))
+      path = fs::path(base_dir) / path;
+    // A regular file of at most kMaxConfigBytes; every JSON error one line (json_io.h).
+    const std::string label = at.source + ": base: '" + path.string() + "'";
+    cc.base = parse_json(read_regular_file(path.string(), label, "config", kMaxConfigBytes, 2), label);
+    if (!cc.base.is_object()) at.fail("'" + path.string() + "' is not a JSON object");
+    cc.base_source = path.string();
+  } else if (base.is_object()) {
+    cc.base = nlohmann::json::parse(base.dump());
+    cc.base_source = at.source + " (inline base)";
+  } else {
+    at.fail("must be a path (string) or a training config (object)");
+  }
+}
+
+static void read_variants(const ojson& vs, CompareConfig& cc, const Where& at) {
+  if (!vs.is_object() || vs.empty()) at.fail("must be a non-empty object {name: {key.path: value}}");
+  for (auto it = vs.begin(); it != vs.end(); ++it) {
+    const Where here{at.source, at.path + "." + it.key()};
+    if (!valid_name(it.key())) here.fail("a variant name is a folder name ([A-Za-z0-9_.-]+)");
+    if (!it.value().is_object()) here.fail("must be an object {key.path: value}");
+    for (auto ov = it.value().begin(); ov != it.value().end(); ++ov) {
+      if (!valid_key_path(ov.key())) here.fail("'" + ov.key() + "' is not a key path like model.norm.type");
+      if (set_by_compare(ov.key()))
+        here.fail("'" + ov.key() + "' is set by compare (seeds, out_dir, jobs), not by a variant");
+    }
+    CompareVariant v;
+    v.name = it.key();
+    v.overrides = it.value();
+    cc.variants.push_back(std::move(v));  // norm_type, batch_stats: in finish(), once base and sweep are known
+  }
+}
+
+// Distinct non-negative integers.
+static std::vector<uint64_t> read_seeds(const ojson& ss, const Where& at) {
+  if (!ss.is_array() || ss.empty()) at.fail("must be a non-empty array of integers");
+  std::vector<uint64_t> out;
+  std::set<uint64_t> seen;
+  for (const auto& s : ss) {
+    if (!s.is_number_integer() || (!s.is_number_unsigned() && s.get<int64_t>() < 0))
+      at.fail(json_brief(s) + " is not a non-negative integer");
+    if (!seen.insert(s.get<uint64_t>()).second) at.fail(json_brief(s) + " appears twice");
+    out.push_back(s.get<uint64_t>());
+  }
+  return out;
+}
+
+// One axis {key.path: [values]}: the key must exist in the training config (the --set
+// check, on a copy of base) and no variant may set it (or a key inside or around it).
+static SweepAxis read_axis(const std::string& k, const ojson& values, const CompareConfig& cc, const Where& at) {
+  if (!valid_key_path(k)) at.fail("'" + k + "' is not a key path like train.batch_size");
+  const Where here{at.source, at.path + "." + k};
+  if (set_by_compare(k)) here.fail("set by compare (seeds, out_dir, jobs), not by a sweep");
+  if (!values.is_array() || values.empty()) here.fail("must be a non-empty array of values, not " + json_describe(values));
+  try {
+    nlohmann::json probe = cc.base;
+    apply_overrides(probe, {k + "=" + values[0].dump()});
+  } catch (const UserError& e) {
+    here.fail(e.what());
+  }
+  SweepAxis axis;
+  axis.key = k;
+  std::set<std::string> labels;
+  for (const auto& v : values) {
+    std::string label = sweep_label(v);
+    if (!labels.insert(label).second) here.fail("two values have the same folder label '" + label + "'");
+    axis.values.push_back(nlohmann::json::parse(v.dump()));
+    axis.labels.push_back(label);
+  }
+  for (const auto& var : cc.variants)
+    for (auto ov = var.overrides.begin(); ov != var.overrides.end(); ++ov) {
+      const std::string& o = ov.key();
+      if (o == k || o.rfind(k + ".", 0) == 0 || k.rfind(o + ".", 0) == 0)
+        here.fail("variant '" + var.name + "' sets '" + o + "' too; a swept key cannot also be a variant's override");
+    }
+  return axis;
+}
+
+static void read_sweep(const ojson& sw, CompareConfig& cc, const Where& at) {
+  if (!sw.is_object() || sw.empty()) at.fail("must be a non-empty object {key.path: [values]}");
+  for (auto it = sw.begin(); it != sw.end(); ++it) cc.sweep.push_back(read_axis(it.key(), it.value(), cc, at));
+}
+
+static std::string read_string(const ojson& v, const Where& at, const char* what) {
+  if (!v.is_string()) at.fail(std::string("must be ") + what);
+  return v.get<std::string>();
+}
+
+static void read_questions(const ojson& qs, CompareConfig& cc, const Where& at) {
+  const auto names = compare_question_names();
+  if (!qs.is_array()) at.fail("must be an array of names");
+  for (const auto& q : qs) {
+    if (!q.is_string() || std::find(names.begin(), names.end(), q.get<std::string>()) == names.end())
+      at.fail(json_brief(q) + " is not one of " + config::join(names));
+    cc.questions.push_back(q.get<std::string>());
+  }
+}
+
+// A row: the key, its type and allowed values in words, its doc, how to read it. `write`
+// gives the value back as resolved (unused keys of a row write what the struct holds).
+static Row row(const char* name, const char* type, const char* allowed, const char* doc,
+               std::function<void(const ojson&, CompareConfig&, const Where&)> read) {
+  return Row{name, type, allowed, doc, std::move(read), [](const CompareConfig&) { return ojson(); }, nullptr};
+}
+
+// The keys of a compare config, in the order they are read (later rows use earlier ones).
+static config::Table<CompareConfig, ojson> compare_table(const std::string& base_dir) {
+  return {
+      row("base", "string | object", "a training config path or object", "the setting every variant starts from",
+          [base_dir](const ojson& v, CompareConfig& cc, const Where& at) { read_base(v, cc, at, base_dir); }),
+      row("variants", "object", "{name: {key.path: value}}", "named overrides of base, in file order",
+          read_variants),
+      row("seeds", "array", "distinct integers >= 0", "train.seed of each run",
+          [](const ojson& v, CompareConfig& cc, const Where& at) { cc.seeds = read_seeds(v, at); }),
+      row("target_loss", "number", ">= 0", "a training loss to reach (steps to target)",
+          [](const ojson& v, CompareConfig& cc, const Where& at) {
+            if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+              at.fail("must be a finite number >= 0, not " + json_describe(v));
+            cc.target_loss = v.get<double>();
+          }),
+      row("out_dir", "string", "non-empty", "where the runs, summary and report go (default runs/compare/<stem>)",
+          [](const ojson& v, CompareConfig& cc, const Where& at) {
+            cc.out_dir = read_string(v, at, "a non-empty string");
+            if (cc.out_dir.empty()) at.fail("must be a non-empty string");
+          }),
+      row("jobs", "int", "1..256", "runs at a time (default 1)",
+          [](const ojson& v, CompareConfig& cc, const Where& at) {
+            if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 256)
+              at.fail("must be an integer in [1, 256], not " + json_describe(v));
+            cc.jobs = v.get<int>();
+          }),
+      row("title", "string", "", "report heading (default: the file stem)",
+          [](const ojson& v, CompareConfig& cc, const Where& at) { cc.title = read_string(v, at, "a string"); }),
+      row("description", "string", "", "one paragraph under the heading",
+          [](const ojson& v, CompareConfig& cc, const Where& at) { cc.description = read_string(v, at, "a string"); }),
+      row("sweep", "object", "{key.path: [values]}", "every variant at every point of the product",
+          read_sweep),
+      row("reference", "string", "a variant name", "the variant the others are tested against",
+          [](const ojson& v, CompareConfig& cc, const Where& at) { cc.reference = read_string(v, at, "a variant name"); }),
+      row("questions", "array", "names of compare_question_names()", "report sections (default: what applies)",
+          read_questions),
+  };
+}
+
+// variants x sweep points x seeds, counted before any point is built (a 1000 x 1000 sweep
+// is a million points, gigabytes of resolved configs): at most kMaxCompareRuns.
+static void check_run_count(const CompareConfig& cc) {
+  double runs = (double)cc.variants.size() * (double)cc.seeds.size();  // double: no overflow
+  std::string product = std::to_string(cc.variants.size()) + " variants";
+  for (const auto& axis : cc.sweep) {
+    runs *= (double)axis.values.size();
+    product += " x " + std::to_string(axis.values.size()) + " " + axis.key;
+  }
+  product += " x " + std::to_string(cc.seeds.size()) + " seeds";
+  if (runs <= (double)kMaxCompareRuns) return;
+  char count[64];
+  std::snprintf(count, sizeof count, runs < 1e15 ? "%.0f" : "%.3g", runs);
+  throw UserError(cc.source + ": " + count + " runs (" + product + ") is more than the limit of " +
+                      std::to_string(kMaxCompareRuns) + " runs in one comparison", 2);
+}
+
+// Required keys, with what to write when one is missing.
+static const std::vector<std::pair<const char*, const char*>> kRequired = {
+    {"base", "missing (a training config path or object)"},
+    {"variants", "missing"},
+    {"seeds", "missing (e.g. [1, 2, 3])"},
+    {"target_loss", "missing (a training loss to reach)"}};
+
+// What each variant is, from its config resolved at the first sweep point (a variant that
+// does not resolve is reported, naming its key, when the runs are planned); then the
+// defaults that depend on the variants.
+static void finish(CompareConfig& cc, bool has_reference, bool has_questions) {
+  for (auto& v : cc.variants) {
+    try {
+      Config c = config_from_json(resolve_run_config(cc, v, sweep_points(cc).front(), 1, "probe", 1), cc.base_source);
+      v.norm_type = c.model.norm.type;
+      v.batch_stats = norm_batch_statistics(c.model.norm.type);
+    } catch (const UserError&) {
+    }
+  }
+  if (has_reference) {
+    bool found = false;
+    for (const auto& v : cc.variants) found |= v.name == cc.reference;
+    if (!found) config::fail(cc.source, "reference", "'" + cc.reference + "' is not one of the variants");
+  } else {
+    cc.reference = variant_of_norm(cc, norm_for_role("standard"));
+    if (cc.reference.empty()) cc.reference = cc.variants.front().name;
+  }
+  if (!has_questions) cc.questions = questions_that_apply(cc);
+}
+
+CompareConfig compare_config_from_json(const ojson& j, const std::string& source, const std::string& base_dir) {
+  CompareConfig cc;
+  cc.source = source;
+  if (!j.is_object()) throw UserError(source + ": a compare config is a JSON object", 2);
+  for (const auto& [key, why] : kRequired)
+    if (!j.contains(key)) config::fail(source, key, why);
+  std::string stem = fs::path(source).stem().string();
+  if (stem.empty() || !valid_name(stem)) stem = "compare";
+  cc.out_dir = "runs/compare/" + stem;
+  cc.title = stem;
+  config::read_object(compare_table(base_dir), j, cc, Where{source, ""});
+  check_run_count(cc);  // before any sweep point is built
+  finish(cc, j.contains("reference"), j.contains("questions"));
+  return cc;
+}
+
+std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type) {
+  for (const auto& v : cc.variants)
+    if (v.name == norm_type && v.norm_type == norm_type) return v.name;
+  for (const auto& v : cc.variants)
+    if (v.norm_type == norm_type) return v.name;
+  return "";
+}
+
+CompareConfig load_compare_config(const std::string& path) {
+  // A regular file of at most kMaxConfigBytes, depth-checked, duplicate keys rejected.
+  JsonReadOptions opt;
+  opt.code = 2;
+  opt.reject_duplicate_keys = true;
+  ojson j = parse_ordered_json(read_regular_file(path, path, "compare config", kMaxConfigBytes, 2), path, opt);
+  return compare_config_from_json(j, path, fs::path(path).parent_path().string());
+}
+
+}  // namespace nl
