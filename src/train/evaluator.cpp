@@ -235,6 +235,34 @@ void score_batch(const Tensor& logits, const Batch& batch, const BatchRefs& refs
   }
 }
 
+// One split's per-length rows, calibration and (with_shift) shift of each norm, from its sums
+// over this rank's batches: added over the ranks first (every rank calls this in split order).
+EvalResult split_result(const EvalSplit& split, SplitSums& sums, std::vector<InputMoments>& moments,
+                        const NormLayers& norms, bool with_shift, Comm& ranks) {
+  EvalResult r;
+  r.split = split.name;
+  r.lengths = split.lengths;
+  r.seen_in_training = split.seen_in_training;
+  ranks.sum(sums.by_length.data(), (int64_t)sums.by_length.size());
+  ranks.sum(sums.calibration.sums().data(), (int64_t)sums.calibration.sums().size());
+  r.calibration = sums.calibration.result();
+  for (auto& [len, k] : sums.slot) {
+    const double* acc = &sums.by_length[3 * (size_t)k];
+    if (acc[0] <= 0) continue;  // a length whose examples count no unit
+    r.by_length.push_back({len, (int)acc[0], acc[2] / acc[0], acc[1] / acc[0]});
+  }
+  // Shift: the split's moments summed over ranks, against the running statistics (the same
+  // on every rank: synced, or broadcast by the trainer). Not with mixed batches.
+  for (size_t l = 0; l < norms.size() && with_shift; ++l) {
+    std::vector<float> rm, rv;
+    norms[l].second->running_stats(rm, rv);
+    sum_over_ranks(moments[l], rm.size(), ranks);
+    const StatsShift sh = stats_shift(moments[l], rm, rv);
+    r.bn.push_back({norms[l].first, sh.shift_mean, sh.shift_var});
+  }
+  return r;
+}
+
 NormLayers batch_stat_norms(Encoder& model) {
   NormLayers out;
   for (auto& [name, norm] : model.norms())
@@ -295,31 +323,10 @@ std::vector<EvalResult> evaluate(Encoder& model, const std::vector<EvalSplit>& s
 
   std::vector<EvalResult> results;
   for (size_t s = 0; s < S; ++s) {
-    EvalResult r;
-    r.split = splits[s].name;
-    r.lengths = splits[s].lengths;
-    r.seen_in_training = splits[s].seen_in_training;
+    EvalResult r = split_result(splits[s], sums[s], moments[s], norms, opt.order == EvalOrder::split, ranks);
     r.count = (int)counted[s];
     r.loss = counted[s] ? loss_sum[s] / (double)counted[s] : 0.0;
     r.accuracy = counted[s] ? (double)correct[s] / (double)counted[s] : 0.0;
-    // Per length and calibration: sums over ranks, then means.
-    ranks.sum(sums[s].by_length.data(), (int64_t)sums[s].by_length.size());
-    ranks.sum(sums[s].calibration.sums().data(), (int64_t)sums[s].calibration.sums().size());
-    r.calibration = sums[s].calibration.result();
-    for (auto& [len, k] : sums[s].slot) {
-      const double* acc = &sums[s].by_length[3 * (size_t)k];
-      if (acc[0] <= 0) continue;  // a length whose examples count no unit
-      r.by_length.push_back({len, (int)acc[0], acc[2] / acc[0], acc[1] / acc[0]});
-    }
-    // Shift: the split's moments summed over ranks, against the running statistics (the
-    // same on every rank: synced, or broadcast by the trainer). Not with mixed batches.
-    for (size_t l = 0; l < norms.size() && opt.order == EvalOrder::split; ++l) {
-      std::vector<float> rm, rv;
-      norms[l].second->running_stats(rm, rv);
-      sum_over_ranks(moments[s][l], rm.size(), ranks);
-      const StatsShift sh = stats_shift(moments[s][l], rm, rv);
-      r.bn.push_back({norms[l].first, sh.shift_mean, sh.shift_var});
-    }
     results.push_back(r);
   }
   model.set_training(was_training);

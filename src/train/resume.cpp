@@ -77,34 +77,6 @@ bool differ(const json& a, const json& b, const json& deflt, const std::string& 
   return true;
 }
 
-// The whole string as a number, else UserError naming the key.
-[[noreturn]] void bad_meta(const std::string& path, const std::string& key, const std::string& text) {
-  std::string shown = text.size() > 40 ? text.substr(0, 37) + "..." : text;
-  throw UserError("checkpoint " + path + ": __metadata__." + key + " '" + shown + "' is not valid");
-}
-long long to_int(const std::string& path, const std::string& key, const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno == ERANGE) bad_meta(path, key, text);
-  return v;
-}
-double to_double(const std::string& path, const std::string& key, const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0') bad_meta(path, key, text);
-  return v;
-}
-
-std::array<uint64_t, 4> rng_from_string(const std::string& path, const std::string& str) {
-  std::istringstream in(str);
-  std::array<uint64_t, 4> s{};
-  for (auto& w : s) in >> std::hex >> w;
-  std::string rest;
-  if (!in || (in >> rest)) bad_meta(path, "rng", str);
-  return s;
-}
-
 }  // namespace
 
 std::string first_config_difference(const json& stored, const json& now, std::string* stored_value,
@@ -114,13 +86,7 @@ std::string first_config_difference(const json& stored, const json& now, std::st
   return key;
 }
 
-std::string rng_to_string(const std::array<uint64_t, 4>& s) {
-  std::ostringstream o;
-  for (int i = 0; i < 4; ++i) o << (i ? " " : "") << std::hex << s[i];
-  return o.str();
-}
-
-ResumePoint read_resume_point(const SafetensorsFile& f, const Config& cfg, const std::string& path) {
+TrainState read_resume_point(const SafetensorsFile& f, const Config& cfg, const std::string& path) {
   auto meta = [&](const std::string& k) -> const std::string& {
     auto it = f.metadata.find(k);
     if (it == f.metadata.end()) throw UserError("checkpoint " + path + ": no '" + k + "' in __metadata__");
@@ -142,30 +108,14 @@ ResumePoint read_resume_point(const SafetensorsFile& f, const Config& cfg, const
                         " (only train.steps, log_every, eval_every, checkpoint_every, threads, ranks, out_dir and the eval keys may change)",
                     2);
 
-  ResumePoint p;
-  const long long step = to_int(path, "step", meta("step"));
   const json& stored_steps = stored["train"]["steps"];
   const long long trained_for = stored_steps.is_number_integer() ? stored_steps.get<long long>() : -1;
-  if (step < 0 || step > trained_for)
-    throw UserError("checkpoint " + path + ": __metadata__.step " + std::to_string(step) + " is outside 0.." +
-                    std::to_string(trained_for) + " (the train.steps it was trained with)");
-  if (step > cfg.train.steps)
+  TrainState state = TrainState::from_metadata(f.metadata, trained_for, path);
+  if (state.step > cfg.train.steps)
     throw UserError("--resume: train.steps is " + std::to_string(cfg.train.steps) + " but the checkpoint " + path +
-                        " is at step " + std::to_string(step),
+                        " is at step " + std::to_string(state.step),
                     2);
-  p.step = (int)step;
-  p.rng = rng_from_string(path, meta("rng"));
-  p.data.epoch = to_int(path, "data_epoch", meta("data_epoch"));
-  p.data.cursor = to_int(path, "data_cursor", meta("data_cursor"));
-  if (p.data.epoch < 0 || p.data.cursor < 0) bad_meta(path, "data_epoch/data_cursor", meta("data_epoch") + "/" + meta("data_cursor"));
-  p.window_loss_sum = to_double(path, "window_loss_sum", meta("window_loss_sum"));
-  const long long wsteps = to_int(path, "window_steps", meta("window_steps"));
-  if (wsteps < 0 || wsteps > step) bad_meta(path, "window_steps", meta("window_steps"));
-  p.window_steps = (int)wsteps;
-  p.window_tokens = to_int(path, "window_tokens", meta("window_tokens"));
-  auto last = f.metadata.find("last_logged_loss");
-  if (last != f.metadata.end()) p.last_logged_loss = to_double(path, "last_logged_loss", last->second);
-  return p;
+  return state;
 }
 
 }  // namespace nl

@@ -1,28 +1,25 @@
 // train/step_tape.cpp — one training forward, kept for drawing (see step_tape.h).
 //
-// What it is: the first lines of train() (trainer.cpp), stopped at the loss: the same
-// make_run (train/run.h) and the same first batch.
-// What it is not: a second trainer; if train() changes how it draws the first batch, this
-// must follow (tests/unit/test_graph.cpp compares the two losses).
+// What it is: the first step of train() stopped at the loss, built from the same pieces:
+// the Trainer (train_step.h: make_run, optimizer, batcher) and step_forward(), the first
+// half of train_step(). Nothing is differentiated.
+// What it is not: a second trainer (tests/unit/test_graph.cpp compares the loss with a run's).
 #include "normlab/train/step_tape.h"
 
-#include "normlab/train/run.h"
+#include "normlab/train/train_step.h"
 
 namespace nl {
 
 StepTape first_training_step(const Config& cfg) {
-  const TrainConfig& tc = cfg.train;
+  Trainer t(cfg, local_comm());  // threads, task, model, batcher: as train() builds them
   StepTape s;
-  Run run = make_run(cfg);  // threads, task, model: as train() builds them (train/run.h)
-  s.task = std::move(run.task);
-  s.model = std::move(run.model);
-  {
-    Batcher batcher(s.task.train, s.task.head, tc.batch_size, tc.bucket_by_length, run.data_seed);
-    s.batch = batcher.next();
-  }
-  s.model->set_training(true);
-  s.logits = s.model->forward(s.batch);
-  s.loss = s.model->loss(s.logits, s.batch);
+  s.batch = t.batcher.next();
+  t.model().set_training(true);
+  StepForward f = step_forward(t.model(), s.batch, s.batch, 1);
+  s.logits = f.logits;
+  s.loss = f.loss;
+  s.task = std::move(t.run.task);
+  s.model = std::move(t.run.model);
   return s;
 }
 

@@ -1,9 +1,9 @@
 // train/resume.h — what `train --resume` reads from a checkpoint, checked before the run
 // folder is touched.
 //
-// What it is: the training state a checkpoint's __metadata__ carries (step, dropout RNG,
-// data position, loss window, the config it was trained with), parsed strictly, and the
-// rule for which config keys may change between a run and its resume. A failed check is
+// What it is: the config a checkpoint's __metadata__ carries, compared with the resumed
+// run's, and the rule for which config keys may change between a run and its resume; the
+// training state itself is TrainState's (train_state.h). A failed check is
 // one line and nothing in the run folder changes: config.json, metrics.csv and result.json
 // stay as they were.
 // What it is not: the safetensors format (checkpoint.h) nor the training loop (trainer.h).
@@ -18,6 +18,7 @@
 #include "normlab/config.h"
 #include "normlab/data/task.h"
 #include "normlab/train/checkpoint.h"
+#include "normlab/train/train_state.h"
 
 namespace nl {
 
@@ -33,23 +34,11 @@ const std::vector<std::string>& resume_may_change();
 std::string first_config_difference(const nlohmann::json& stored, const nlohmann::json& now,
                                     std::string* stored_value, std::string* now_value);
 
-struct ResumePoint {
-  int step = 0;                       // steps done
-  std::array<uint64_t, 4> rng{};      // the model's dropout RNG
-  Batcher::State data;                // where the batcher stands
-  double window_loss_sum = 0;         // the loss window since the last metrics row
-  int window_steps = 0;
-  long long window_tokens = 0;
-  double last_logged_loss = NAN;      // the last metrics row's loss (NaN: older checkpoint)
-};
-
-// Parse and check the metadata of a checkpoint against the config of the resumed run:
-// every key present and well-formed, the stored config equal to `cfg` except for
-// resume_may_change() (else UserError code 2 naming the key and both values), the step
-// within 0..train.steps of both configs. `path` names the file in errors.
-ResumePoint read_resume_point(const SafetensorsFile& file, const Config& cfg, const std::string& path);
-
-// The dropout RNG state as text ("3a1f 9c 0 77", hex words) and back.
-std::string rng_to_string(const std::array<uint64_t, 4>& s);
+// Check a checkpoint's metadata against the config of the resumed run and return its
+// training state: the format, the stored config equal to `cfg` except for
+// resume_may_change() (else UserError code 2 naming the key and both values), the state
+// parsed strictly (TrainState::from_metadata), its step within 0..train.steps of both
+// configs. `path` names the file in errors.
+TrainState read_resume_point(const SafetensorsFile& file, const Config& cfg, const std::string& path);
 
 }  // namespace nl

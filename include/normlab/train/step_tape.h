@@ -22,7 +22,9 @@ struct StepTape {
   Tensor loss;     // its tape reaches every parameter the step uses
 };
 
-// Builds the run with make_run(cfg) (train/run.h: threads, task, model, as train() does): with the reference kernel set, each norm shows up as the ops it is composed of.
+// Builds the run as train() does (Trainer, train/train_step.h: threads, task, model, batcher)
+// and runs step_forward() on the first batch: with the reference kernel set, each norm shows
+// up as the ops it is composed of.
 StepTape first_training_step(const Config& cfg);
 
 }  // namespace nl

@@ -8,17 +8,15 @@
 // command line (cli/cmd_train.cpp parses the flags and calls train() or evaluate()).
 // A run folder holds:
 //   config.json              the resolved config
-//   metrics.csv              one row per logged step (columns below)
+//   metrics.csv              one row per logged step (columns: train/metrics.h)
 //   checkpoint.safetensors   weights, BatchNorm buffers, optimizer state, RNG, data position
 //   result.json              written last: the run finished (compare skips such runs):
 //                            {steps, final_train_loss, seconds, eval: eval_to_json(),
 //                             bn_jitter: BatchStatsJitter::to_json()}
 //   normlab.lock             flock'ed while a process writes the folder; names its pid
-// metrics.csv columns, in order: step, loss, lr, grad_norm, tokens_per_s, then for each
-// eval split S: eval_loss/S, eval_acc/S (empty on steps without evaluation), then for
-// each BatchNorm-like layer L (batch_stats() != nullptr): drift_mean/L, drift_var/L, then
-// for each layer group G (embed, layers.0, ..., head): grad_norm/G. Every number is written
-// with %.9g (all the bits of a float32). Units: README, "The run folder".
+// metrics.csv's columns: train/metrics.h. The pieces of the loop: run_folder.h (the folder
+// and its lock), train_step.h (Trainer, train_step), train_state.h (what a checkpoint's
+// metadata carries), evaluator.h (evaluate), jitter.h. Units: README, "The run folder".
 #pragma once
 #include <iosfwd>
 #include <string>
@@ -31,6 +29,7 @@
 #include "normlab/dist/comm.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/train/evaluator.h"  // evaluate(), EvalResult, eval_to_json()
+#include "normlab/train/jitter.h"     // BatchStatsJitter
 
 namespace nl {
 
@@ -62,32 +61,5 @@ struct TrainResult {
 // SIGINT or SIGTERM during train() finish the step in progress, write a checkpoint and return
 // with interrupted_by set (no result.json); `--resume` then continues bit-identically.
 TrainResult train(const Config& cfg, const TrainOptions& opt);
-
-// The spread of each batch-statistics norm's batch statistics over the logged training
-// steps (docs/math.md, Diagnostics, "Jitter"): per feature the std over logged steps of the
-// batch mean (and of the batch variance), averaged over the features. Accumulated in
-// float64 around the first logged value; its state goes into checkpoints, so a resumed run
-// reports exactly what an uninterrupted one does.
-class BatchStatsJitter {
- public:
-  // Adds one logged step of `layer` (its batch_stats() after the step's last training forward).
-  void add(const std::string& layer, const BatchNormStats& st);
-  // {layer: {"mean_std", "var_std", "steps"}} in the order layers were first added.
-  nlohmann::json to_json() const;
-  // One checkpoint __metadata__ value (all of the state, every double with 17 digits), and back.
-  std::string to_string() const;
-  // Throws UserError naming `what` when `text` is not what to_string() writes.
-  void from_string(const std::string& text, const std::string& what);
-
- private:
-  struct Sums {
-    std::string layer;
-    long long n = 0;                          // logged steps
-    std::vector<double> ref_mean, ref_var;    // the first logged values: the shift of the sums
-    std::vector<double> s_mean, ss_mean;      // sum (mean - ref), sum (mean - ref)^2 per feature
-    std::vector<double> s_var, ss_var;
-  };
-  std::vector<Sums> layers_;
-};
 
 }  // namespace nl
