@@ -77,7 +77,9 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     // Under `mpirun -np K`: K ranks, data parallel (MPI starts here); otherwise one process.
     Comm& world = world_comm();
     Config cfg = resolve_config(a->config, a->overrides);
-    if (!a->resume) refuse_to_overwrite_run(a->out.empty() ? cfg.train.out_dir : a->out, a->overwrite);
+    // Rank 0 alone (it writes the folder): another rank checking after rank 0 took the lock
+    // would find the folder "in use" by its own run.
+    if (!a->resume && world.is_root()) refuse_to_overwrite_run(a->out.empty() ? cfg.train.out_dir : a->out, a->overwrite);
     const bool quiet = a->quiet || !world.is_root();
     if (!quiet) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
     std::fflush(stdout);
