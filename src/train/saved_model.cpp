@@ -9,6 +9,7 @@
 #include "normlab/train/saved_model.h"
 
 #include "normlab/error.h"
+#include "normlab/nn/norm.h"
 #include "normlab/runtime.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run.h"
@@ -135,13 +136,36 @@ CheckpointModel load_checkpoint_model(SavedModel saved, Config cfg, const std::s
   return c;
 }
 
+// A config's model section with its defaults resolved: every key (a missing one is its
+// default) and model.norm.eps < 0 (the type's default) as the eps the norm type uses, so a
+// stored -1 and `--set model.norm.eps=1e-5` on a LayerNorm model are the same model. A
+// config this build cannot read is compared as written.
+static json resolved_model(const json& config, const std::string& source) {
+  try {
+    Config c = config_from_json(config, source);
+    if (c.model.norm.eps < 0) {
+      NormConfig lone = c.model.norm;
+      lone.sync = false;  // asked of a lone layer: no ranks to sync with
+      const float eps = make_norm(lone, c.model.d_model)->eps();
+      if (eps > 0) c.model.norm.eps = eps;
+    }
+    return config_to_json(c).at("model");
+  } catch (const UserError&) {
+    return config.value("model", json::object());
+  }
+}
+
 void check_same_model(const SavedModel& m, const json& given, const std::string& command) {
   if (m.config.is_null()) return;  // nothing stored to compare against
   // The model sections only (task, optimizer and run keys may differ for evaluation);
-  // a key the stored config lacks counts as its default (train/resume.h).
+  // a key the stored config lacks counts as its default (train/resume.h). An eps that
+  // differs is compared again as the values the norms use (-1: the type's own).
   std::string was, now;
-  const std::string key = first_config_difference(json{{"model", m.config.value("model", json::object())}},
-                                                  json{{"model", given.at("model")}}, &was, &now);
+  std::string key = first_config_difference(json{{"model", m.config.value("model", json::object())}},
+                                            json{{"model", given.at("model")}}, &was, &now);
+  if (key == "model.norm.eps")
+    key = first_config_difference(json{{"model", resolved_model(m.config, m.path + " (stored config)")}},
+                                  json{{"model", resolved_model(given, "the config")}}, &was, &now);
   if (key.empty()) return;
   throw UserError(command + ": " + key + " is " + now + " in the config but " + was + " in checkpoint " + m.path +
                       " (evaluate with the config it was trained with, or leave CONFIG out to use the stored one)",

@@ -355,3 +355,26 @@ TEST_CASE("invalid UTF-8 in a TSV or a text is one line naming file, line and of
   CHECK(r.code == 1);
   CHECK(r.err == "normlab: error: --data " + tsv.string() + ":3: invalid UTF-8: byte 0x82 at offset 16 (save the file as UTF-8)\n");
 }
+
+// ---- 8. eval --set compares resolved values ----------------------------------------------
+
+TEST_CASE("eval --set model.norm.eps equal to the type's default matches a stored -1", "[nothing_lost][eval]") {
+  testutil::TempDir t("eval_eps");
+  const std::string run = (t / "run").string();
+  REQUIRE(normlab("train " + kTiny + " --quiet --out " + run + kShort, t).code == 0);  // eps -1: LayerNorm's 1e-5
+  const std::string eval = "eval --checkpoint " + run + "/checkpoint.safetensors --set model.norm.eps=";
+  // Refused before: "model.norm.eps is 1e-05 in the config but -1 in checkpoint ...".
+  Run r = normlab(eval + "1e-5", t);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  // Another value is another model, named with the value the checkpoint's norm used.
+  r = normlab(eval + "1e-6", t);
+  CHECK(r.code == 2);
+  CHECK(r.err == "normlab: error: eval: model.norm.eps is 1e-06 in the config but 1e-05 in checkpoint " + run +
+                     "/checkpoint.safetensors (evaluate with the config it was trained with, or leave CONFIG out to "
+                     "use the stored one)\n");
+  // A different type is still named as the type, not as the eps the two types default to.
+  r = normlab(eval.substr(0, eval.find("model.norm.eps=")) + "model.norm.type=rmsnorm", t);
+  CHECK(r.code == 2);
+  CHECK(contains(r.err, "model.norm.type is \"rmsnorm\" in the config but \"layernorm\" in checkpoint"));
+}

@@ -83,6 +83,9 @@ class Norm : public Module {
  public:
   virtual Tensor forward(const Tensor& x, const Tensor& keep) = 0;
   virtual std::string type() const = 0;
+  // The eps added to the variance: model.norm.eps, or the type's default when that is < 0
+  // (so a config's -1 can be compared with the value it stands for); -1 for a norm without one.
+  virtual float eps() const { return -1; }
   // Only BatchNorm-like layers have these; others return nullptr.
   virtual const BatchNormStats* batch_stats() const { return nullptr; }
   // BatchNorm-like layers: the statistics evaluation normalises with, in BatchNorm's terms

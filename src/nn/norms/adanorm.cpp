@@ -35,6 +35,7 @@ class AdaNorm final : public Norm {
   }
 
   std::string type() const override { return "adanorm"; }
+  float eps() const override { return eps_; }
   bool exact_gradient() const override { return k_ == 0.0f; }  // sg(y) matters only when k > 0
   bool reads_pad_rows() const override { return false; }  // per token (or masked)
 

@@ -173,6 +173,7 @@ class BatchNorm final : public Norm {
   }
 
   std::string type() const override { return type_; }
+  float eps() const override { return eps_; }
   bool reads_pad_rows() const override { return count_pads_; }  // padded: pads are in the stats
   const BatchNormStats* batch_stats() const override { return &stats_; }
   bool running_stats(std::vector<float>& mean, std::vector<float>& var) const override {

@@ -37,6 +37,7 @@ class LayerNorm final : public Norm {
   }
 
   std::string type() const override { return type_; }
+  float eps() const override { return eps_; }
   bool reads_pad_rows() const override { return false; }  // per token (or masked)
   bool exact_gradient() const override { return !detach_stats_; }  // DetachNorm: sg(mu), sg(sigma)
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {

@@ -217,6 +217,7 @@ class PowerNorm final : public Norm {
   }
 
   std::string type() const override { return "powernorm"; }
+  float eps() const override { return eps_; }
   bool reads_pad_rows() const override { return false; }  // statistics over real tokens only
   bool exact_gradient() const override { return false; }  // the approximate backward (PowerFunction)
   bool stateful_training_forward() const override { return true; }  // reads and updates running phi

@@ -24,6 +24,7 @@ class RMSNorm final : public Norm {
   }
 
   std::string type() const override { return "rmsnorm"; }
+  float eps() const override { return eps_; }
   bool reads_pad_rows() const override { return false; }  // per token (or masked)
   void parameters(const std::string& prefix, std::vector<NamedTensor>& out) const override {
     norms::push_affine(prefix, out, g_, Tensor());
