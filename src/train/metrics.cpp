@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "normlab/io.h"
+#include "normlab/train/metrics_schema.h"
 
 namespace nl {
 
@@ -29,16 +30,17 @@ std::string group_of(const std::string& name) {
 std::vector<std::string> metrics_columns(const std::vector<std::string>& splits,
                                          const std::vector<std::string>& bn_layers,
                                          const std::vector<std::string>& groups) {
-  std::vector<std::string> columns{"step", "loss", "lr", "grad_norm", "tokens_per_s"};
+  namespace ms = metrics_schema;  // the names compare reads back
+  std::vector<std::string> columns{ms::kStep, ms::kLoss, ms::kLr, ms::kGradNorm, ms::kTokensPerS};
   for (const std::string& s : splits) {
-    columns.push_back("eval_loss/" + s);
-    columns.push_back("eval_acc/" + s);
+    columns.push_back(ms::kEvalLoss + s);
+    columns.push_back(ms::kEvalAcc + s);
   }
   for (const std::string& l : bn_layers) {
-    columns.push_back("drift_mean/" + l);
-    columns.push_back("drift_var/" + l);
+    columns.push_back(ms::kDriftMean + l);
+    columns.push_back(ms::kDriftVar + l);
   }
-  for (const std::string& g : groups) columns.push_back("grad_norm/" + g);
+  for (const std::string& g : groups) columns.push_back(ms::kGroupGradNorm + g);
   return columns;
 }
 

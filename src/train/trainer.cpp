@@ -30,6 +30,7 @@
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/leak.h"
 #include "normlab/train/metrics.h"
+#include "normlab/train/metrics_schema.h"
 #include "normlab/train/progress.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_folder.h"
@@ -190,25 +191,26 @@ RunLog::RunLog(const Config& cfg, const TrainOptions& opt, Trainer& t, const Run
 
 void RunLog::row(const StepResult& s, TrainState& state, double secs, const std::vector<EvalResult>* evals,
                  int stop_at) {
+  namespace ms = metrics_schema;  // the column names (train/metrics_schema.h)
   std::map<std::string, std::string> row;
   const double window_loss = state.window.loss_sum / std::max(1, state.window.steps);
   const double tokens_per_s = secs > 0 ? state.window.real_tokens / secs : 0.0;
-  row["step"] = std::to_string(state.step);
-  row["loss"] = metric_text(window_loss);
-  row["lr"] = metric_text(s.lr);
-  row["grad_norm"] = metric_text(s.grad_norm);
-  row["tokens_per_s"] = metric_text(tokens_per_s);
-  for (auto& [g, v] : s.group_norms) row["grad_norm/" + g] = metric_text(v);
+  row[ms::kStep] = std::to_string(state.step);
+  row[ms::kLoss] = metric_text(window_loss);
+  row[ms::kLr] = metric_text(s.lr);
+  row[ms::kGradNorm] = metric_text(s.grad_norm);
+  row[ms::kTokensPerS] = metric_text(tokens_per_s);
+  for (auto& [g, v] : s.group_norms) row[ms::kGroupGradNorm + g] = metric_text(v);
   for (auto& [name, norm] : bn_layers_)
     if (const BatchNormStats* st = norm->batch_stats()) {
-      row["drift_mean/" + name] = metric_text(st->drift_mean());
-      row["drift_var/" + name] = metric_text(st->drift_var());
+      row[ms::kDriftMean + name] = metric_text(st->drift_mean());
+      row[ms::kDriftVar + name] = metric_text(st->drift_var());
       state.jitter.add(name, *st);
     }
   if (evals)
     for (const EvalResult& e : *evals) {
-      row["eval_loss/" + e.split] = metric_text(e.loss);
-      row["eval_acc/" + e.split] = metric_text(e.accuracy);
+      row[ms::kEvalLoss + e.split] = metric_text(e.loss);
+      row[ms::kEvalAcc + e.split] = metric_text(e.accuracy);
     }
   if (root_) metrics_.row(row);
   state.last_logged_loss = window_loss;

@@ -1,7 +1,7 @@
 // train/metrics.h — metrics.csv: its columns and its rows.
 //
-// What it is: the column layout of metrics.csv, written here once for the trainer, and the
-// file itself: a header, then one row per logged step, each number with %.9g (every bit of a
+// What it is: the column layout of metrics.csv (its names are metrics_schema.h's, which
+// compare reads back by), and the file itself: a header, then one row per logged step, each number with %.9g (every bit of a
 // float32); on --resume the rows after the checkpoint's step are dropped first. Columns, in
 // order:
 //   step, loss, lr, grad_norm, tokens_per_s
