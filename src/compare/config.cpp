@@ -154,6 +154,59 @@ static void read_questions(const ojson& qs, CompareConfig& cc, const Where& at) 
   }
 }
 
+static void read_margins(const ojson& m, CompareConfig& cc, const Where& at) {
+  if (!m.is_object()) at.fail("expected an object {\"acc\": m, \"loss\": m}, got " + json_describe(m));
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    const Where here{at.source, at.path + "." + it.key()};
+    if (it.key() != "acc" && it.key() != "loss") here.fail("unknown key; allowed: acc, loss");
+    if (!it.value().is_number() || !std::isfinite(it.value().get<double>()) || !(it.value().get<double>() > 0))
+      here.fail("must be a number > 0, not " + json_describe(it.value()));
+    (it.key() == "acc" ? cc.margin_acc : cc.margin_loss) = it.value().get<double>();
+  }
+}
+
+// "VARIANT" or "VARIANT/POINT", checked against the variants and points in finish().
+static void split_cell(const ojson& v, std::string& variant, std::string& point, const Where& at) {
+  if (!v.is_string() || v.get<std::string>().empty()) at.fail("expected \"VARIANT\" or \"VARIANT/POINT\", got " + json_describe(v));
+  const std::string s = v.get<std::string>();
+  const size_t slash = s.find('/');
+  variant = s.substr(0, slash);
+  point = slash == std::string::npos ? "" : s.substr(slash + 1);
+}
+
+static void read_contrasts(const ojson& cs, CompareConfig& cc, const Where& at) {
+  if (!cs.is_array()) at.fail("expected an array of {\"a\": cell, \"b\": cell}, got " + json_describe(cs));
+  for (size_t i = 0; i < cs.size(); ++i) {
+    const Where here{at.source, at.path + "[" + std::to_string(i) + "]"};
+    const ojson& c = cs[i];
+    if (!c.is_object() || !c.contains("a") || !c.contains("b") || c.size() != 2)
+      here.fail("expected {\"a\": cell, \"b\": cell}, got " + json_describe(c));
+    CompareConfig::Contrast k;
+    split_cell(c["a"], k.a, k.a_point, Where{at.source, here.path + ".a"});
+    split_cell(c["b"], k.b, k.b_point, Where{at.source, here.path + ".b"});
+    if (k.a_point.empty() != k.b_point.empty()) here.fail("give a point for both cells or for neither");
+    cc.contrasts.push_back(k);
+  }
+}
+
+// Contrasts name variants and points that exist; replicate seeds are not exploratory ones.
+static void check_cells(const CompareConfig& cc) {
+  std::vector<std::string> labels;
+  for (const auto& p : sweep_points(cc)) labels.push_back(p.label);
+  for (size_t i = 0; i < cc.contrasts.size(); ++i) {
+    const auto& k = cc.contrasts[i];
+    for (const auto& [v, p] : {std::pair(k.a, k.a_point), std::pair(k.b, k.b_point)}) {
+      const std::string where = "contrasts[" + std::to_string(i) + "]";
+      if (variant_index(cc, v) < 0) config::fail(cc.source, where, "'" + v + "' is not one of the variants");
+      if (!p.empty() && std::find(labels.begin(), labels.end(), p) == labels.end())
+        config::fail(cc.source, where, "'" + p + "' is not a sweep point (" + config::join(labels) + ")");
+    }
+  }
+  for (uint64_t s : cc.replicate_seeds)
+    if (std::find(cc.seeds.begin(), cc.seeds.end(), s) != cc.seeds.end())
+      config::fail(cc.source, "replicate_seeds", std::to_string(s) + " is also in seeds; confirmatory seeds are fresh ones");
+}
+
 // A row: the key, its type and allowed values in words, its doc, how to read it. `write`
 // gives the value back as resolved (unused keys of a row write what the struct holds).
 static Row row(const char* name, const char* type, const char* allowed, const char* doc,
@@ -197,19 +250,31 @@ static config::Table<CompareConfig, ojson> compare_table(const std::string& base
           [](const ojson& v, CompareConfig& cc, const Where& at) { cc.reference = read_string(v, at, "a variant name"); }),
       row("questions", "array", "names of compare_question_names()", "report sections (default: what applies)",
           read_questions),
+      row("replicate_seeds", "array", "distinct integers >= 0, none in seeds",
+          "confirmatory seeds: each difference found on seeds is re-tested on these alone",
+          [](const ojson& v, CompareConfig& cc, const Where& at) { cc.replicate_seeds = read_seeds(v, at); }),
+      row("pairing", "string", "seed, unpaired", "runs at the same seed are pairs (paired t-test), or not (Welch)",
+          [](const ojson& v, CompareConfig& cc, const Where& at) {
+            if (!v.is_string() || (v != "seed" && v != "unpaired")) at.fail("expected seed or unpaired, got " + json_describe(v));
+            cc.pairing = v.get<std::string>();
+          }),
+      row("margins", "object", "{\"acc\": m, \"loss\": m}, 0 < m", "equivalence margins (TOST): accuracies, losses",
+          read_margins),
+      row("contrasts", "array", "[{\"a\": cell, \"b\": cell}]", "extra tests of cell a vs cell b (VARIANT or VARIANT/POINT)",
+          read_contrasts),
   };
 }
 
 // variants x sweep points x seeds, counted before any point is built (a 1000 x 1000 sweep
 // is a million points, gigabytes of resolved configs): at most kMaxCompareRuns.
 static void check_run_count(const CompareConfig& cc) {
-  double runs = (double)cc.variants.size() * (double)cc.seeds.size();  // double: no overflow
+  double runs = (double)cc.variants.size() * (double)(cc.seeds.size() + cc.replicate_seeds.size());  // double: no overflow
   std::string product = std::to_string(cc.variants.size()) + " variants";
   for (const auto& axis : cc.sweep) {
     runs *= (double)axis.values.size();
     product += " x " + std::to_string(axis.values.size()) + " " + axis.key;
   }
-  product += " x " + std::to_string(cc.seeds.size()) + " seeds";
+  product += " x " + std::to_string(cc.seeds.size() + cc.replicate_seeds.size()) + " seeds";
   if (runs <= (double)kMaxCompareRuns) return;
   char count[64];
   std::snprintf(count, sizeof count, runs < 1e15 ? "%.0f" : "%.3g", runs);
@@ -245,6 +310,7 @@ static void finish(CompareConfig& cc, bool has_reference, bool has_questions) {
     if (cc.reference.empty()) cc.reference = cc.variants.front().name;
   }
   if (!has_questions) cc.questions = questions_that_apply(cc);
+  check_cells(cc);
 }
 
 CompareConfig compare_config_from_json(const ojson& j, const std::string& source, const std::string& base_dir) {
@@ -261,6 +327,12 @@ CompareConfig compare_config_from_json(const ojson& j, const std::string& source
   check_run_count(cc);  // before any sweep point is built
   finish(cc, j.contains("reference"), j.contains("questions"));
   return cc;
+}
+
+int variant_index(const CompareConfig& cc, const std::string& name) {
+  for (size_t i = 0; i < cc.variants.size(); ++i)
+    if (cc.variants[i].name == name) return (int)i;
+  return -1;
 }
 
 std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type) {

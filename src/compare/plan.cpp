@@ -116,12 +116,18 @@ nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant&
   return resolve_run_config(cc, v, SweepPoint{}, seed, run_dir, threads);
 }
 
+std::vector<uint64_t> all_seeds(const CompareConfig& cc) {
+  std::vector<uint64_t> s = cc.seeds;
+  s.insert(s.end(), cc.replicate_seeds.begin(), cc.replicate_seeds.end());
+  return s;
+}
+
 std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads) {
   std::vector<CompareRun> plan;
   const std::vector<SweepPoint> points = sweep_points(cc);
   for (const auto& v : cc.variants)
     for (const auto& pt : points)
-      for (uint64_t s : cc.seeds) {
+      for (uint64_t s : all_seeds(cc)) {
         CompareRun r;
         r.variant = v.name;
         r.point = pt.label;

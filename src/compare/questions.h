@@ -33,6 +33,9 @@ struct TestPlan {
   bool asks(const std::string& question) const;
   // Tests the number at `pointer` of every finished run: variant a vs variant b at point pi.
   void add(const std::string& metric, const std::string& pointer, int a, int b, size_t pi, const std::string& why);
+  // The same, between two points (contrasts).
+  void add(const std::string& metric, const std::string& pointer, int a, size_t pa, int b, size_t pb,
+           const std::string& why);
 };
 
 struct Question {
@@ -55,6 +58,13 @@ const Question& drift_question();
 const Question& overfit_question();
 const Question& detach_question();
 const Question& placement_question();
+const Question& contrasts_question();
+
+// The replication section (questions/replication.cpp), rendered before the results.
+void render_replication(const Report& r, std::ostream& md);
+
+// Whether two variants differ only in eval.* keys (one trained model, evaluated twice).
+bool eval_twins(const CompareVariant& a, const CompareVariant& b);
 
 // The variant standing for a norm role (nn/norm.h norm_for_role) in cc, "" if none.
 std::string variant_of_role(const CompareConfig& cc, const std::string& role);

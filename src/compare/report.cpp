@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "normlab/compare/compare.h"
+#include "normlab/compare/stats.h"
 #include "normlab/nn/norm.h"
 #include "questions.h"
 
@@ -53,13 +54,7 @@ std::string pm(const ojson& s, Fmt f) {
   return out;
 }
 
-std::string fmt_p(double p) {
-  if (!std::isfinite(p)) return "n/a";
-  if (p < 0.001) return "p < 0.001";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, p < 0.01 ? "p = %.3f" : "p = %.2f", p);
-  return buf;
-}
+std::string fmt_p(double p) { return format_p(p); }
 
 std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::string out = "|";
@@ -83,6 +78,36 @@ const ojson& at_path(const ojson& stats, const std::string& path) {
 
 // ---- the words of a test ------------------------------------------------------------------
 
+// The size of a difference as text: its format, with more digits when rounding hides it.
+static std::string size_text(double d, Fmt f) {
+  std::string ds = fmt_val(std::fabs(d), f);
+  if (ds == fmt_val(0, f)) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", std::fabs(d));
+    ds = b;
+  }
+  return ds;
+}
+
+// An equivalence margin as written in the config (0.01, 0.02).
+static std::string margin_text(double m) {
+  if (!std::isfinite(m)) return "n/a";
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", m);
+  return b;
+}
+
+static std::string signed_size(double d, Fmt f) {
+  return d == 0 ? std::string("0") : (d > 0 ? "+" : "-") + size_text(d, f);
+}
+
+static std::string test_name(const ojson& t) {
+  return t.value("test", std::string()) == "paired t" ? "paired t-test" : "Welch's t-test";
+}
+
+// The verdict of summary.json (tests.cpp) in words: "different" states the difference with
+// its interval, test and Holm p (and, paired, on how many seeds it goes that way);
+// "equivalent" the margin and TOST p; anything else is inconclusive, and says so.
 std::string test_words(const ojson* t, Fmt f, const std::string& more, const std::string& less) {
   if (!t) return "not tested";
   const std::vector<int> n = t->at("n").get<std::vector<int>>();
@@ -91,20 +116,25 @@ std::string test_words(const ojson* t, Fmt f, const std::string& more, const std
     if (t->at("diff").is_null() && std::min(n[0], n[1]) == 1) return "one seed: no noise estimate, so no test";
     return "not testable (" + std::to_string(n[0]) + " and " + std::to_string(n[1]) + " finished seeds)";
   }
-  double d = t->at("diff").get<double>(), p = t->at("p_holm").get<double>();
-  std::string ds = fmt_val(std::fabs(d), f);
-  if (ds == fmt_val(0, f)) {  // rounding hides the size: show more digits
-    char b[32];
-    std::snprintf(b, sizeof b, "%.3g", std::fabs(d));
-    ds = b;
-  }
-  if (p < 0.05) {
+  const double d = t->at("diff").get<double>();
+  const std::string verdict = t->value("verdict", std::string("inconclusive"));
+  const std::string margin = "±" + margin_text(num_or_nan(t->value("margin", ojson(nullptr))));
+  const std::string pe = "TOST Holm " + fmt_p(num_or_nan(t->value("p_equivalence_holm", ojson(nullptr))));
+  if (verdict == "different") {
     const auto& ci = t->at("ci95");
-    return (d > 0 ? more : less) + " by " + ds + " (95% CI of the difference " + fmt_val(num_or_nan(ci[0]), f) +
-           " .. " + fmt_val(num_or_nan(ci[1]), f) + "), " + fmt_p(p);
+    std::string s = (d > 0 ? more : less) + " by " + size_text(d, f) + " (95% CI of the difference " +
+                    fmt_val(num_or_nan(ci[0]), f) + " .. " + fmt_val(num_or_nan(ci[1]), f) + "; " + test_name(*t) +
+                    ", Holm " + fmt_p(t->at("p_holm").get<double>());
+    if (t->contains("signs"))
+      s += "; " + (d > 0 ? more : less) + " on " + t->at("signs").at(d > 0 ? "higher" : "lower").dump() + "/" +
+           std::to_string(n[0]) + " seeds";
+    return s + ")";
   }
-  return "no difference detectable with " + std::to_string(std::min(n[0], n[1])) + " seeds (difference " +
-         (d == 0 ? std::string("0") : (d > 0 ? "+" : "-") + ds) + ", " + fmt_p(p) + ")";
+  if (verdict == "equivalent")
+    return "equivalent within " + margin + " (" + pe + "; difference " + signed_size(d, f) + ", " + test_name(*t) + ")";
+  return "inconclusive with " + std::to_string(std::min(n[0], n[1])) + " seeds (difference " + signed_size(d, f) + ", " +
+         test_name(*t) + " Holm " + fmt_p(t->at("p_holm").get<double>()) + "; not shown equivalent within " + margin +
+         ", " + pe + ")";
 }
 
 std::string verdict(const ojson* t, int expected, const std::string& citation, const VerdictWords& w) {
@@ -137,10 +167,18 @@ const ojson* Report::variant(const std::string& name) const {
 
 const ojson* Report::test(const std::string& metric, const std::string& variant, const std::string& against,
                           size_t pi) const {
+  return test_between(metric, variant, pi, against, pi);
+}
+
+const ojson* Report::test_between(const std::string& metric, const std::string& variant, size_t pa,
+                                  const std::string& against, size_t pb) const {
   if (!S.contains("tests")) return nullptr;
-  const ojson& point = S["points"][pi]["label"];
+  const ojson& la = S["points"][pa]["label"];
+  const ojson& lb = S["points"][pb]["label"];
   for (const auto& t : S["tests"]["list"])
-    if (t["metric"] == metric && t["variant"] == variant && t["against"] == against && t["point"] == point) return &t;
+    if (t["metric"] == metric && t["variant"] == variant && t["against"] == against && t["point"] == la &&
+        t.value("point_against", t["point"]) == lb)
+      return &t;
   return nullptr;
 }
 
@@ -183,6 +221,29 @@ static std::string describe_setup(const ojson& base) {
   return o.str();
 }
 
+// How the report tests, in words (docs/math.md, "Comparison statistics").
+static std::string statistics_paragraph(const Report& r) {
+  const ojson& T = r.S.contains("tests") ? r.S["tests"] : ojson::object();
+  const bool paired = T.value("method", std::string()).rfind("paired", 0) == 0;
+  const ojson eq = T.value("equivalence", ojson::object());
+  std::ostringstream o;
+  o << "Statistics: values are mean ± the half-width of the 95% confidence interval of the mean (Student t, "
+       "n - 1 degrees of freedom) over the finished seeds. "
+    << (paired ? "Runs of two cells at the same seed are pairs (same data order and initial values; an eval-only "
+                 "variant is its twin's trained model), so each difference is tested with a paired t-test on the "
+                 "per-seed differences (two-sided). "
+               : "Each difference is tested with Welch's t-test (two-sided; eval-only twins paired by seed). ")
+    << "The p-values shown are Holm-corrected over the " << T.value("count", 0) << " distinct tests of this report";
+  if (T.value("duplicates", 0) > 0)
+    o << " (" << T["duplicates"].get<int>() << " repeat an earlier test, e.g. a batch-statistics variant's training "
+      << "loss, and are not counted twice)";
+  o << ", and a difference is stated when that p < 0.05. Otherwise a difference is called equivalent only when "
+       "two one-sided tests (TOST, Holm-corrected the same way) put it within the margin (accuracy ±"
+    << margin_text(num_or_nan(eq.value("margin_acc", ojson(nullptr)))) << ", loss ±"
+    << margin_text(num_or_nan(eq.value("margin_loss", ojson(nullptr)))) << "), and inconclusive if not.\n\n";
+  return o.str();
+}
+
 static void render_heading(const Report& r, std::ostream& md) {
   const ojson& meta = r.meta;
   md << "# " << meta["title"].get<std::string>() << "\n\n";
@@ -196,11 +257,7 @@ static void render_heading(const Report& r, std::ostream& md) {
     for (const auto& ax : meta["sweep"]) md << " `" << ax["key"].get<std::string>() << "` over " << ax["values"].dump() << ";";
     md << " " << r.n_points << " points, every variant at every point.";
   }
-  md << "\n\nStatistics: values are mean ± the half-width of the 95% confidence interval of the mean "
-        "(Student t, n - 1 degrees of freedom) over the finished seeds. Each difference against the "
-        "reference `" << r.ref << "` is tested with Welch's t-test (two-sided); the p-values shown are "
-        "Holm-corrected over all " << (r.S.contains("tests") ? r.S["tests"]["count"].get<int>() : 0)
-     << " tests of this report, and a difference is stated when that p < 0.05.\n\n";
+  md << "\n\n" << statistics_paragraph(r);
 }
 
 static void render_unfinished(const Report& r, std::ostream& md) {
@@ -355,6 +412,7 @@ std::string render_report(const ojson& S, const std::string& plots_note) {
   std::ostringstream md;
   render_heading(r, md);
   render_unfinished(r, md);
+  render_replication(r, md);  // findings that survive fresh seeds come first
   md << "## Results\n\n";
   if (r.swept) render_results_swept(r, md);
   else render_results_single(r, md);

@@ -55,6 +55,9 @@ struct Report {
   const ojson_t* variant(const std::string& name) const;
   const ojson_t* test(const std::string& metric, const std::string& variant, const std::string& against,
                       size_t pi) const;
+  // A test between two points (contrasts); test() is the same point twice.
+  const ojson_t* test_between(const std::string& metric, const std::string& variant, size_t pa,
+                              const std::string& against, size_t pb) const;
   bool asks(const std::string& question) const;
   // The variant standing for a norm role (nn/norm.h), from summary.json's compare.roles.
   std::string role(const std::string& role) const;

@@ -17,11 +17,16 @@
 //   Welch: diff = mean_a - mean_b, s^2 = var_a/n_a + var_b/n_b (sample variances, n-1),
 //     t = diff / s, df = s^4 / ((var_a/n_a)^2/(n_a-1) + (var_b/n_b)^2/(n_b-1)),
 //     p = P(|T_df| > |t|), 95% CI of the difference: diff ± t_{0.975,df} * s.
+//   Paired: d_i = a_i - b_i over the n complete pairs, diff = mean(d), se = sd(d) / sqrt(n),
+//     t = diff / se, df = n - 1, p = P(|T_df| > |t|), 95% CI diff ± t_{0.975,n-1} * se.
+//   TOST (equivalence within ±m): p = max(1 - F_df((diff + m) / se), F_df((diff - m) / se)).
 //   Holm: sort the m p-values ascending, p_(i) -> max_{j<=i} min(1, (m - j + 1) p_(j)).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <cstdio>
+#include <cstdlib>
 
 #include "normlab/compare/stats.h"
 
@@ -131,6 +136,53 @@ WelchTest welch_test(const std::vector<double>& a, const std::vector<double>& b)
   w.ci_lo = w.diff - q * w.se;
   w.ci_hi = w.diff + q * w.se;
   return w;
+}
+
+PairedTest paired_t_test(const std::vector<double>& a, const std::vector<double>& b) {
+  PairedTest r;
+  std::vector<double> d;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    if (std::isfinite(a[i]) && std::isfinite(b[i])) {
+      d.push_back(a[i] - b[i]);
+      r.higher += a[i] > b[i], r.lower += a[i] < b[i], r.equal += a[i] == b[i];
+    }
+  double var = 0;
+  mean_var(d, r.n, r.diff, var);
+  if (r.n < 2) return r;
+  r.ok = true;
+  r.df = r.n - 1;
+  r.se = std::sqrt(var / r.n);
+  if (r.se == 0) {  // every pair differs by the same amount: no spread to test against
+    r.t = r.diff == 0 ? 0 : std::copysign(std::numeric_limits<double>::infinity(), r.diff);
+    r.p = r.diff == 0 ? 1 : 0;
+    r.ci_lo = r.ci_hi = r.diff;
+    return r;
+  }
+  r.t = r.diff / r.se;
+  r.p = incomplete_beta(r.df / 2, 0.5, r.df / (r.df + r.t * r.t));
+  const double q = student_t_quantile(0.975, r.df);
+  r.ci_lo = r.diff - q * r.se;
+  r.ci_hi = r.diff + q * r.se;
+  return r;
+}
+
+double tost_p(double diff, double se, double df, double margin) {
+  if (!std::isfinite(diff) || !(margin > 0) || !(df > 0) || !(se >= 0)) return NAN;
+  if (se == 0) return std::fabs(diff) < margin ? 0 : 1;
+  const double p_low = 1 - student_t_cdf((diff + margin) / se, df);  // H0: diff <= -margin
+  const double p_high = student_t_cdf((diff - margin) / se, df);     // H0: diff >= +margin
+  return std::max(p_low, p_high);
+}
+
+std::string format_p(double p) {
+  if (!std::isfinite(p)) return "n/a";
+  if (p < 0.001) return "p < 0.001";
+  char buf[48];
+  for (int digits = p < 0.01 ? 3 : 2; digits <= 20; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*f", digits, p);
+    if ((std::strtod(buf, nullptr) < 0.05) == (p < 0.05)) break;
+  }
+  return std::string("p = ") + buf;
 }
 
 std::vector<double> holm_adjust(const std::vector<double>& p) {

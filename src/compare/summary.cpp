@@ -78,7 +78,7 @@ Records read_records(const CompareConfig& cc, const std::string& out_dir, const 
   for (size_t vi = 0; vi < cc.variants.size(); ++vi) {
     R.runs[vi].resize(points.size());
     for (size_t pi = 0; pi < points.size(); ++pi)
-      for (uint64_t seed : cc.seeds) {
+      for (uint64_t seed : all_seeds(cc)) {
         R.runs[vi][pi].push_back(read_run(run_dir_for(out_dir, cc.variants[vi].name, seed, points[pi].label), cc.target_loss));
         note_names(R, R.runs[vi][pi].back());
       }
@@ -169,12 +169,15 @@ std::vector<PointBins> point_bins(const Records& R, size_t n_points) {
 // ---- cells ---------------------------------------------------------------------------------
 
 // The runs of one cell as summary.json lists them: where, status, then the record.
+// `first`, `count`: which of all_seeds(cc) (and of `recs`, in the same order).
 ojson cell_runs(const CompareConfig& cc, size_t vi, const SweepPoint& point, const std::vector<RunRecord>& recs,
-                const Bins& bins, const std::string& out_dir, const std::vector<RunOutcome>& outcomes) {
+                const Bins& bins, const std::string& out_dir, const std::vector<RunOutcome>& outcomes, size_t first,
+                size_t count) {
   ojson runs = ojson::array();
   const std::string& name = cc.variants[vi].name;
-  for (size_t k = 0; k < cc.seeds.size(); ++k) {
-    const uint64_t seed = cc.seeds[k];
+  const std::vector<uint64_t> seeds = all_seeds(cc);
+  for (size_t k = first; k < first + count; ++k) {
+    const uint64_t seed = seeds[k];
     const std::string dir = run_dir_for(out_dir, name, seed, point.label);
     ojson r;
     r["seed"] = seed;
@@ -277,6 +280,12 @@ ojson meta_json(const CompareConfig& cc, const std::string& out_dir) {
   meta["out_dir"] = out_dir;
   meta["target_loss"] = cc.target_loss;
   meta["seeds"] = cc.seeds;
+  if (!cc.replicate_seeds.empty()) meta["replicate_seeds"] = cc.replicate_seeds;
+  if (!cc.contrasts.empty()) {
+    ojson cs = ojson::array();
+    for (const auto& k : cc.contrasts) cs.push_back({{"a", k.a}, {"a_point", k.a_point}, {"b", k.b}, {"b_point", k.b_point}});
+    meta["contrasts"] = cs;
+  }
   meta["reference"] = cc.reference;
   meta["questions"] = cc.questions;
   // The variant standing for each role's norm type (variant_of_norm), keyed by the type.
@@ -330,8 +339,11 @@ ojson variants_json(const CompareConfig& cc, const std::vector<SweepPoint>& poin
       ojson P;
       P["label"] = points[pi].label;
       if (pb[pi].train_range.first >= 0) P["train_lengths"] = {pb[pi].train_range.first, pb[pi].train_range.second};
-      P["runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes);
+      P["runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes, 0, cc.seeds.size());
       P["stats"] = cell_stats(P["runs"], R, pb[pi].bins);
+      if (!cc.replicate_seeds.empty())  // the confirmatory runs: only their tests use them
+        P["replicate_runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes,
+                                        cc.seeds.size(), cc.replicate_seeds.size());
       vpoints.push_back(P);
     }
     V["points"] = vpoints;

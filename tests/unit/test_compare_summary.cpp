@@ -252,7 +252,7 @@ TEST_CASE("compare report: tables, and sentences only as strong as the numbers",
   REQUIRE(bn != std::string::npos);
   REQUIRE(rms != std::string::npos);
   CHECK(line.substr(bn, rms - bn).find("lower by 0.300 (95% CI of the difference") != std::string::npos);
-  CHECK(line.substr(rms).find("no difference detectable with 3 seeds") != std::string::npos);
+  CHECK(line.substr(rms).find("inconclusive with 3 seeds") != std::string::npos);
   // the p-value in the sentence is the Holm-corrected one of summary.json's test
   const ojson* t = nullptr;
   for (const auto& x : S["tests"]["list"])
@@ -332,4 +332,84 @@ TEST_CASE("compare: metrics.csv errors name the file and line", "[compare]") {
   REQUIRE(t.rows.size() == 2);
   CHECK(std::isnan(t.rows[1][1]));
   fs::remove(p);
+}
+
+TEST_CASE("compare: replicate_seeds re-tests each difference on fresh seeds; contrasts; TOST words", "[compare]") {
+  fs::path out = testutil::unique_temp("compare_replicate");
+  fs::remove_all(out);
+  ojson j = ojson::parse(R"({
+    "base": {"task": {"name": "majority"}},
+    "variants": {"layernorm": {"model.norm.type": "layernorm"},
+                 "batchnorm": {"model.norm.type": "batchnorm"},
+                 "rmsnorm": {"model.norm.type": "rmsnorm"}},
+    "seeds": [1, 2, 3], "replicate_seeds": [4, 5, 6], "target_loss": 0.3,
+    "contrasts": [{"a": "batchnorm", "b": "rmsnorm"}]})");
+  j["out_dir"] = out.string();
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "replicate.json", "");
+  REQUIRE(nl::plan_runs(cc, out.string(), 1).size() == 3 * 6);
+  std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
+  for (const auto& v : cc.variants)
+    for (uint64_t s : nl::all_seeds(cc))
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, unseen[v.name]);
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  const ojson& bn = S["variants"][1]["points"][0];
+  CHECK(bn["runs"].size() == 3);  // the means are over the exploratory seeds only
+  CHECK(bn["replicate_runs"].size() == 3);
+  CHECK(bn["replicate_runs"][0]["seed"] == 4);
+  const ojson* t = nullptr;
+  int contrasts = 0;
+  for (const auto& x : S["tests"]["list"]) {
+    if (x["metric"] == "acc len_17_32" && x["variant"] == "batchnorm" && x["against"] == "layernorm") t = &x;
+    contrasts += x["why"] == "contrast";
+    if (x.contains("replication")) CHECK(x["verdict"] == "different");
+  }
+  CHECK(contrasts == 5);  // train loss, acc and loss of 2 splits
+  REQUIRE(t);
+  CHECK(t->at("test") == "paired t");
+  CHECK(t->at("verdict") == "different");
+  CHECK(t->at("signs")["lower"] == 3);
+  REQUIRE(t->contains("replication"));
+  CHECK(t->at("replication")["verdict"] == "replicated");
+  CHECK(t->at("replication")["n"][0] == 3);
+  std::string md = nl::render_report(S, "");
+  INFO(md);
+  const size_t rep = md.find("## Replication on fresh seeds"), res = md.find("## Results");
+  REQUIRE(rep != std::string::npos);
+  CHECK(rep < res);  // the report leads with what replicated
+  CHECK(md.find("### Replicated\n\n- acc len_17_32, `batchnorm` vs `layernorm`: exploratory lower by 0.300") != std::string::npos);
+  CHECK(md.find("lower on 3/3 seeds") != std::string::npos);
+  CHECK(md.find("## Contrasts") != std::string::npos);
+  CHECK(md.find("`batchnorm` vs `rmsnorm`:") != std::string::npos);
+  // every sentence is one of the three verdicts' words, never a size next to an undetected p
+  for (const auto& x : S["tests"]["list"])
+    if (x["verdict"] != "different") CHECK(x["p_holm"].get<double>() >= 0.05);
+  CHECK(md.find("equivalent within ±0.02 (TOST Holm p") != std::string::npos);  // identical training losses
+  fs::remove_all(out);
+}
+
+TEST_CASE("compare config: contrasts, replicate_seeds, margins and pairing are checked", "[compare]") {
+  auto err = [](const std::string& extra) {
+    ojson j = ojson::parse(R"({"base": {}, "variants": {"layernorm": {}, "batchnorm": {"model.norm.type": "batchnorm"}},
+                              "seeds": [1, 2], "target_loss": 1})");
+    ojson e = ojson::parse(extra);
+    for (auto it = e.begin(); it != e.end(); ++it) j[it.key()] = it.value();
+    try {
+      nl::compare_config_from_json(j, "c.json", "");
+    } catch (const nl::UserError& x) {
+      CHECK(x.code == 2);
+      return std::string(x.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(err(R"({"contrasts": [{"a": "batchnorm", "b": "nope"}]})").find("c.json: contrasts[0]: 'nope' is not one of the variants") == 0);
+  CHECK(err(R"({"contrasts": [{"a": "batchnorm/x=1", "b": "layernorm"}]})").find("contrasts[0]: give a point for both cells or for neither") != std::string::npos);
+  CHECK(err(R"({"contrasts": [{"a": "batchnorm/x=1", "b": "layernorm/x=2"}]})").find("'x=1' is not a sweep point") != std::string::npos);
+  CHECK(err(R"({"contrasts": [{"a": "batchnorm"}]})").find("contrasts[0]: expected") != std::string::npos);
+  CHECK(err(R"({"replicate_seeds": [2, 3]})").find("replicate_seeds: 2 is also in seeds") != std::string::npos);
+  CHECK(err(R"({"replicate_seeds": [3, 3]})").find("replicate_seeds: 3 appears twice") != std::string::npos);
+  CHECK(err(R"({"margins": {"acc": 0}})").find("margins.acc: must be a number > 0") != std::string::npos);
+  CHECK(err(R"({"margins": {"f1": 0.1}})").find("margins.f1: unknown key") != std::string::npos);
+  CHECK(err(R"({"pairing": "maybe"})").find("pairing: expected seed or unpaired") != std::string::npos);
+  CHECK(err(R"({"contrasts": [{"a": "batchnorm", "b": "layernorm"}], "replicate_seeds": [5], "pairing": "unpaired",
+                "margins": {"loss": 0.05}})") == "accepted");
 }

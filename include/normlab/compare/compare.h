@@ -69,12 +69,24 @@ struct CompareConfig {
                                     // standard norm's (norm_for_role) if present, else the first)
   std::vector<std::string> questions;  // report sections; see compare_question_names()
   std::vector<SweepAxis> sweep;     // empty: no sweep (one point, today's folder layout)
+  // Statistics (docs/math.md): runs at the same seed pair ("seed") or not ("unpaired": Welch);
+  // equivalence margins (TOST) for accuracies and for losses.
+  std::string pairing = "seed";
+  double margin_acc = 0.01, margin_loss = 0.02;
+  // Confirmatory seeds: every difference found on `seeds` is re-tested on these alone.
+  std::vector<uint64_t> replicate_seeds;
+  // Any two cells: "VARIANT" (at every point) or "VARIANT/POINT" (POINT a sweep point's label).
+  struct Contrast {
+    std::string a, a_point, b, b_point;  // points "" for "at every point"
+  };
+  std::vector<Contrast> contrasts;
 };
 
 // The variant that stands for a norm type in the report's questions (the reference defaults
 // to the standard norm's, overfit compares it with the one without gain and bias, ...): the
 // variant named like the type if it has that type, else the first variant of that type; ""
 // if none.
+int variant_index(const CompareConfig& cc, const std::string& name);  // -1 if none
 std::string variant_of_norm(const CompareConfig& cc, const std::string& norm_type);
 
 // The points of cc.sweep: one empty point when there is no sweep.
@@ -110,6 +122,8 @@ nlohmann::json resolve_run_config(const CompareConfig& cc, const CompareVariant&
                                   const std::string& run_dir, int threads);
 // Every run, variant-major, then point, then seed. Resolving validates every run's config, so
 // a bad variant or sweep value throws before anything runs or is written.
+// seeds, then replicate_seeds: every seed a run is planned for.
+std::vector<uint64_t> all_seeds(const CompareConfig& cc);
 std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads);
 std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed,
                         const std::string& point = "");

@@ -1,6 +1,7 @@
 // compare/stats.h — the statistics of a comparison (src/compare/stats.cpp), written out in
 // full with no dependencies and tested against independently computed values.
 #pragma once
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,27 @@ struct WelchTest {
   int n_a = 0, n_b = 0;
 };
 WelchTest welch_test(const std::vector<double>& a, const std::vector<double>& b);
+// Paired t-test of mean(a - b) over the pairs (a[i], b[i]) where both are finite (runs of
+// two cells at the same seed): df = n - 1, the 95% interval of the mean difference, and how
+// many pairs lie above, below or on zero.
+struct PairedTest {
+  bool ok = false;                  // n >= 2 pairs
+  int n = 0;                        // pairs
+  double diff = 0;                  // mean of a[i] - b[i]
+  double se = 0, t = 0, df = 0;
+  double p = 1;                     // two-sided
+  double ci_lo = 0, ci_hi = 0;      // 95% interval of the mean difference
+  int higher = 0, lower = 0, equal = 0;  // pairs with a[i] > b[i], <, ==
+};
+PairedTest paired_t_test(const std::vector<double>& a, const std::vector<double>& b);
+// Two one-sided tests (Schuirmann 1987) that a difference with standard error `se` and `df`
+// degrees of freedom lies inside (-margin, margin): p = max(P(T > (diff + margin)/se),
+// P(T < (diff - margin)/se)); p < alpha shows equivalence within ±margin. se = 0: 0 when
+// |diff| < margin, else 1.
+double tost_p(double diff, double se, double df, double margin);
+// "p = 0.048", "p = 0.31", "p < 0.001": two decimals from 0.01 up, three below, and as many
+// more as it takes for the printed value to be on the same side of 0.05 as p.
+std::string format_p(double p);
 // Holm's step-down adjustment: p-values in any order, adjusted ones in the same order
 // (monotone, capped at 1).
 std::vector<double> holm_adjust(const std::vector<double>& p);
