@@ -16,6 +16,8 @@ metrics.csv (columns documented in include/normlab/train/trainer.h), and writes:
                                (one panel per sweep point)
   OUT_DIR/plots/eval_acc.png   final evaluation accuracy per length split (grouped bars, mean with
                                95% interval, unseen lengths hatched; one panel per sweep point)
+  OUT_DIR/plots/calibration.png  (when the runs recorded it) expected calibration error per split,
+                               mean with 95% interval (summary.json eval[split].ece)
   OUT_DIR/plots/acc_by_length.png  (when result.json has per-length results) accuracy vs length per
                                variant, 95% band, training lengths shaded (one panel per point)
   OUT_DIR/plots/bn_shift.png   (BatchNorm layers with shift) shift_mean, shift_var per split and layer
@@ -245,6 +247,34 @@ def main():
     fig.tight_layout()
     fig.savefig(os.path.join(plots, "eval_acc.png"), dpi=DPI)
     plt.close(fig)
+
+    # 2a. calibration (summary.json eval[split].ece, when the runs recorded it): grouped bars
+    have_ece = any(st.get("ece", {}).get("mean") is not None
+                   for v in summary["variants"] for P in v["points"] for st in P["stats"]["eval"].values())
+    if have_ece:
+        fig, flat = panels(len(points), 6.4, 3.8)
+        for pi, ax in enumerate(flat):
+            width = 0.8 / max(1, len(variants))
+            for vi, v in enumerate(summary["variants"]):
+                xs, ys, es = [], [], []
+                for si, sp in enumerate(splits):
+                    st = v["points"][pi]["stats"]["eval"].get(sp["name"], {}).get("ece", {})
+                    if st.get("mean") is None:
+                        continue
+                    xs.append(si - 0.4 + width * (vi + 0.5))
+                    ys.append(st["mean"])
+                    es.append(st.get("ci95") or 0.0)
+                ax.bar(xs, ys, width, yerr=es, color=colors[v["name"]], label=v["name"], capsize=2,
+                       error_kw={"lw": 0.8})
+            ax.set_xticks(range(len(splits)))
+            ax.set_xticklabels([sp["name"] for sp in splits], fontsize=8)
+            ax.set_ylabel("expected calibration error")
+            ax.set_title(point_title(pi) or "Calibration error by length split (15 bins; lower is better)", fontsize=9)
+            ax.grid(alpha=0.3, axis="y")
+        flat[0].legend(fontsize=7, ncol=min(6, len(variants)))
+        fig.tight_layout()
+        fig.savefig(os.path.join(plots, "calibration.png"), dpi=DPI)
+        plt.close(fig)
 
     # 2b. accuracy vs length (per-length results of result.json), training range shaded
     have_len = any(P["stats"].get("by_length") for v in summary["variants"] for P in v["points"])

@@ -10,6 +10,7 @@ const std::vector<Question>& questions() {
   static const std::vector<Question> table = {
       differences_question(),  // "length_generalization": every variant vs the reference
       length_question(),       // accuracy per length (whenever recorded)
+      calibration_question(),  // ECE, NLL and confidence per split (whenever recorded)
       mechanism_question(),    // BatchNorm shift, jitter, running vs batch statistics
       drift_question(),        // "batchnorm_drift" (Shen et al. 2020)
       overfit_question(),      // "overfit" (Xu et al. 2019, a)

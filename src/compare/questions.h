@@ -59,6 +59,7 @@ const Question& overfit_question();
 const Question& detach_question();
 const Question& placement_question();
 const Question& contrasts_question();
+const Question& calibration_question();
 
 // The replication section (questions/replication.cpp), rendered before the results.
 void render_replication(const Report& r, std::ostream& md);

@@ -375,6 +375,11 @@ static void render_plots(const Report& r, const std::string& plots_note, std::os
   if (r.swept) md << "![metrics vs the sweep value](plots/sweep.png)\n\n";
   md << "![training loss](plots/loss.png)\n\n![evaluation accuracy by length](plots/eval_acc.png)\n\n";
   if (any_len) md << "![accuracy per length](plots/acc_by_length.png)\n\n";
+  bool any_ece = false;
+  for (const auto& v : r.S["variants"])
+    for (size_t pi = 0; pi < r.n_points; ++pi)
+      for (const auto& [split, e] : r.cell(v, pi)["stats"]["eval"].items()) any_ece |= e.contains("ece");
+  if (any_ece) md << "![calibration error per split](plots/calibration.png)\n\n";
   if (!r.S["shift_layers"].empty()) md << "![BatchNorm shift per split](plots/bn_shift.png)\n\n";
   if (!r.S["batchnorm_layers"].empty()) md << "![BatchNorm drift](plots/drift.png)\n\n";
   if (!r.S["grad_groups"].empty()) md << "![gradient norm per layer group](plots/grad_norm.png)\n\n";

@@ -182,6 +182,8 @@ void write_fixture_run(const fs::path& dir, double acc_seen, double acc_unseen, 
     e["seen_in_training"] = s == 0;
     e["loss"] = s == 0 ? 0.4 : loss_unseen;
     e["accuracy"] = s == 0 ? acc_seen : acc_unseen;
+    e["ece"] = 0.1 * (s + 1);  // calibration (train/metrics_schema.h kSplitExtras) flows into the summary
+    e["confidence_wrong"] = 0.5 + jitter;
     ojson bl = ojson::array();
     for (int L = e["min_len"]; L <= e["max_len"].get<int>(); ++L) {
       // accuracy falls with length inside the unseen split: 7 -> acc + 0.1, 9 -> acc - 0.1
@@ -256,6 +258,11 @@ TEST_CASE("sweep summary: per point stats, per-length bins, BN shift and jitter 
   CHECK(bn8["stats"]["bn_shift"]["layers.0.norm1"]["len_7_9"]["shift_mean"]["mean"].get<double>() == Approx(0.1 * 2 * 2 * 2));
   CHECK(bn8["stats"]["bn_shift"]["layers.0.norm1"]["len_2_6"]["shift_var"]["mean"].get<double>() == Approx(2 * 0.1 * 2 * 2));
   CHECK(bn8["stats"]["bn_jitter"]["layers.0.norm1"]["var_std"]["mean"].get<double>() == Approx(0.06));
+  // per-split extras of result.json, per run and per cell; absent ones stay absent
+  CHECK(bn8["runs"][1]["eval"]["len_7_9"]["ece"].get<double>() == Approx(0.2));
+  CHECK(bn8["stats"]["eval"]["len_7_9"]["ece"]["mean"].get<double>() == Approx(0.2));
+  CHECK(bn8["stats"]["eval"]["len_2_6"]["confidence_wrong"]["mean"].get<double>() == Approx(0.5 + 0.02));
+  CHECK_FALSE(bn8["stats"]["eval"]["len_2_6"].contains("nll"));
 
   // Tests: against the reference at every point, and batch vs running statistics.
   const ojson& tests = S["tests"]["list"];
@@ -302,6 +309,9 @@ TEST_CASE("sweep summary: per point stats, per-length bins, BN shift and jitter 
   CHECK(md.find("| 7..9 (unseen) |") != std::string::npos);
   CHECK(md.find("## BatchNorm: running statistics vs each split's own statistics") != std::string::npos);
   CHECK(md.find("## BatchNorm jitter in training") != std::string::npos);
+  CHECK(md.find("## Calibration") != std::string::npos);
+  CHECK(md.find("### ece\n\n| variant | len_2_6 (seen) train.batch_size=4 |") != std::string::npos);
+  CHECK(md.find("### nll") == std::string::npos);
   // the price of the running statistics: loss gap 1.0 (running) vs 0.25 (batch): 75% removed
   size_t cost = md.find("## What the running statistics cost");
   REQUIRE(cost != std::string::npos);
