@@ -9,7 +9,7 @@
 // Each statistic and each backward sum is its own kernel, so that masked SyncBatchNorm can
 // add every rank's sums between two kernels (src/nn/norms/batchnorm.cpp):
 //   forward   batchnorm_stats (one batch, two passes)  or, synced over K ranks,
-//             batchnorm_sums -> sum over ranks -> batchnorm_stats_from_sums
+//             masked_column_sums -> sum over ranks -> batchnorm_stats_from_sums
 //   backward  batchnorm_backward_sums -> (sum over ranks, synced) -> batchnorm_backward_dx
 // What it is not: the running-statistics policy (train/eval) or autograd: src/nn/norms/batchnorm.cpp.
 #include <algorithm>
@@ -34,13 +34,17 @@ int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const 
   return count;
 }
 
-int batchnorm_sums(double* sum, double* sum_sq, const float* x, const float* keep, int N, int D) {
+int masked_column_sums(double* sum, double* sum_sq, const float* x, const float* keep, int N, int D) {
   int count = 0;
   for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
 #pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
   for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
     const int nd = std::min(kFeatureTile, D - d0);
-    double s1[kFeatureTile] = {}, s2[kFeatureTile] = {};
+    double s1[kFeatureTile], s2[kFeatureTile];  // one owner per feature: rows added in order
+    for (int j = 0; j < nd; ++j) {
+      s1[j] = sum ? sum[d0 + j] : 0.0;
+      s2[j] = sum_sq[d0 + j];
+    }
     for (int n = 0; n < N; ++n) {
       if (keep && keep[n] == 0.0f) continue;
       const float* x_n = x + (long)n * D + d0;
@@ -50,7 +54,7 @@ int batchnorm_sums(double* sum, double* sum_sq, const float* x, const float* kee
       }
     }
     for (int j = 0; j < nd; ++j) {
-      sum[d0 + j] = s1[j];
+      if (sum) sum[d0 + j] = s1[j];
       sum_sq[d0 + j] = s2[j];
     }
   }

@@ -89,13 +89,18 @@ void adanorm_backward(float* dx, const float* dout, const float* x, const float*
 // var[d], rstd[d] = 1/sqrt(var[d] + eps). Returns how many rows were counted.
 int batchnorm_stats(float* mean, float* var, float* rstd, const float* x, const float* keep,
                     int N, int D, float eps);
-// The one-pass statistics of masked SyncBatchNorm: per feature d over the counted rows,
-// sum[d] = sum x, sum_sq[d] = sum x^2 (double). Returns how many rows were counted.
-// After every rank's (count, sum, sum_sq) are added: batchnorm_stats_from_sums gives
+// Masked column sums, the one kernel behind every one-pass statistic over real tokens
+// (SyncBatchNorm's, PowerNorm's quadratic mean, an evaluation split's InputMoments): per
+// feature d over the counted rows (keep != 0; keep null: every row), in row order, in double,
+//   sum[d] += x[n,d],   sum_sq[d] += x[n,d]^2
+// ADDED to what the arrays hold (callers start from 0, or keep adding batch after batch).
+// sum may be null (PowerNorm needs sum_sq only). Returns how many rows were counted.
+int masked_column_sums(double* sum, double* sum_sq, const float* x, const float* keep, int N, int D);
+// The one-pass statistics of masked SyncBatchNorm: masked_column_sums from 0. After every
+// rank's (count, sum, sum_sq) are added: batchnorm_stats_from_sums gives
 //   mean = sum / n,  var = sum_sq / n - mean^2 (in double, clamped at 0),  rstd = 1/sqrt(var + eps).
 // (One pass, so that one all-reduce carries everything; double keeps the cancellation in
 // sum_sq/n - mean^2 negligible next to float32's precision unless |mean| > ~1e4 std.)
-int batchnorm_sums(double* sum, double* sum_sq, const float* x, const float* keep, int N, int D);
 void batchnorm_stats_from_sums(float* mean, float* var, float* rstd, const double* sum,
                                const double* sum_sq, long count, int D, float eps);
 // rstd[d] = 1/sqrt(var[d] + eps) (eval mode: from the running variance).

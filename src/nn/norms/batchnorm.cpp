@@ -78,15 +78,7 @@ float BatchNormStats::drift_var() const {
 
 void InputMoments::add(const float* x, const float* keep, int N, int D) {
   if (sum.empty()) sum.assign(D, 0.0), sum_sq.assign(D, 0.0);
-  for (int n = 0; n < N; ++n) {
-    if (keep && keep[n] == 0.0f) continue;  // pads count for nothing
-    const float* x_n = x + (long)n * D;
-    for (int d = 0; d < D; ++d) {
-      sum[d] += x_n[d];
-      sum_sq[d] += (double)x_n[d] * x_n[d];
-    }
-    count += 1;
-  }
+  count += kernels::masked_column_sums(sum.data(), sum_sq.data(), x, keep, N, D);  // pads count for nothing
 }
 
 std::vector<double> InputMoments::mean() const {
@@ -202,7 +194,7 @@ class BatchNorm final : public Norm {
       if (comm_ && training_) {
         // SyncBatchNorm: s = [n, S1 (D), S2 (D)] of this rank, then of all ranks.
         std::vector<double> s(1 + 2 * (size_t)D_);
-        s[0] = kernels::batchnorm_sums(&s[1], &s[1 + D_], x.data(), keep, N, D_);
+        s[0] = kernels::masked_column_sums(&s[1], &s[1 + D_], x.data(), keep, N, D_);
         comm_->sum(s.data(), (int64_t)s.size());
         count = (long)s[0];
         kernels::batchnorm_stats_from_sums(mean.data(), var.data(), rstd.data(), &s[1], &s[1 + D_],

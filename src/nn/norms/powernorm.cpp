@@ -79,7 +79,8 @@
 // not the derivative of anything). tests/unit/test_norms_twins.cpp checks they agree;
 // tests/unit/test_powernorm.cpp checks the formulas above.
 // What it is not: a general kernel library entry: these kernels serve this layer only, so
-// they live here (the group scaling reuses kernels::rmsnorm_*, which it is without a gain).
+// they live here (the group scaling reuses kernels::rmsnorm_*, which it is without a gain, and
+// the quadratic mean's sums are kernels::masked_column_sums, as every masked one-pass statistic).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -99,20 +100,6 @@ namespace {
 using kernels::kFeatureTile;
 
 // ---- kernels: plain functions over float*, x [N,D], keep [N] (may be null: every row) ----
-
-// sum_sq[d] = sum over the counted rows of x[n,d]^2. Returns the number of counted rows.
-int powernorm_sum_squares(double* sum_sq, const float* x, const float* keep, int N, int D) {
-  int count = 0;
-  for (int n = 0; n < N; ++n) count += (!keep || keep[n] != 0.0f) ? 1 : 0;
-#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
-  for (int d = 0; d < D; ++d) {
-    double s = 0;
-    for (int n = 0; n < N; ++n)
-      if (!keep || keep[n] != 0.0f) s += (double)x[(long)n * D + d] * x[(long)n * D + d];
-    sum_sq[d] = s;
-  }
-  return count;
-}
 
 // psi2[d] = sum_sq[d] / count: the quadratic mean mean_n x[n,d]^2 (0 without rows).
 void powernorm_quadratic_mean(float* psi2, const double* sum_sq, long count, int D) {
@@ -255,8 +242,8 @@ class PowerNorm final : public Norm {
       // treats the scale as a constant (as in eval): for evaluation, not for training.
       // (Never synced: each rank evaluates whole batches of its own.)
       Tensor psi2 = Tensor::empty({D_});
-      std::vector<double> q(D_);
-      const long n = powernorm_sum_squares(q.data(), xs.data(), norms::data_or_null(keep), N, D_);
+      std::vector<double> q(D_, 0.0);
+      const long n = kernels::masked_column_sums(nullptr, q.data(), xs.data(), norms::data_or_null(keep), N, D_);
       powernorm_quadratic_mean(psi2.data(), q.data(), n, D_);
       powernorm_rstd(sc.s.data(), psi2.data(), D_, eps_);          // 1/sqrt(psiB2 + eps)
       return sc;
@@ -267,8 +254,8 @@ class PowerNorm final : public Norm {
     }
     Tensor psi2 = Tensor::empty({D_});
     // q = [n, Q (D)]: this batch's, then (synced) every rank's
-    std::vector<double> q(1 + (size_t)D_);
-    q[0] = powernorm_sum_squares(&q[1], xs.data(), norms::data_or_null(keep), N, D_);
+    std::vector<double> q(1 + (size_t)D_, 0.0);
+    q[0] = kernels::masked_column_sums(nullptr, &q[1], xs.data(), norms::data_or_null(keep), N, D_);
     if (comm_) comm_->sum(q.data(), (int64_t)q.size());
     sc.count = (long)q[0];
     sc.sync = comm_;
