@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <array>
 #include <set>
 
 #include "../config/fields.h"
@@ -189,14 +190,49 @@ static void read_contrasts(const ojson& cs, CompareConfig& cc, const Where& at) 
   }
 }
 
+static void read_claims(const ojson& cs, CompareConfig& cc, const Where& at) {
+  if (!cs.is_array()) at.fail("expected an array of claims, got " + json_describe(cs));
+  for (size_t i = 0; i < cs.size(); ++i) {
+    const Where here{at.source, at.path + "[" + std::to_string(i) + "]"};
+    const ojson& c = cs[i];
+    if (!c.is_object()) here.fail("expected {\"claim\", \"metric\", \"a\", \"b\", \"expect\"}, got " + json_describe(c));
+    for (auto it = c.begin(); it != c.end(); ++it)
+      if (it.key() != "claim" && it.key() != "metric" && it.key() != "a" && it.key() != "b" && it.key() != "expect")
+        Where{at.source, here.path + "." + it.key()}.fail("unknown key; allowed: claim, metric, a, b, expect");
+    for (const char* k : {"metric", "a", "b", "expect"})
+      if (!c.contains(k)) Where{at.source, here.path + "." + k}.fail("missing");
+    CompareConfig::Claim k;
+    k.metric = read_string(c["metric"], Where{at.source, here.path + ".metric"}, "a metric name");
+    const std::string& m = k.metric;
+    if (m != "final_train_loss" && m != "overfit_gap" && m.rfind("acc ", 0) != 0 && m.rfind("loss ", 0) != 0)
+      Where{at.source, here.path + ".metric"}.fail("'" + m + "' is not final_train_loss, overfit_gap, 'acc SPLIT' or 'loss SPLIT'");
+    split_cell(c["a"], k.a, k.a_point, Where{at.source, here.path + ".a"});
+    split_cell(c["b"], k.b, k.b_point, Where{at.source, here.path + ".b"});
+    if (k.a_point.empty() != k.b_point.empty()) here.fail("give a point for both cells or for neither");
+    k.expect = read_string(c["expect"], Where{at.source, here.path + ".expect"}, "higher, lower or equivalent");
+    if (k.expect != "higher" && k.expect != "lower" && k.expect != "equivalent")
+      Where{at.source, here.path + ".expect"}.fail("'" + k.expect + "' is not higher, lower or equivalent");
+    k.claim = c.contains("claim") ? read_string(c["claim"], Where{at.source, here.path + ".claim"}, "a string")
+                                  : k.a + " " + k.expect + " than " + k.b;
+    cc.claims.push_back(k);
+  }
+}
+
 // Contrasts name variants and points that exist; replicate seeds are not exploratory ones.
 static void check_cells(const CompareConfig& cc) {
   std::vector<std::string> labels;
   for (const auto& p : sweep_points(cc)) labels.push_back(p.label);
+  std::vector<std::pair<std::string, std::array<std::string, 4>>> cells;
   for (size_t i = 0; i < cc.contrasts.size(); ++i) {
     const auto& k = cc.contrasts[i];
-    for (const auto& [v, p] : {std::pair(k.a, k.a_point), std::pair(k.b, k.b_point)}) {
-      const std::string where = "contrasts[" + std::to_string(i) + "]";
+    cells.push_back({"contrasts[" + std::to_string(i) + "]", {k.a, k.a_point, k.b, k.b_point}});
+  }
+  for (size_t i = 0; i < cc.claims.size(); ++i) {
+    const auto& k = cc.claims[i];
+    cells.push_back({"claims[" + std::to_string(i) + "]", {k.a, k.a_point, k.b, k.b_point}});
+  }
+  for (const auto& [where, c] : cells) {
+    for (const auto& [v, p] : {std::pair(c[0], c[1]), std::pair(c[2], c[3])}) {
       if (variant_index(cc, v) < 0) config::fail(cc.source, where, "'" + v + "' is not one of the variants");
       if (!p.empty() && std::find(labels.begin(), labels.end(), p) == labels.end())
         config::fail(cc.source, where, "'" + p + "' is not a sweep point (" + config::join(labels) + ")");
@@ -260,6 +296,8 @@ static config::Table<CompareConfig, ojson> compare_table(const std::string& base
           }),
       row("margins", "object", "{\"acc\": m, \"loss\": m}, 0 < m", "equivalence margins (TOST): accuracies, losses",
           read_margins),
+      row("claims", "array", "[{\"claim\", \"metric\", \"a\", \"b\", \"expect\"}]",
+          "claims judged holds / fails / inconclusive on the seeds and on replicate_seeds", read_claims),
       row("contrasts", "array", "[{\"a\": cell, \"b\": cell}]", "extra tests of cell a vs cell b (VARIANT or VARIANT/POINT)",
           read_contrasts),
   };

@@ -16,7 +16,8 @@ const std::vector<Question>& questions() {
       overfit_question(),      // "overfit" (Xu et al. 2019, a)
       detach_question(),       // "detach" (Xu et al. 2019, b)
       placement_question(),    // "placement" (Xiong et al. 2020)
-      contrasts_question(),    // the config's "contrasts": any cell against any cell
+      contrasts_question(),
+      claims_question(),       // the config's "claims": holds / fails / inconclusive    // the config's "contrasts": any cell against any cell
   };
   return table;
 }

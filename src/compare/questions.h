@@ -60,6 +60,10 @@ const Question& detach_question();
 const Question& placement_question();
 const Question& contrasts_question();
 const Question& calibration_question();
+const Question& claims_question();
+
+// The pointer into a run of a test's metric name ("acc S" -> /eval/S/acc).
+std::string metric_pointer(const std::string& metric);
 
 // The replication section (questions/replication.cpp), rendered before the results.
 void render_replication(const Report& r, std::ostream& md);

@@ -134,6 +134,14 @@ void TestPlan::add(const std::string& metric, const std::string& pointer, int a,
   tests.push_back(t);
 }
 
+std::string metric_pointer(const std::string& metric) {
+  for (const char* kind : {"acc", "loss"}) {
+    const std::string k = std::string(kind) + " ";
+    if (metric.rfind(k, 0) == 0) return "/eval/" + json_pointer_escape(metric.substr(k.size())) + "/" + kind;
+  }
+  return "/" + metric;
+}
+
 // ---- families -----------------------------------------------------------------------------
 
 // Whether the number at `pointer` comes from training alone (an eval-only twin has the same).
@@ -220,10 +228,13 @@ static void replicate(ojson& tests, const std::vector<size_t>& distinct, const o
     static const ojson kNone = ojson::array();
     return kNone;
   };
+  // The tests a claim stands on (their first occurrence) are re-tested whatever they found.
+  std::vector<bool> claimed(tests.size(), false);
+  for (size_t i = 0; i < tests.size(); ++i)
+    if (tests[i]["why"] == "claim") claimed[tests[i]["duplicate_of"].is_number() ? tests[i]["duplicate_of"].get<size_t>() : i] = true;
   std::vector<size_t> retested;
-  ojson reps = ojson::array();
   for (size_t i : distinct) {
-    if (tests[i]["verdict"] != "different") continue;
+    if (tests[i]["verdict"] != "different" && !claimed[i]) continue;
     const ojson& t = tests[i];
     const std::string pa = t["point"], pb = t.value("point_against", pa);
     ojson r;
@@ -237,15 +248,53 @@ static void replicate(ojson& tests, const std::vector<size_t>& distinct, const o
   for (size_t i : retested)
     if (tests[i]["replication"]["p"].is_number()) ps.push_back(tests[i]["replication"]["p"].get<double>()), at.push_back(i);
   const std::vector<double> adj = holm_adjust(ps);
+  std::vector<double> pe;
+  for (size_t i : at) pe.push_back(tests[i]["replication"]["p_equivalence"].is_number()
+                                       ? tests[i]["replication"]["p_equivalence"].get<double>() : 1.0);
+  const std::vector<double> adj_e = holm_adjust(pe);
   for (size_t i : retested) {
     ojson& r = tests[i]["replication"];
     r["p_holm"] = nullptr;
+    r["p_equivalence_holm"] = nullptr;
     for (size_t k = 0; k < at.size(); ++k)
-      if (at[k] == i) r["p_holm"] = adj[k];
+      if (at[k] == i) r["p_holm"] = adj[k], r["p_equivalence_holm"] = adj_e[k];
     const bool found = r["p_holm"].is_number() && r["p_holm"].get<double>() < 0.05;
     const bool same_sign = found && (r["diff"].get<double>() > 0) == (tests[i]["diff"].get<double>() > 0);
-    r["verdict"] = !found ? "not replicated" : same_sign ? "replicated" : "reversed";
+    if (tests[i]["verdict"] != "different") r["verdict"] = "re-tested for a claim";
+    else r["verdict"] = !found ? "not replicated" : same_sign ? "replicated" : "reversed";
   }
+}
+
+// A claim judged from one test's numbers (`t` a test, or its replication): holds, fails or
+// inconclusive (docs/math.md, "Claims").
+static std::string claim_status(const ojson& t, const std::string& expect) {
+  if (!t.is_object() || !t["p_holm"].is_number()) return "not tested";
+  const bool different = t["p_holm"].get<double>() < 0.05;
+  const bool equivalent = !different && t["p_equivalence_holm"].is_number() && t["p_equivalence_holm"].get<double>() < 0.05;
+  if (expect == "equivalent") return equivalent ? "holds" : different ? "fails" : "inconclusive";
+  if (equivalent) return "fails";
+  if (!different) return "inconclusive";
+  return (t["diff"].get<double>() > 0) == (expect == "higher") ? "holds" : "fails";
+}
+
+static ojson judge_claims(const CompareConfig& cc, const ojson& tests) {
+  ojson out = ojson::array();
+  for (size_t ci = 0; ci < cc.claims.size(); ++ci)
+    for (const auto& t : tests) {
+      const auto& c = cc.claims[ci];
+      if (t["why"] != "claim" || t.value("claim", (size_t)-1) != ci) continue;
+      const ojson& o = t["duplicate_of"].is_number() ? tests[t["duplicate_of"].get<size_t>()] : t;
+      const std::string at = t["point"].get<std::string>();
+      out.push_back({{"claim", c.claim + (c.a_point.empty() && !at.empty() ? " (" + at + ")" : "")},
+                     {"metric", c.metric},
+                     {"a", c.a + (t["point"].get<std::string>().empty() ? "" : "/" + at)},
+                     {"b", c.b + (t.value("point_against", t["point"]).get<std::string>().empty()
+                                      ? "" : "/" + t.value("point_against", t["point"]).get<std::string>())},
+                     {"expect", c.expect},
+                     {"exploratory", claim_status(o, c.expect)},
+                     {"confirmatory", o.contains("replication") ? claim_status(o["replication"], c.expect) : "not run"}});
+    }
+  return out;
 }
 
 ojson build_tests(const CompareConfig& cc, const std::vector<SweepPoint>& points, const ojson& variants,
@@ -269,6 +318,7 @@ ojson build_tests(const CompareConfig& cc, const std::vector<SweepPoint>& points
   T["equivalence"] = {{"method", "TOST (two one-sided t-tests), Holm-corrected as a second family"},
                       {"margin_acc", cc.margin_acc}, {"margin_loss", cc.margin_loss}};
   T["list"] = tests;
+  if (!cc.claims.empty()) T["claims"] = judge_claims(cc, tests);
   return T;
 }
 

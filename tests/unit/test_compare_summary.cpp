@@ -413,3 +413,58 @@ TEST_CASE("compare config: contrasts, replicate_seeds, margins and pairing are c
   CHECK(err(R"({"contrasts": [{"a": "batchnorm", "b": "layernorm"}], "replicate_seeds": [5], "pairing": "unpaired",
                 "margins": {"loss": 0.05}})") == "accepted");
 }
+
+TEST_CASE("compare: claims are judged holds / fails / inconclusive on exploratory and confirmatory seeds", "[compare]") {
+  fs::path out = testutil::unique_temp("compare_claims");
+  fs::remove_all(out);
+  ojson j = ojson::parse(R"({
+    "base": {"task": {"name": "majority"}},
+    "variants": {"layernorm": {"model.norm.type": "layernorm"},
+                 "batchnorm": {"model.norm.type": "batchnorm"},
+                 "rmsnorm": {"model.norm.type": "rmsnorm"}},
+    "seeds": [1, 2, 3], "replicate_seeds": [4, 5, 6], "target_loss": 0.3,
+    "claims": [{"claim": "BN is less accurate on unseen lengths", "metric": "acc len_17_32",
+                "a": "batchnorm", "b": "layernorm", "expect": "lower"},
+               {"metric": "acc len_17_32", "a": "batchnorm", "b": "layernorm", "expect": "higher"},
+               {"metric": "loss len_4_16", "a": "batchnorm", "b": "layernorm", "expect": "equivalent"}]})");
+  j["out_dir"] = out.string();
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "claims.json", "");
+  REQUIRE(cc.claims.size() == 3);
+  CHECK(cc.claims[1].claim == "batchnorm higher than layernorm");
+  std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
+  for (const auto& v : cc.variants)
+    for (uint64_t s : nl::all_seeds(cc))
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, unseen[v.name]);
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  const ojson& claims = S["tests"]["claims"];
+  REQUIRE(claims.size() == 3);
+  CHECK(claims[0]["exploratory"] == "holds");
+  CHECK(claims[0]["confirmatory"] == "holds");
+  CHECK(claims[1]["exploratory"] == "fails");
+  CHECK(claims[1]["confirmatory"] == "fails");
+  // layernorm and batchnorm share seen-length losses in this fixture: equivalent on both seed sets
+  CHECK(claims[2]["exploratory"] == "holds");
+  CHECK(claims[2]["confirmatory"] == "holds");
+  // a claim's test repeats the reference test it stands on: one test in the Holm family
+  int claim_tests = 0;
+  for (const auto& t : S["tests"]["list"])
+    if (t["why"] == "claim") {
+      ++claim_tests;
+      CHECK(t["duplicate_of"].is_number());
+    }
+  CHECK(claim_tests == 3);
+  CHECK(S["tests"]["count"] == 10);
+  std::string md = nl::render_report(S, "");
+  INFO(md);
+  CHECK(md.find("## Claims") != std::string::npos);
+  CHECK(md.find("| BN is less accurate on unseen lengths | acc len_17_32 | `batchnorm` | `layernorm` | lower | holds | holds |") !=
+        std::string::npos);
+  fs::remove_all(out);
+  // bad claims are one-line errors naming the key
+  j["claims"] = ojson::parse(R"([{"metric": "f1", "a": "batchnorm", "b": "layernorm", "expect": "lower"}])");
+  CHECK_THROWS_WITH(nl::compare_config_from_json(j, "claims.json", ""), Catch::Contains("claims[0].metric: 'f1' is not"));
+  j["claims"] = ojson::parse(R"([{"metric": "final_train_loss", "a": "batchnorm", "b": "layernorm", "expect": "better"}])");
+  CHECK_THROWS_WITH(nl::compare_config_from_json(j, "claims.json", ""), Catch::Contains("claims[0].expect: 'better' is not"));
+  j["claims"] = ojson::parse(R"([{"metric": "final_train_loss", "a": "gn", "b": "layernorm", "expect": "lower"}])");
+  CHECK_THROWS_WITH(nl::compare_config_from_json(j, "claims.json", ""), Catch::Contains("claims[0]: 'gn' is not one of the variants"));
+}

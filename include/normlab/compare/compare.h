@@ -80,6 +80,12 @@ struct CompareConfig {
     std::string a, a_point, b, b_point;  // points "" for "at every point"
   };
   std::vector<Contrast> contrasts;
+  // Claims that re-check themselves: metric ("final_train_loss", "overfit_gap", "acc SPLIT",
+  // "loss SPLIT"), cells a and b as in contrasts, expect "higher", "lower" or "equivalent".
+  struct Claim {
+    std::string claim, metric, a, a_point, b, b_point, expect;
+  };
+  std::vector<Claim> claims;
 };
 
 // The variant that stands for a norm type in the report's questions (the reference defaults

@@ -1,0 +1,61 @@
+// questions/claims.cpp — research claims that re-check themselves: the config's "claims",
+// each a metric, two cells and the expected outcome (a higher / lower than b, or equivalent
+// within the metric's margin), tested like any difference (tests.cpp) and judged on the
+// exploratory seeds and, with replicate_seeds, on the confirmatory seeds alone: holds,
+// fails or inconclusive (tests.cpp claim_status). Rendered as the report's claims table.
+#include <ostream>
+
+#include "../questions.h"
+#include "../report.h"
+
+using ojson = nlohmann::ordered_json;
+
+namespace nl {
+
+static bool never(const CompareConfig&) { return false; }
+
+static size_t point_index(const std::vector<SweepPoint>& points, const std::string& label) {
+  for (size_t i = 0; i < points.size(); ++i)
+    if (points[i].label == label) return i;
+  return 0;
+}
+
+static void add_tests(TestPlan& plan, size_t pi) {
+  for (size_t i = 0; i < plan.cc.claims.size(); ++i) {
+    const auto& c = plan.cc.claims[i];
+    const bool fixed_points = !c.a_point.empty();
+    if (fixed_points && pi != 0) continue;
+    const size_t pa = fixed_points ? point_index(plan.points, c.a_point) : pi;
+    const size_t pb = fixed_points ? point_index(plan.points, c.b_point) : pi;
+    const size_t before = plan.tests.size();
+    plan.add(c.metric, metric_pointer(c.metric), plan.find(c.a), pa, plan.find(c.b), pb, "claim");
+    if (plan.tests.size() > before) plan.tests.back()["claim"] = i;  // which claim it judges
+  }
+}
+
+static void render(const Report& r, std::ostream& md) {
+  if (!r.S.contains("tests") || !r.S["tests"].contains("claims") || r.S["tests"]["claims"].empty()) return;
+  const bool rep = r.meta.contains("replicate_seeds");
+  md << "## Claims\n\nEach claim of the config, judged from its test: *holds* when the difference is detected "
+        "the expected way (Holm p < 0.05) or, for an expected equivalence, when TOST shows it within the "
+        "margin; *fails* when the opposite is detected (a difference the other way, or a difference where "
+        "equivalence was expected, or equivalence where a difference was); *inconclusive* otherwise"
+     << (rep ? "; then the same on the confirmatory seeds alone" : "") << ".\n\n";
+  std::vector<std::string> header = {"claim", "metric", "a", "b", "expected", "exploratory seeds"};
+  if (rep) header.push_back("confirmatory seeds");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : r.S["tests"]["claims"]) {
+    std::vector<std::string> row = {c["claim"], c["metric"], "`" + c["a"].get<std::string>() + "`",
+                                    "`" + c["b"].get<std::string>() + "`", c["expect"], c["exploratory"]};
+    if (rep) row.push_back(c["confirmatory"]);
+    rows.push_back(row);
+  }
+  md << markdown_table(header, rows) << "\n";
+}
+
+const Question& claims_question() {
+  static const Question q{"", never, add_tests, render};
+  return q;
+}
+
+}  // namespace nl
