@@ -468,3 +468,36 @@ TEST_CASE("compare: claims are judged holds / fails / inconclusive on explorator
   j["claims"] = ojson::parse(R"([{"metric": "final_train_loss", "a": "gn", "b": "layernorm", "expect": "lower"}])");
   CHECK_THROWS_WITH(nl::compare_config_from_json(j, "claims.json", ""), Catch::Contains("claims[0]: 'gn' is not one of the variants"));
 }
+
+TEST_CASE("compare: pairing 'unpaired' tests with Welch, but an eval-only twin stays paired", "[compare]") {
+  fs::path out = testutil::unique_temp("compare_unpaired");
+  fs::remove_all(out);
+  ojson j = ojson::parse(R"({
+    "base": {"task": {"name": "majority"}},
+    "variants": {"layernorm": {"model.norm.type": "layernorm"},
+                 "batchnorm": {"model.norm.type": "batchnorm"},
+                 "batchnorm_bs": {"model.norm.type": "batchnorm", "eval.bn_stats": "batch"}},
+    "seeds": [1, 2, 3], "target_loss": 0.3, "pairing": "unpaired"})");
+  j["out_dir"] = out.string();
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "unpaired.json", "");
+  for (const auto& v : cc.variants)
+    for (uint64_t s : cc.seeds) write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, 0.8);
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  int welch = 0, paired = 0;
+  for (const auto& t : S["tests"]["list"]) {
+    INFO(t.dump());
+    if (t["why"] == "bn_stats") {
+      CHECK(t["test"] == "paired t");  // one trained model, evaluated twice
+      ++paired;
+    } else {
+      CHECK(t["test"] == "Welch t");
+      CHECK_FALSE(t.contains("signs"));
+      ++welch;
+    }
+  }
+  CHECK(paired == 4);
+  CHECK(welch == 10);
+  const std::string md = nl::render_report(S, "");
+  CHECK(md.find("Each difference is tested with Welch's t-test") != std::string::npos);
+  fs::remove_all(out);
+}
