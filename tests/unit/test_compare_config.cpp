@@ -207,7 +207,7 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
     CHECK(cc.seeds.size() >= 5);  // shipped comparisons use at least 5 seeds
     // every variant x point x seed resolves to a valid training config with its own seed and folder
     std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "out", 1);
-    CHECK(plan.size() == cc.variants.size() * nl::sweep_points(cc).size() * cc.seeds.size());
+    CHECK(plan.size() == cc.variants.size() * nl::sweep_points(cc).size() * (cc.seeds.size() + cc.replicate_seeds.size()));
     for (const auto& r : plan) {
       CHECK(r.config["train"]["seed"] == r.seed);
       CHECK(r.config["train"]["out_dir"] == nl::run_dir_for("out", r.variant, r.seed, r.point));
