@@ -3,6 +3,7 @@
 //
 // What it is not: a test of running a comparison (test_compare_runner.cpp,
 // test_compare_e2e.cpp).
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -205,9 +206,14 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
     CompareConfig cc = nl::load_compare_config(e.path().string());
     CHECK(cc.variants.size() >= 2);
     CHECK(cc.seeds.size() >= 5);  // shipped comparisons use at least 5 seeds
+    // and as many confirmatory seeds, none of them exploratory (README, "What the comparisons show")
+    CHECK(cc.replicate_seeds.size() >= 5);
+    for (uint64_t s : cc.replicate_seeds)
+      CHECK(std::find(cc.seeds.begin(), cc.seeds.end(), s) == cc.seeds.end());
     // every variant x point x seed resolves to a valid training config with its own seed and folder
     std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "out", 1);
-    CHECK(plan.size() == cc.variants.size() * nl::sweep_points(cc).size() * (cc.seeds.size() + cc.replicate_seeds.size()));
+    CHECK(plan.size() == cc.variants.size() * nl::sweep_points(cc).size() *
+                             (cc.seeds.size() + cc.replicate_seeds.size()));
     for (const auto& r : plan) {
       CHECK(r.config["train"]["seed"] == r.seed);
       CHECK(r.config["train"]["out_dir"] == nl::run_dir_for("out", r.variant, r.seed, r.point));
