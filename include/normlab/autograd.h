@@ -8,7 +8,8 @@
 // the output owns its Node, the Node owns the inputs, nothing owns the output back.
 // What it is not: the ops (ops.h) nor the walk's code (src/core/autograd.cpp).
 #pragma once
-#include <functional>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "normlab/tensor.h"
@@ -32,12 +33,34 @@ class NoGrad {
 // True if any input requires grad and recording is on: the op should record.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 
-// Attach a tape node to `out`. `backward` runs once per backward() walk, after every
-// consumer of `out` has added its share into out's gradient. It is only called when
-// out.requires_grad(); inside, call `in.requires_grad()` before writing `in.grad()`.
+// The tape node of one op: the Node (op name, inputs) and the op's own closure, made in
+// one allocation. A class per closure type rather than a std::function, so the tape walk
+// calls normlab code only: from the walk, gdb's `step` comes through this one line into
+// the op's lambda (the hook-stop of scripts/gdb/normlab_printers.py steps on through it, so
+// `step` lands on the lambda's first line).
+template <class F>
+struct OpNode final : Node {
+  explicit OpNode(F f) : closure(std::move(f)) {}
+  void backward(TensorImpl& out) override { closure(out); }
+  F closure;
+};
+
+// Whether an op with these inputs goes on the tape: recording is on and some input
+// requires grad.
+bool should_record(const std::vector<Tensor>& inputs);
+
+// Give `out` its tape node (already holding the closure) with op name and inputs.
+void attach_node(Tensor& out, const char* op, std::vector<Tensor> inputs, std::shared_ptr<Node> node);
+
+// Attach a tape node to `out`. `backward(TensorImpl& out)` runs once per backward() walk,
+// after every consumer of `out` has added its share into out's gradient. It is only called
+// when out.requires_grad(); inside, call `in.requires_grad()` before writing `in.grad()`.
 // Does nothing when recording is off or no input requires grad.
-void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
-            std::function<void(TensorImpl& out)> backward);
+template <class F>
+void record(Tensor& out, const char* op, std::vector<Tensor> inputs, F backward) {
+  if (!should_record(inputs)) return;
+  attach_node(out, op, std::move(inputs), std::make_shared<OpNode<F>>(std::move(backward)));
+}
 
 // Every tensor reachable from `root` through the tape, inputs before consumers.
 std::vector<TensorImpl*> topological_order(const Tensor& root);

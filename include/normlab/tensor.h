@@ -38,12 +38,17 @@ struct Buffer {
 struct TensorImpl;
 
 // One entry on the tape: which op made a tensor, and the closure that, given the
-// gradient of that tensor (out.grad), adds the gradients of its inputs (+=).
+// gradient of that tensor (out.grad), adds the gradients of its inputs (+=). The closure
+// is the op's own lambda, kept in the subclass record() makes (OpNode in autograd.h).
 struct Node {
+  virtual ~Node() = default;
+  virtual void backward(TensorImpl& out) = 0;  // runs the op's closure
   const char* op = "";
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // keeps inputs alive; never the output
-  std::function<void(TensorImpl& out)> backward;
 };
+
+// See Tensor::backward(seed, watch).
+using BackwardWatch = std::function<void(int order, const TensorImpl& out)>;
 
 struct TensorImpl {
   Shape shape;
@@ -93,8 +98,10 @@ class Tensor {
   // Reverse-mode sweep from this tensor. A one-element tensor seeds dL/dL = 1.
   void backward();
   // Reverse-mode sweep seeded with dL/d(this) = seed (same shape), like
-  // torch.Tensor.backward(gradient).
-  void backward(const Tensor& seed);
+  // torch.Tensor.backward(gradient). `watch`, when given, sees each op's output just
+  // before its closure runs, numbered from 1 in the order they run: its gradient is
+  // complete then, and the walk frees it right after (`normlab graph` records it).
+  void backward(const Tensor& seed, const BackwardWatch* watch = nullptr);
   // Same data, no history: gradients stop here.
   Tensor detach() const;
   // A deep copy of the values, no history.

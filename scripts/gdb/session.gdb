@@ -1,24 +1,30 @@
-# session.gdb — stop inside the norm kernels of a training step (README: "Step through a
-# training step", which has the full command). Run from the repository root, on the debug
-# build, with `--set train.pack=false` so the layers run on the padded [B,T,D] grid:
+# session.gdb — walk a training step backward in gdb, from loss.backward() into the ops'
+# backward closures and the norm kernels (README: "Step through a training step", which has
+# the full command). Run from the repository root, on the debug build, with
+# `--set train.pack=false` so the layers run on the padded [B,T,D] grid:
 #   gdb -x scripts/gdb/session.gdb --args build/debug/normlab --threads 1 train \
 #       configs/tiny.json --set model.norm.type=batchnorm --set train.pack=false ...
-# What it is: the pretty-printers, a breakpoint in the LayerNorm backward kernel and one
-# in the BatchNorm backward kernel (only one of them is hit, by the norm the config
-# chooses), each printing the statistics the forward saved; then `run`. The full
-# signatures keep gdb from also stopping in the loop bodies OpenMP outlines
-# (`..._omp_fn.0`), where the arguments are not yet readable. To stop inside the row
-# loop, `list`, then `tbreak <line of its body>` and `continue` (`next` over the
+# What it is: the pretty-printers and commands (nlprint, nlgrad, nlnext-op), a breakpoint in
+# the LayerNorm backward kernel and one in the BatchNorm backward kernel (only one of them is
+# hit, by the norm the config chooses), each printing the statistics the forward saved; a
+# first, temporary stop in Tensor::backward() (the loss's backward: `up` shows the line of
+# train_step that calls it); then `run`. From there `nlnext-op` goes op by op through the backward walk
+# (`nlnext-op batchnorm`: to the next batchnorm), and `step` on the walk's line lands in the
+# op's closure. The full signatures keep gdb from also stopping in the loop bodies OpenMP
+# outlines (`..._omp_fn.0`), where the arguments are not yet readable. To stop inside the
+# row loop, `list`, then `tbreak <line of its body>` and `continue` (`next` over the
 # `#pragma omp` line runs the whole loop).
-# What it is not: useful with `--kernels reference`: there the norms run as their
-# composition of ops (mean, sub, sqrt, div, ...) and never call these kernels.
+# What it is not: useful with `--kernels reference` for the norm kernels: there the norms run
+# as their composition of ops (mean, sub, sqrt, div, ...) and never call these kernels.
 set pagination off
 set confirm off
 set print pretty on
 set debuginfod enabled off
 source scripts/gdb/normlab_printers.py
-# `step` goes past libstdc++ (std::function, shared_ptr, vector) into normlab's own code;
-# the printers file also hides those frames from `bt` (`bt -no-filters` shows them).
+# `step` goes past libstdc++ (shared_ptr, vector, ...) into normlab's own code; the printers
+# file also hides those frames from `bt` (`bt -no-filters` shows them), and its hook-stop
+# takes `step` through nl::OpNode<...>::backward, the one line between the walk and an op's
+# closure, so that `step` on the walk's line lands in the closure.
 skip -rfu ^std::
 skip -rfu ^__gnu_cxx::
 
@@ -41,5 +47,8 @@ commands
   print *keep@N
   printf "(above: keep, 1 for a real token, 0 for a pad; try `print *mean@D`, `print *dout@D`, then `up` and `list`)\n"
 end
+
+# The loss's backward: nothing else calls the no-argument Tensor::backward().
+tbreak nl::Tensor::backward()
 
 run

@@ -29,20 +29,26 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
-void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
-            std::function<void(TensorImpl& out)> backward) {
-  if (!g_grad_enabled) return;
-  bool any = false;
-  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
-  if (!any) return;
-  auto node = std::make_shared<Node>();
+bool should_record(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void attach_node(Tensor& out, const char* op, std::vector<Tensor> inputs, std::shared_ptr<Node> node) {
   node->op = op;
   for (const Tensor& t : inputs)
     if (t.defined()) node->inputs.push_back(t.impl_ptr());
-  node->backward = std::move(backward);
   out.impl()->node = std::move(node);
   out.impl()->requires_grad = true;
 }
+
+// One op's backward, the `order`-th of the walk: its closure adds into its inputs' gradients.
+// A function of its own, never inlined and not file-local (so the compiler keeps its
+// arguments as they are), so that gdb can break on every op's backward in any build:
+// `nlnext-op` does, and reads `order` and `out` on entry.
+[[gnu::noinline]] void run_closure([[maybe_unused]] int order, TensorImpl& out) { out.node->backward(out); }
 
 std::vector<TensorImpl*> topological_order(const Tensor& root) {
   // Iterative post-order DFS (a deep model must not overflow the C++ stack).
@@ -75,7 +81,7 @@ void Tensor::backward() {
   backward(Tensor::full(shape(), 1.0f));  // dL/dL = 1
 }
 
-void Tensor::backward(const Tensor& seed) {
+void Tensor::backward(const Tensor& seed, const BackwardWatch* watch) {
   if (!defined()) throw std::logic_error("backward: undefined tensor");
   if (seed.shape() != shape())
     throw std::invalid_argument("backward: seed is " + seed.shape_str() + " but the tensor is " + shape_str());
@@ -92,11 +98,15 @@ void Tensor::backward(const Tensor& seed) {
   float* g = grad();
   const float* s = seed.data();
   for (int64_t i = 0; i < numel(); ++i) g[i] += s[i];
+  int ran = 0;  // ops whose closure has run (`nlnext-op` and `normlab graph` number them)
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
-    if (!t->node) continue;
-    // No consumer wrote a gradient: it is zero, and so is everything it would add.
-    if (t->grad && t->node->backward) t->node->backward(*t);
+    // A leaf has no op to undo. No consumer wrote a gradient: it is zero, and so is
+    // everything its op would add.
+    if (!t->node || !t->grad) continue;
+    ++ran;
+    if (watch) (*watch)(ran, *t);
+    run_closure(ran, *t);  // gdb: `step` here lands in the op's closure
     if (t != impl()) t->grad.reset();
   }
 }

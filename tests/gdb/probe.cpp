@@ -8,8 +8,21 @@
 #include <cstdio>
 #include <vector>
 
+#include "normlab/autograd.h"
 #include "normlab/nn/norm.h"
 #include "normlab/runtime.h"
+
+// A probe-local op, out = 3 x, whose closure is compiled here (-O0 -g): test_gdb.cpp's
+// `nlnext-op probe_triple` and `step` from the tape walk land on its first line.
+nl::Tensor probe_triple(const nl::Tensor& x) {
+  nl::Tensor out = nl::Tensor::empty(x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) out.data()[i] = 3.0f * x.data()[i];
+  nl::record(out, "probe_triple", {x}, [x](nl::TensorImpl& o) mutable {
+    float* dx = x.grad();  // the closure's first line
+    for (int64_t i = 0; i < x.numel(); ++i) dx[i] += 3.0f * o.grad->ptr[i];
+  });
+  return out;
+}
 
 int main() {
   nl::set_num_threads(1);
@@ -29,6 +42,11 @@ int main() {
   std::unique_ptr<nl::Norm> norm = nl::make_norm(cfg, D, nl::KernelSet::fast);  // calls the kernels
   nl::Tensor y = norm->forward(x, keep);   // break nl::kernels::layernorm_forward
   y.backward(dy);                          // break nl::kernels::layernorm_backward
+
+  nl::Tensor w = nl::Tensor::from(xs, {B, T, D});
+  w.set_requires_grad(true);
+  nl::Tensor w3 = probe_triple(w);
+  w3.backward(dy);                         // nlnext-op probe_triple
 
   // Touch the fields the printer reads, so their types are in this file's debug info.
   nl::TensorImpl* impl = x.impl();
