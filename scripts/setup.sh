@@ -15,9 +15,10 @@ cd "$(dirname "$0")/.."
 # kernels share one OpenMP thread pool (with the default pthread build, the two pools spin
 # against each other and two threads run slower than one; README, "Threads").
 # libopenmpi-dev, openmpi-bin: data-parallel training (`mpirun -np K normlab train`).
+# graphviz: `dot`, which renders `normlab graph`'s drawings of the tape to SVG.
 NORMLAB_PACKAGES=(g++ cmake ninja-build pkg-config libopenblas-dev libopenblas-openmp-dev
                   libcli11-dev nlohmann-json3-dev catch2 zlib1g-dev python3 python3-matplotlib python3-numpy
-                  libopenmpi-dev openmpi-bin)
+                  libopenmpi-dev openmpi-bin graphviz)
 
 missing=()
 for p in "${NORMLAB_PACKAGES[@]}"; do

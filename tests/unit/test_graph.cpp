@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -174,4 +177,88 @@ TEST_CASE("graph: the drawn step is train()'s first step (same loss)", "[graph]"
   nl::StepTape s = nl::first_training_step(c);
   CHECK(s.loss.item() == Approx(logged).epsilon(1e-5));
   fs::remove_all(dir);
+}
+
+TEST_CASE("graph: the backward tape numbers every op in the order its closure ran, with gradients",
+          "[graph]") {
+  nl::StepTape s = nl::first_training_step(graph_config(1, "fast"));
+  for (const nl::NamedTensor& p : s.model->named_parameters()) p.tensor.zero_grad();
+  const nl::BackwardTrace trace = nl::traced_backward(s.loss);
+  const std::string text = nl::backward_dot(s.loss, trace, "test");
+  const Dot d = parse_dot(text);
+
+  // Orders are 1..K, once each, K = the ops of the tape; #1 is the loss's own op.
+  int ops = 0;
+  for (auto& [op, n] : nl::op_histogram(s.loss)) ops += op == "parameter" || op == "input" ? 0 : n;
+  std::map<int, int> order_of;  // node id -> order
+  std::set<int> orders;
+  for (auto& [id, attrs] : d.nodes) {
+    const size_t hash = attrs.find("label=\"#");
+    if (hash == std::string::npos) continue;
+    const int k = std::stoi(attrs.substr(hash + 8));
+    CHECK(orders.insert(k).second);
+    order_of[id] = k;
+    if (k == 1) CHECK(attrs.find("label=\"#1 cross_entropy\\n[1]\\n|grad| 1  {1}") != std::string::npos);
+  }
+  CHECK((int)orders.size() == ops);
+  CHECK(*orders.begin() == 1);
+  CHECK(*orders.rbegin() == ops);
+  // Edges run the way gradients flow, output -> input; an op runs before the ops of its inputs.
+  for (auto [from, to] : d.edges) {
+    REQUIRE(order_of.count(from));
+    if (order_of.count(to)) CHECK(order_of[from] < order_of[to]);
+  }
+  // A parameter's label carries the norm of the gradient backward left in it.
+  for (const nl::NamedTensor& p : s.model->named_parameters()) {
+    double sq = 0;
+    for (float g : p.tensor.grad_vector()) sq += (double)g * g;
+    char norm[32];
+    std::snprintf(norm, sizeof norm, "|grad| %.4g ", std::sqrt(sq));
+    INFO(p.name << " " << norm);
+    CHECK(text.find("label=\"" + p.name + "\\n" + p.tensor.shape_str() + "\\n" + norm) != std::string::npos);
+  }
+}
+
+TEST_CASE("graph: the forward tape with values shows each tensor's first values and statistics", "[graph]") {
+  nl::StepTape s = nl::first_training_step(graph_config(1, "fast"));
+  const std::string text = nl::autograd_dot(s.loss, "test", true);
+  char loss[96];
+  std::snprintf(loss, sizeof loss, "cross_entropy\\n[1]\\n{%.4g}\\nmin %.4g  max %.4g  mean %.4g\"", s.loss.item(),
+                s.loss.item(), s.loss.item(), s.loss.item());
+  CHECK(text.find(loss) != std::string::npos);
+  const nl::ValueSummary v = nl::summarize(std::vector<float>{3, -1, 2, 0, 5}.data(), 5, 2);
+  CHECK(v.head == std::vector<float>{3, -1});
+  CHECK(v.min == -1);
+  CHECK(v.max == 5);
+  CHECK(v.mean == Approx(1.8));
+  CHECK(v.norm == Approx(std::sqrt(39.0)));
+  CHECK((int)parse_dot(text).nodes.size() == (int)parse_dot(nl::autograd_dot(s.loss, "test")).nodes.size());
+}
+
+TEST_CASE("graph: `normlab graph --out DIR` writes both tapes there and nothing elsewhere", "[graph][cli]") {
+  testutil::TempDir dir("graph_cli");
+  const fs::path out = dir / "g";
+  const fs::path cwd = dir / "cwd";
+  fs::create_directories(cwd);
+  const std::string cmd = "cd " + cwd.string() + " && " + std::string(NORMLAB_BINARY) + " --threads 1 graph " +
+                          std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json --set model.layers=1 --out " + out.string() +
+                          " >" + (dir / "stdout").string() + " 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string said = testutil::slurp(dir / "stdout");
+  INFO(said);
+  CHECK(fs::is_empty(cwd));  // nothing in the folder it ran from
+  const std::string fwd = testutil::slurp(out / "forward.dot"), bwd = testutil::slurp(out / "backward.dot");
+  CHECK(fwd.find("forward\" {") != std::string::npos);
+  CHECK(fwd.find("\\nmin ") != std::string::npos);
+  CHECK(bwd.find("backward\" {") != std::string::npos);
+  CHECK(bwd.find("label=\"#1 cross_entropy") != std::string::npos);
+  CHECK(bwd.find("|grad| ") != std::string::npos);
+  // With Graphviz installed the pictures are there; without it the command says how to render.
+  if (std::system("command -v dot >/dev/null 2>&1") == 0) {
+    CHECK(said.find("rendered ") != std::string::npos);
+    CHECK(testutil::slurp(out / "backward.svg").find("<svg") != std::string::npos);
+    CHECK(testutil::slurp(out / "forward.svg").find("<svg") != std::string::npos);
+  } else {
+    CHECK(said.find("render with:  dot -Tsvg " + out.string() + "/forward.dot") != std::string::npos);
+  }
 }
