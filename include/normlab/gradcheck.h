@@ -31,6 +31,7 @@ struct GradcheckResult {
   float max_rel_err = 0;
   bool ok = true;
   std::string detail;     // where the worst element was, for FAIL lines
+  float atol = 0, rtol = 0;  // the case's tolerances (GradcheckOptions), for the report
 };
 
 using GradFn = std::function<Tensor(const std::vector<Tensor>&)>;

@@ -18,10 +18,13 @@
 #include <cblas.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "normlab/cli.h"
 #include "normlab/dist/comm.h"
@@ -59,6 +62,28 @@ double sgemm_gflops(int n) {
     best = std::max(best, 2.0 * n * (double)n * n / secs / 1e9);
   }
   return best;
+}
+
+// Timings need idle cores: a warning on stderr when the 1-minute load average (other
+// processes, before the bench starts) exceeds the cores the bench leaves free
+// (cores - ranks x threads), by half a core or more.
+void warn_if_busy(int threads_used) {
+  double load = 0;
+  if (getloadavg(&load, 1) != 1) return;
+  const int cores = (int)std::thread::hardware_concurrency();
+  const int free_cores = std::max(cores - threads_used, 0);
+  if (load >= free_cores + 0.5)
+    std::fprintf(stderr,
+                 "bench: warning: load average %.1f on %d cores, %d of them free for other work: the bench's threads "
+                 "share cores with other processes, so tokens/s will be low and vary between runs\n",
+                 load, cores, free_cores);
+}
+
+// One line per few steps on stderr (stdout keeps only the JSON result).
+void report_progress(int s, int warmup, int total, double t0) {
+  if (s % 5 != 4 && s != total - 1) return;
+  std::fprintf(stderr, "bench: step %d/%d (%s), %.1f s\n", s + 1, total, s < warmup ? "warmup" : "timed",
+               now_s() - t0);
 }
 
 double peak_rss_mb() {
@@ -135,6 +160,8 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     for (const NamedTensor& p : params)
       if (p.name.rfind("embed.", 0) != 0) n_params += (double)p.tensor.numel();
 
+    if (world.is_root()) warn_if_busy(K * num_threads());
+    const double t_start = now_s();
     double first_loss = 0, flops = 0, t_timed = 0, t_wait = 0, t_allreduce = 0;
     long long real_tokens = 0, allocs_timed = 0;
     std::vector<float> grad_buffer;
@@ -176,6 +203,7 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
           flops += 12.0 * P.L * P.D * len * len;  // QK^T and AV, forward 4*T^2*D, x3 for training
         }
       }
+      if (world.is_root()) report_progress(s, a->warmup, total, t_start);
     }
     world.barrier();
     const double secs = now_s() - t_timed;

@@ -59,7 +59,7 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
   struct Args {
     std::string config, out;
     std::vector<std::string> overrides;
-    bool resume = false, overwrite = false, quiet = false;
+    bool resume = false, overwrite = false, quiet = false, verbose = false;
     int stop_after = -1;
   };
   auto a = std::make_shared<Args>();
@@ -71,7 +71,8 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
                "Start again from step 0 in a folder that holds a run (its checkpoint, metrics.csv and result.json "
                "are replaced); without it such a folder is refused")
       ->excludes(resume);
-  sub.add_flag("--quiet", a->quiet, "No progress output");
+  sub.add_flag("--quiet", a->quiet, "No progress on stderr; the result table still prints");
+  sub.add_flag("--verbose", a->verbose, "Also print the resolved config first (it is always saved in the run folder as config.json)");
   sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume); 0: the step-0 checkpoint, as init");
   return [a]() {
     // Under `mpirun -np K`: K ranks, data parallel (MPI starts here); otherwise one process.
@@ -80,8 +81,8 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     // Rank 0 alone (it writes the folder): another rank checking after rank 0 took the lock
     // would find the folder "in use" by its own run.
     if (!a->resume && world.is_root()) refuse_to_overwrite_run(a->out.empty() ? cfg.train.out_dir : a->out, a->overwrite);
-    const bool quiet = a->quiet || !world.is_root();
-    if (!quiet) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
+    const bool root = world.is_root();  // under mpirun, rank 0 alone prints
+    if (a->verbose && root) std::printf("%s\n", config_to_json(cfg).dump(2).c_str());
     std::fflush(stdout);
     TrainOptions opt;
     opt.out_dir = a->out;
@@ -97,15 +98,16 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
                      signal_name(r.interrupted_by), resume_command(a->config, a->overrides, r.out_dir).c_str());
       return 128 + r.interrupted_by;
     }
-    if (!quiet && r.steps < cfg.train.steps && !r.already_finished) {  // --stop-after
+    if (!root) return 0;
+    if (r.steps < cfg.train.steps && !r.already_finished) {  // --stop-after
       std::printf("\nstopped at step %d of %d (--stop-after %d); checkpoint: %s/checkpoint.safetensors\n"
                   "continue with: %s\n",
                   r.steps, cfg.train.steps, a->stop_after, r.out_dir.c_str(),
                   resume_command(a->config, a->overrides, r.out_dir).c_str());
-    } else if (!quiet && r.already_finished) {
+    } else if (r.already_finished) {
       std::printf("\nalready finished at step %d; nothing ran, result.json left as it was\nrun folder: %s\n", r.steps,
                   r.out_dir.c_str());
-    } else if (!quiet) {
+    } else {
       std::printf("\nfinished %d steps in %.1f s; final training loss %.4f\n", r.steps, r.seconds,
                   r.final_train_loss);
       if (!r.evals.empty()) print_evals(stdout, r.evals);

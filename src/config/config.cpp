@@ -47,6 +47,16 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_d = 3;  // suggest only close names
+  for (const auto& k : known) {
+    const size_t d = edit_distance(name, k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
 // ---- the names of the enum keys (each mapping declared once, here) ----------------------
 
 const Choices<NormPosition>& choices(NormPosition) {
@@ -393,7 +403,7 @@ void apply_overrides(json& j, const std::vector<std::string>& overrides) {
         if (s->is_object())
           for (auto it = s->begin(); it != s->end(); ++it) allowed.push_back(it.key());
         throw UserError("--set " + key + ": unknown key '" + part + "'" +
-                            (so_far.empty() ? "" : " under " + so_far) +
+                            (so_far.empty() ? "" : " under " + so_far) + config::did_you_mean(part, allowed) +
                             (allowed.empty() ? std::string("; ") + so_far + " has no sub-keys"
                                              : "; allowed: " + join(allowed)),
                         2);

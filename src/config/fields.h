@@ -90,6 +90,9 @@ using Table = std::vector<Field<S, J>>;
 
 size_t edit_distance(const std::string& a, const std::string& b);
 
+// " (did you mean 'layers'?)" for the known name within edit distance 2 of `name`, else "".
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& known);
+
 // Reads the keys of `table` from the JSON object `j` into `s`, in table order; keys that
 // are absent keep their defaults. Then every key present must be in the table.
 template <class S, class J>
@@ -105,15 +108,8 @@ void read_object(const Table<S, J>& table, const J& j, S& s, const Where& at) {
     bool ok = false;
     for (const auto& k : known) ok = ok || k == it.key();
     if (ok) continue;
-    std::string best;
-    size_t best_d = 3;  // suggest only close names
-    for (const auto& k : known) {
-      size_t d = edit_distance(it.key(), k);
-      if (d < best_d) best_d = d, best = k;
-    }
     fail(at.source, key_path(at.path, it.key()),
-         std::string("unknown key") + (best.empty() ? "" : " (did you mean '" + best + "'?)") +
-             "; allowed: " + join(known));
+         "unknown key" + did_you_mean(it.key(), known) + "; allowed: " + join(known));
   }
 }
 

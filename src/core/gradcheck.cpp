@@ -35,6 +35,8 @@ GradcheckResult gradcheck(const std::string& name, const GradFn& f, std::vector<
                           const GradcheckOptions& opt) {
   GradcheckResult res;
   res.name = name;
+  res.atol = opt.atol;
+  res.rtol = opt.rtol;
 
   // Analytic: one backward of sum(y * R).
   for (Tensor& t : inputs) if (t.requires_grad()) t.zero_grad();

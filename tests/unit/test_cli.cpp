@@ -3,6 +3,8 @@
 // What it is not: the in-depth test of each command's logic (test_config.cpp,
 // test_train.cpp, test_compare_*.cpp, test_data_*.cpp); these cases run the binary.
 #include <catch2/catch.hpp>
+
+#include <regex>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -58,6 +60,52 @@ TEST_CASE("normlab --help lists the commands", "[cli]") {
     INFO(cmd);
     CHECK(r.out.find(std::string("  ") + cmd) != std::string::npos);
   }
+}
+
+TEST_CASE("gradcheck states its pass rule and each case's tolerances", "[cli]") {
+  Run r = normlab("gradcheck --filter exp/size1");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("An element passes when its absolute error <= atol OR its relative") != std::string::npos);
+  CHECK(r.out.find("near-zero gradient") != std::string::npos);
+  // the case's line: name, two errors, atol 2e-03 and rtol 2e-02 (GradcheckOptions), OK
+  const size_t at = r.out.find("\nexp/size1 ");
+  REQUIRE(at != std::string::npos);
+  const std::string line = r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  CHECK(line.find("   2e-03    2e-02  OK") == line.size() - 21);
+  CHECK(r.out.find("1 cases, 1 passed, 0 failed") != std::string::npos);
+}
+
+TEST_CASE("train: --quiet drops the progress, not the results; --verbose adds the resolved config", "[cli]") {
+  testutil::TempDir dir("cli_quiet");
+  const std::string args = "train " + kSrc + "/configs/tiny.json --set train.steps=4 --set optim.warmup_steps=0 " +
+                           "--set train.log_every=1 --out ";
+  Run plain = normlab(args + (dir / "plain").string());
+  Run quiet = normlab(args + (dir / "quiet").string() + " --quiet");
+  Run verbose = normlab(args + (dir / "verbose").string() + " --verbose");
+  for (const Run* r : {&plain, &quiet, &verbose}) {
+    INFO(r->out << r->err);
+    CHECK(r->code == 0);
+    CHECK(r->out.find("finished 4 steps") != std::string::npos);   // the result table, every time
+    CHECK(r->out.find("\nsplit          lengths") != std::string::npos);
+  }
+  CHECK(plain.err.find("step 4/4") != std::string::npos);  // progress on stderr
+  CHECK(quiet.err.empty());
+  // The resolved config: saved in the run folder always, printed first with --verbose only.
+  CHECK(plain.out.find("\"d_model\"") == std::string::npos);
+  CHECK(quiet.out.find("\"d_model\"") == std::string::npos);
+  CHECK(verbose.out.rfind("{\n  \"", 0) == 0);  // the JSON comes first
+  CHECK(verbose.out.find("\"d_model\"") < verbose.out.find("finished 4 steps"));
+  CHECK(testutil::slurp(dir / "quiet" / "config.json").find("\"d_model\"") != std::string::npos);
+  CHECK(lines(plain.out) < 20);  // the table is in view, not after 90 lines of JSON
+}
+
+TEST_CASE("bench reports its steps on stderr, the result alone on stdout", "[cli]") {
+  Run r = normlab("bench --preset small --steps 1 --warmup 1");
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(lines(r.out) == 1);  // the JSON line
+  CHECK(r.out.rfind("{\"preset\": \"small\"", 0) == 0);
+  CHECK(r.err.find("bench: step 2/2 (timed), ") != std::string::npos);
 }
 
 TEST_CASE("a broken config is one line on stderr, exit 2, and nothing written", "[cli]") {

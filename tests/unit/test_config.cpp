@@ -183,8 +183,16 @@ TEST_CASE("set overrides (--set) any key, parses JSON values, rejects unknown pa
   Caught bad = catch_user_error([&] { nl::apply_overrides(j, {"model.norm.typ=layernorm"}); });
   CHECK(bad.thrown);
   CHECK(bad.code == 2);
-  CHECK(bad.what.find("unknown key 'typ' under model.norm") != std::string::npos);
+  CHECK(bad.what.find("unknown key 'typ' under model.norm (did you mean 'type'?)") != std::string::npos);
   CHECK(bad.what.find("allowed: adanorm_C, adanorm_k, eps, momentum, position, powernorm_alpha_bkw, powernorm_groups, powernorm_warmup, sync, type") != std::string::npos);
+
+  // The closest key at every level, as a config file's unknown key gets; none when far off.
+  CHECK(catch_user_error([&] { nl::apply_overrides(j, {"train.step=5"}); }).what.find(
+            "unknown key 'step' under train (did you mean 'steps'?); allowed: ") != std::string::npos);
+  CHECK(catch_user_error([&] { nl::apply_overrides(j, {"modle.layers=2"}); }).what.find(
+            "unknown key 'modle' (did you mean 'model'?)") != std::string::npos);
+  CHECK(catch_user_error([&] { nl::apply_overrides(j, {"model.zzzzzz=2"}); }).what.find(
+            "did you mean") == std::string::npos);
 
   Caught noeq = catch_user_error([&] { nl::apply_overrides(j, {"model.d_model"}); });
   CHECK(noeq.thrown);
