@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "normlab/config.h"
+#include "normlab/graph.h"
 #include "normlab/train/step_tape.h"
 
 namespace {
@@ -155,6 +156,24 @@ TEST_CASE("README gdb walk: the quoted stops, sizes, shapes and values are this 
       CHECK(std::stoi(m[1]) == B * T);
       CHECK(std::stoi(m[2]) == D);
     }
+    // Each quoted `nlnext-op: #k OP -> [shape]` is the k-th op the backward walk runs.
+    if (bn) {
+      const nl::BackwardTrace trace = nl::traced_backward(s.loss);
+      std::regex next_op("nlnext-op: #(\\d+) (\\w+) -> (\\[[0-9,]+\\])");
+      int quoted = 0;
+      for (auto it = std::sregex_iterator(section.begin(), section.end(), next_op); it != std::sregex_iterator(); ++it) {
+        const int k = std::stoi((*it)[1]);
+        INFO("nlnext-op #" << k);
+        const nl::TensorImpl* at_k = nullptr;
+        for (auto& [t, g] : trace)
+          if (g.order == k) at_k = t;
+        REQUIRE(at_k);
+        CHECK(std::string(at_k->node->op) == (*it)[2]);
+        CHECK(nl::shape_str(at_k->shape) == (*it)[3]);
+        ++quoted;
+      }
+      CHECK(quoted >= 3);
+    }
     // Every shape the printers show in the section is the padded activation [B,T,D].
     std::regex shape("(?:Tensor|d\\(x\\) )\\[(\\d+),(\\d+),(\\d+)\\]");
     int shapes = 0;
@@ -166,4 +185,100 @@ TEST_CASE("README gdb walk: the quoted stops, sizes, shapes and values are this 
     }
     CHECK(shapes >= 3);
   }
+}
+
+namespace {
+
+std::vector<std::string> source_lines(const std::string& rel) {
+  std::istringstream in(read_text(kSrc + "/" + rel));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+std::string trimmed(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// The function a quoted frame names, short: "backward" for "nl::Tensor::backward(nl::Tensor
+// const&)" and for "nl::OpNode<...>::backward(...)", "train" for "nl::train(...)"; "" for a
+// lambda ("operator()").
+std::string short_name(const std::string& fn) {
+  if (fn.rfind("operator()", 0) == 0) return "";
+  std::string s;  // without template arguments: "nl::OpNode<...>::backward(" -> "nl::OpNode::backward("
+  int depth = 0;
+  for (char c : fn) {
+    depth += c == '<' ? 1 : c == '>' ? -1 : 0;
+    if (depth == 0 && c != '>') s += c;
+  }
+  s = s.substr(0, s.find('('));
+  const size_t colons = s.rfind("::");
+  return colons == std::string::npos ? s : s.substr(colons + 2);
+}
+
+// Line L (from 1) of a source lies in function `fn`: the line itself or the nearest
+// definition above it (a line starting in column 0, as every function here does) names
+// it; for a lambda, a lambda starts between that definition and L.
+bool line_is_in(const std::vector<std::string>& src, int L, const std::string& fn) {
+  const std::string name = short_name(fn);
+  int def = L - 1;
+  while (def > 0) {
+    const std::string& l = src[(size_t)def];
+    const bool starts_definition = !l.empty() && l[0] != ' ' && l[0] != '}' && l[0] != '/' && l[0] != '#' &&
+                                   l.rfind("namespace", 0) != 0 && l.rfind("template", 0) != 0;
+    if (starts_definition) break;
+    --def;
+  }
+  if (!name.empty())
+    return src[(size_t)L - 1].find(name + "(") != std::string::npos || src[(size_t)def].find(name + "(") != std::string::npos;
+  for (int i = def; i < L; ++i)
+    if (src[(size_t)i].find("](") != std::string::npos) return true;
+  return false;
+}
+
+// The function of the frame whose location is at `pos`: its line (or, for a location on
+// a continuation line, the indented lines' first line above) without the "#N 0x... in " or
+// "Breakpoint N, " in front, up to the " (" of the arguments. A `step` prints the frame
+// bare: "operator() (__closure=...".
+std::string frame_function(const std::string& text, size_t pos) {
+  size_t start = text.rfind('\n', pos);
+  start = start == std::string::npos ? 0 : start + 1;
+  while (start > 0 && text[start] == ' ') start = text.rfind('\n', start - 2) + 1;
+  std::string line = text.substr(start, text.find('\n', start) - start);
+  std::smatch m;
+  if (std::regex_search(line, m, std::regex("^(?:#\\d+ +0x[0-9a-f.]+ in |#\\d+ +|(?:Temporary b|B)reakpoint \\d+, )")))
+    line = line.substr((size_t)m.length(0));
+  return line.substr(0, line.find(" ("));
+}
+
+}  // namespace
+
+TEST_CASE("README gdb walk: every quoted file:line is this source's", "[readme][gdb]") {
+  const std::string section = gdb_section();
+  std::regex at("at \\.\\./\\.\\./([\\w/.]+):(\\d+)");
+  int checked = 0, with_text = 0;
+  for (auto it = std::sregex_iterator(section.begin(), section.end(), at); it != std::sregex_iterator(); ++it) {
+    const std::string file = (*it)[1];
+    const int L = std::stoi((*it)[2]);
+    INFO("README quotes " << file << ":" << L);
+    const std::vector<std::string> src = source_lines(file);
+    REQUIRE(L >= 1);
+    REQUIRE(L <= (int)src.size());
+    const std::string fn = frame_function(section, (size_t)it->position());
+    REQUIRE(!fn.empty());
+    INFO("in " << fn << "; the source line is: " << src[(size_t)L - 1]);
+    CHECK(line_is_in(src, L, fn));
+    // gdb prints the line after a stop: "L<TAB>text" on the next line is that line's text.
+    const size_t eol = section.find('\n', (size_t)(it->position() + it->length()));
+    const std::string prefix = std::to_string(L) + "\t";
+    if (eol != std::string::npos && section.compare(eol + 1, prefix.size(), prefix) == 0) {
+      const std::string quoted = section.substr(eol + 1 + prefix.size(), section.find('\n', eol + 1) - eol - 1 - prefix.size());
+      CHECK(trimmed(quoted) == trimmed(src[(size_t)L - 1]));
+      ++with_text;
+    }
+    ++checked;
+  }
+  CHECK(checked >= 8);
+  CHECK(with_text >= 3);
 }
