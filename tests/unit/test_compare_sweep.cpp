@@ -353,3 +353,31 @@ TEST_CASE("sweep end to end: 2 variants x 2 batch sizes x 2 seeds with the real 
   for (const auto& o : r.runs) CHECK(o.status == "skipped");
   fs::remove_all(out);
 }
+
+TEST_CASE("running-statistics cost pairs only batch vs running statistics, not AdaBN split statistics", "[compare][sweep]") {
+  fs::path out = testutil::unique_temp("sweep_splitstats");
+  fs::remove_all(out);
+  ojson j = sweep_compare(out.string());
+  j["variants"]["batchnorm_batchstats"] = {{"model.norm.type", "batchnorm"}, {"eval.bn_stats", "batch"}};
+  j["variants"]["batchnorm_splitstats"] = {{"model.norm.type", "batchnorm"}, {"eval.bn_stats", "split"}};
+  j["seeds"] = {1, 2, 3};
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "sweep.json", "");
+  std::vector<nl::SweepPoint> pts = nl::sweep_points(cc);
+  for (const auto& v : cc.variants)
+    for (size_t pi = 0; pi < pts.size(); ++pi)
+      for (uint64_t s : cc.seeds) {
+        double noise = 0.01 * ((int)s - 2);
+        write_fixture_run(nl::run_dir_for(out.string(), v.name, s, pts[pi].label), 0.95 + noise, 0.8 + noise,
+                          0.1 * s, 0.01 * s, 0.75 + noise);
+      }
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  int n_bn = 0;
+  for (const auto& t : S["tests"]["list"]) {
+    if (t["why"] != "bn_stats") continue;
+    ++n_bn;
+    CHECK(t["variant"] == "batchnorm_batchstats");
+    CHECK(t["against"] == "batchnorm");  // never batchnorm_splitstats: split is not running
+  }
+  CHECK(n_bn == 2 * 4);  // 2 points x (acc and loss of 2 splits), batchstats vs batchnorm only
+  fs::remove_all(out);
+}

@@ -32,7 +32,11 @@ static void add_tests(TestPlan& plan, size_t pi) {
   for (size_t a = 0; a < vs.size(); ++a)
     for (size_t b = 0; b < vs.size(); ++b) {
       auto d = override_diff(vs[a], vs[b]);
-      if (d.size() != 1 || d.begin()->first != "eval.bn_stats" || d.begin()->second.first != "\"batch\"") continue;
+      // a: batch statistics; b: running statistics (unset or "running"; not "split", AdaBN,
+      // which is a statistics of its own and is compared through `contrasts`)
+      if (d.size() != 1 || d.begin()->first != "eval.bn_stats") continue;
+      const auto& [bn_a, bn_b] = d.begin()->second;
+      if (bn_a != "\"batch\"" || !(bn_b.empty() || bn_b == "\"running\"")) continue;
       for (const auto& s : plan.splits) {
         plan.add("acc " + s, "/eval/" + json_pointer_escape(s) + "/acc", (int)a, (int)b, pi, "bn_stats");
         plan.add("loss " + s, "/eval/" + json_pointer_escape(s) + "/loss", (int)a, (int)b, pi, "bn_stats");
