@@ -52,8 +52,9 @@ for n in "${names[@]}"; do
   ./build/release/normlab compare "configs/compare/$n.json" --out "$out" >"$out.log" 2>&1 || status=1
   echo "figures.sh: $n: $runs runs, wall time $(( $(date +%s) - start )) s (log: $out.log)"
   if [ -f "$out/report.md" ]; then
-    # The generated sections, from "## Results" up to the plots.
-    awk '/^## Results/{p=1} /^## Plots/{p=0} p' "$out/report.md"
+    # The generated sections, from "## Replication on fresh seeds" (or "## Results" without
+    # replicate_seeds) up to the plots.
+    awk '/^## (Replication on fresh seeds|Results)/{p=1} /^## Plots/{p=0} p' "$out/report.md"
     echo "(plots: $out/plots/)"
     # leak_gap per variant (result.json; docs/math.md, "Causal BatchNorm leakage"): not yet in
     # the report, so read here from each run, for the comparisons whose runs record it.
