@@ -2,7 +2,7 @@
 # run.sh — the main job: build normlab, then run the LayerNorm vs BatchNorm comparison.
 #
 # What it is: setup.sh release, then `normlab compare` on configs/compare/ln_vs_bn.json
-# (6 norms x 5 seeds, 2 runs at a time: its "variants", "seeds" and "jobs") or the config given,
+# (6 norms x 5 seeds + 5 confirmatory seeds, 2 runs at a time: its "variants", "seeds" and "jobs") or the config given,
 # and where the report is.
 # Finished runs are kept, so a second call only redraws the report.
 # What it is not: the comparison logic (src/compare/) nor the tests (test.sh).
