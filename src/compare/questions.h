@@ -9,6 +9,7 @@
 // them. Paper conclusions are stated through verdict() (report.h).
 // What it is not: statistics (stats.cpp) nor number formatting (report.cpp).
 #pragma once
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -67,6 +68,10 @@ std::string metric_pointer(const std::string& metric);
 
 // The replication section (questions/replication.cpp), rendered before the results.
 void render_replication(const Report& r, std::ostream& md);
+
+// The overrides of a and b that differ, as key -> (a's, b's) JSON text ("" when one lacks it).
+std::map<std::string, std::pair<std::string, std::string>> override_diff(const CompareVariant& a,
+                                                                         const CompareVariant& b);
 
 // Whether two variants differ only in eval.* keys (one trained model, evaluated twice).
 bool eval_twins(const CompareVariant& a, const CompareVariant& b);

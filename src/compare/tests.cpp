@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <tuple>
 
@@ -73,13 +74,19 @@ static Samples samples(const ojson& ra, const ojson& rb, const std::string& poin
   return s;
 }
 
-// Variants whose overrides differ only in eval.* keys: one trained model, evaluated twice.
-bool eval_twins(const CompareVariant& a, const CompareVariant& b) {
+std::map<std::string, std::pair<std::string, std::string>> override_diff(const CompareVariant& a,
+                                                                         const CompareVariant& b) {
   std::map<std::string, std::pair<std::string, std::string>> d;
   for (auto it = a.overrides.begin(); it != a.overrides.end(); ++it) d[it.key()].first = it.value().dump();
   for (auto it = b.overrides.begin(); it != b.overrides.end(); ++it) d[it.key()].second = it.value().dump();
-  for (const auto& [k, v] : d)
-    if (v.first != v.second && k.rfind("eval.", 0) != 0) return false;
+  for (auto it = d.begin(); it != d.end();) it = it->second.first == it->second.second ? d.erase(it) : std::next(it);
+  return d;
+}
+
+// Variants whose overrides differ only in eval.* keys: one trained model, evaluated twice.
+bool eval_twins(const CompareVariant& a, const CompareVariant& b) {
+  for (const auto& [k, v] : override_diff(a, b))
+    if (k.rfind("eval.", 0) != 0) return false;
   return true;
 }
 

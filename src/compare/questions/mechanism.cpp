@@ -17,16 +17,6 @@ namespace nl {
 
 static bool never(const CompareConfig&) { return false; }
 
-// Overrides of a and b that differ, as key -> (a's, b's) JSON text ("" when one lacks it).
-static std::map<std::string, std::pair<std::string, std::string>> override_diff(const CompareVariant& a,
-                                                                                 const CompareVariant& b) {
-  std::map<std::string, std::pair<std::string, std::string>> d;
-  for (auto it = a.overrides.begin(); it != a.overrides.end(); ++it) d[it.key()].first = it.value().dump();
-  for (auto it = b.overrides.begin(); it != b.overrides.end(); ++it) d[it.key()].second = it.value().dump();
-  for (auto it = d.begin(); it != d.end();) it = it->second.first == it->second.second ? d.erase(it) : std::next(it);
-  return d;
-}
-
 static void add_tests(TestPlan& plan, size_t pi) {
   const auto& vs = plan.cc.variants;
   for (size_t a = 0; a < vs.size(); ++a)
