@@ -29,7 +29,7 @@ TypeError, MemoryError, OverflowError or RecursionError):
 
 What it is not: a writer, nor a general safetensors reader (F32 only, like normlab).
 As a script it prints one line per tensor (name, shape, and with --values every value
-as %.9g, which reads back as the same float32), used by tests/unit/test_python_reader.cpp:
+as %.9g, which reads back as the same float32), used by tests/unit/cli/test_python_reader.cpp:
     /usr/bin/python3 scripts/normlab_checkpoint.py runs/tiny/checkpoint.safetensors [--values]
 """
 import json

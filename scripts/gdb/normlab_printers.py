@@ -20,7 +20,7 @@
 # `bt` hides libstdc++ frames (`bt -no-filters` shows them). The frame must have debug info
 # for nl::Tensor (debug preset, or any file built with -g).
 # What it is not: a tensor viewer with plots; values print as text.
-# Works with libstdc++ (g++), the compiler the presets use; tested by tests/unit/test_gdb.cpp.
+# Works with libstdc++ (g++), the compiler the presets use; tested by tests/unit/cli/test_gdb.cpp.
 import math
 import struct
 

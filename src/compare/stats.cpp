@@ -4,7 +4,7 @@
 // distribution (CDF and quantile), the 95% confidence interval of a mean, Welch's two-sample
 // t-test (unequal variances, Welch-Satterthwaite degrees of freedom) and Holm's step-down
 // correction for many tests in one report. No dependencies beyond <cmath>; checked against
-// published table values and closed forms in tests/unit/test_compare_stats.cpp.
+// published table values and closed forms in tests/unit/compare/test_compare_stats.cpp.
 // What it is not: a statistics library. Which numbers are tested, and the words the report
 // uses for a result, live in summary.cpp and report.cpp.
 //

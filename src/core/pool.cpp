@@ -7,7 +7,7 @@
 // of variable-length batches (every batch has its own token count N, [N,D], [N,F], ...)
 // share a few blocks, the cache does not grow with every new length, and after some
 // steps nothing new is asked of the system (pool_stats().system_allocs stops moving;
-// tests/unit/test_kernel_sets.cpp checks it on variable-length training).
+// tests/unit/kernels/test_kernel_sets.cpp checks it on variable-length training).
 // What it is not: thread-safe for allocation from inside OpenMP regions (tensors are
 // only made on the main thread), nor a general-purpose malloc.
 #include <cstdlib>

@@ -4,7 +4,7 @@
 // gradient still in out's shape), x * mul + add, masked_fill and dropout. The binary ops
 // have a plain walk (one index unravel per element, no threads) and a fast one
 // (contiguous rows); the two agree bit for bit, so the ops call the fast one and
-// tests/unit/test_ops_kernels.cpp compares them. Every element is independent, so OpenMP
+// tests/unit/kernels/test_ops_kernels.cpp compares them. Every element is independent, so OpenMP
 // splits the outer loop over rows and the result is bit-identical for any thread count.
 // What it is not: the autograd wiring, nor the sum over broadcast axes in backward:
 // ops/elementwise.cpp and ops/mask.cpp record these kernels; kernels/reduce.cpp sums.

@@ -1,7 +1,7 @@
 // progress.cpp — the training progress line (see train/progress.h).
 //
 // What it is: string formatting and "\r\033[K" redraws, kept apart from the training loop
-// so the fitting rule can be tested on its own (tests/unit/test_progress.cpp).
+// so the fitting rule can be tested on its own (tests/unit/train/test_progress.cpp).
 // What it is not: a general terminal library (no colours, no cursor movement but \r).
 #include "normlab/train/progress.h"
 

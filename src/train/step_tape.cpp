@@ -3,7 +3,7 @@
 // What it is: the first step of train() stopped at the loss, built from the same pieces:
 // the Trainer (train_step.h: make_run, optimizer, batcher) and step_forward(), the first
 // half of train_step(). Nothing is differentiated.
-// What it is not: a second trainer (tests/unit/test_graph.cpp compares the loss with a run's).
+// What it is not: a second trainer (tests/unit/cli/test_graph.cpp compares the loss with a run's).
 #include "normlab/train/step_tape.h"
 
 #include "normlab/train/train_step.h"

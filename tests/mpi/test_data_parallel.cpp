@@ -17,7 +17,7 @@
 //    BatchNorm / PowerNorm shift (float64 sums over ranks).
 // Comparisons happen on rank 0 after every collective of a test case (so a failed
 // CHECK cannot leave rank 1 waiting in one).
-// What it does not check: the command line (tests/unit/test_dist_cli.cpp runs mpirun on
+// What it does not check: the command line (tests/unit/dist/test_dist_cli.cpp runs mpirun on
 // the binary), speed.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>

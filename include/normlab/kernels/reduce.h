@@ -9,7 +9,7 @@
 // agree bit for bit — except a full reduction to one value, which the fast path splits
 // into a fixed number of chunks (independent of the thread count) and the plain
 // twin sums in one line. The ops call sum_axes_fast; the plain twin is there to read
-// and for tests/unit/test_ops_kernels.cpp to compare against.
+// and for tests/unit/kernels/test_ops_kernels.cpp to compare against.
 // What it is not: aware of tensors; it allocates nothing.
 #pragma once
 #include <cstdint>

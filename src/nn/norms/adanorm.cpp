@@ -7,7 +7,7 @@
 // itself; it is detached, so the gradient flows through mean and s inside y only.
 // C [1.0], k [0.1] come from model.norm.adanorm_C / adanorm_k; eps [1e-5]. Needs D >= 2.
 // `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel
-// set is `reference` (tests/unit/test_norms_twins.cpp checks they agree). The twin's sqrt
+// set is `reference` (tests/unit/nn/test_norms_twins.cpp checks they agree). The twin's sqrt
 // has no derivative at s = 0 (a constant row): there it gives NaN where the kernel gives 0.
 // What it is not: the math, which is kernels::adanorm_forward / adanorm_backward.
 #include <stdexcept>

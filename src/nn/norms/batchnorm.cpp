@@ -41,7 +41,7 @@
 // With one rank (or sync = false) nothing is exchanged and the kernels are those of a
 // single batch, so a K=1 run computes exactly what it did before sync existed.
 // `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when make_norm was
-// given the `reference` kernel set (tests/unit/test_norms_twins.cpp checks they agree).
+// given the `reference` kernel set (tests/unit/nn/test_norms_twins.cpp checks they agree).
 #include <algorithm>
 #include <cmath>
 #include <vector>

@@ -10,7 +10,7 @@
 // for the real rows.
 // Two paths (every fast path has a plain twin): `fused` calls the kernels, `composed`
 // builds the same function from autograd primitives (ops.h) and runs when make_norm was
-// given the `reference` kernel set; tests/unit/test_norms_twins.cpp checks that the two agree.
+// given the `reference` kernel set; tests/unit/nn/test_norms_twins.cpp checks that the two agree.
 // What it is not: the math, which is kernels::layernorm_forward / layernorm_backward.
 #include "common.h"
 #include "normlab/autograd.h"

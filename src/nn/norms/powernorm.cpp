@@ -76,8 +76,8 @@
 // kernel set),
 // builds the exact parts (group scaling, the affine, the mask) from ops.h and does the
 // approximate step as a plain loop written separately (it cannot be composed from ops: it is
-// not the derivative of anything). tests/unit/test_norms_twins.cpp checks they agree;
-// tests/unit/test_powernorm.cpp checks the formulas above.
+// not the derivative of anything). tests/unit/nn/test_norms_twins.cpp checks they agree;
+// tests/unit/nn/test_powernorm.cpp checks the formulas above.
 // What it is not: a general kernel library entry: these kernels serve this layer only, so
 // they live here (the group scaling reuses kernels::rmsnorm_*, which it is without a gain, and
 // the quadratic mean's sums are kernels::masked_column_sums, as every masked one-pass statistic).
@@ -390,7 +390,7 @@ std::unique_ptr<Norm> make_powernorm(const NormConfig& cfg, int D, Comm* comm) {
 // so the correction term is 0 at the one backward the check takes): the backward must be the
 // derivative of the forward with psiB2 frozen at the checked point, through the exact group
 // scaling. The approximate step itself (ema_gz != 0, after warmup) is checked against its
-// formula in tests/unit/test_powernorm.cpp.
+// formula in tests/unit/nn/test_powernorm.cpp.
 static NormConfig powernorm_check_config() {
   NormConfig cfg;
   cfg.powernorm_warmup = 1 << 30;   // every forward of the check is in warmup

@@ -3,7 +3,7 @@
 // What it is: per token, y = g * x / sqrt(mean_D x^2 + eps): LayerNorm without the centring
 // and without a bias. eps defaults to 1e-6. Ignores `keep` like every per-token norm.
 // `fused` calls the kernels; `composed`, its plain twin from ops.h, runs when the kernel
-// set is `reference` (tests/unit/test_norms_twins.cpp checks they agree).
+// set is `reference` (tests/unit/nn/test_norms_twins.cpp checks they agree).
 // What it is not: the math, which is kernels::rmsnorm_forward / rmsnorm_backward.
 #include "common.h"
 #include "normlab/autograd.h"

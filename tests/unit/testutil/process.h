@@ -1,4 +1,4 @@
-// process_util.h — helpers for tests that run the `normlab` binary as a user would:
+// testutil/process.h — helpers for tests that run the `normlab` binary as a user would:
 // run it and capture its output, start it in the background and signal it, wait for a
 // file to show a line, and mount a tiny tmpfs to fill a disk for real.
 //

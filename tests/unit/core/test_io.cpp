@@ -13,7 +13,7 @@
 #include "normlab/error.h"
 #include "normlab/io.h"
 #include "normlab/train/checkpoint.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using testutil::slurp;

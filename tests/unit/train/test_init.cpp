@@ -18,7 +18,7 @@
 #include "normlab/train/run.h"
 #include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using testutil::slurp;

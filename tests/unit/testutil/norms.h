@@ -1,4 +1,4 @@
-// norm_test_util.h — small helpers shared by the norm tests (test_norms*.cpp).
+// testutil/norms.h — small helpers shared by the norm tests (test_norms*.cpp).
 //
 // What it is not: a test, nor a second implementation of any norm: the helpers only build
 // layers and keep masks and run one forward and backward.

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 

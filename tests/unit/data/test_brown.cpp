@@ -17,7 +17,7 @@
 #include "normlab/error.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/train/leak.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using nl::TaskConfig;

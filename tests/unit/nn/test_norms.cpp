@@ -9,7 +9,7 @@
 
 #include <stdexcept>
 
-#include "norm_test_util.h"
+#include "testutil/norms.h"
 #include "normlab/error.h"
 
 using namespace normtest;

@@ -9,7 +9,7 @@
 // What it is not: a check of the values themselves (test_norms_golden.cpp).
 #include <catch2/catch.hpp>
 
-#include "norm_test_util.h"
+#include "testutil/norms.h"
 
 using namespace normtest;
 

@@ -15,7 +15,7 @@
 #include "normlab/error.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 using nl::Example;
 using nl::TaskConfig;

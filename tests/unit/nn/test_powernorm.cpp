@@ -10,12 +10,12 @@
 #include <cstring>
 #include <filesystem>
 
-#include "norm_test_util.h"
+#include "testutil/norms.h"
 #include "normlab/config.h"
 #include "normlab/error.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 using namespace normtest;
 namespace fs = std::filesystem;

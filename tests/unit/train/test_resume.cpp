@@ -16,7 +16,7 @@
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_lock.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using testutil::slurp;

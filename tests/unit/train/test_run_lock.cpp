@@ -12,7 +12,7 @@
 
 #include "normlab/error.h"
 #include "normlab/train/run_lock.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using testutil::TempDir;

@@ -14,7 +14,7 @@
 #include "normlab/error.h"
 #include "normlab/compare/compare.h"
 #include "normlab/nn/norm.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 using nl::CompareConfig;
 using ojson = nlohmann::ordered_json;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """reader_properties.py — property test of scripts/normlab_checkpoint.py, run by
-tests/unit/test_python_reader.cpp with /usr/bin/python3:
+tests/unit/cli/test_python_reader.cpp with /usr/bin/python3:
     reader_properties.py SCRIPTS_DIR CHECKPOINT SCRATCH_DIR [CASES]
 
 What it checks, from a seeded generator (the same cases every run):

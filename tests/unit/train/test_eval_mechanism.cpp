@@ -23,7 +23,7 @@
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/train/trainer.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

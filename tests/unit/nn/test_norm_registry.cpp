@@ -16,7 +16,7 @@
 #include "normlab/nn/norm.h"
 #include "normlab/ops.h"
 #include "normlab/train/trainer.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 

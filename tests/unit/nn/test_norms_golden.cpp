@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "norm_test_util.h"
+#include "testutil/norms.h"
 
 using nlohmann::json;
 using namespace normtest;

@@ -19,7 +19,7 @@
 #include "normlab/runtime.h"
 #include "normlab/train/step_tape.h"
 #include "normlab/train/trainer.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 

@@ -18,7 +18,7 @@
 #include "normlab/compare/compare.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/run_lock.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using testutil::slurp;

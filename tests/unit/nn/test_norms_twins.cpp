@@ -8,7 +8,7 @@
 // gradient checks do that), only that they agree.
 #include <catch2/catch.hpp>
 
-#include "norm_test_util.h"
+#include "testutil/norms.h"
 
 using namespace normtest;
 

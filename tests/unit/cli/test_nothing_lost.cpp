@@ -28,7 +28,7 @@
 #include "normlab/config.h"
 #include "normlab/error.h"
 #include "normlab/train/run_lock.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -119,7 +119,7 @@ TEST_CASE("the Python reader refuses every flipped bit and every malformed heade
                        {{"config", R"({"model": {"d_model": 3}})"}, {"vocab", R"(["<pad>","f"])"},
                         {"classes", R"(["fr","en"])"}, {"step", "7"}});
   const std::string out = (dir / "out.txt").string();
-  const std::string cmd = py + " " + NORMLAB_SOURCE_DIR + "/tests/unit/reader_properties.py " + NORMLAB_SOURCE_DIR +
+  const std::string cmd = py + " " + NORMLAB_SOURCE_DIR + "/tests/unit/cli/reader_properties.py " + NORMLAB_SOURCE_DIR +
                           "/scripts " + ckpt + " " + dir.string() + " 2000 >" + out + " 2>/dev/null";
   const int status = std::system(cmd.c_str());
   std::ifstream in(out);

@@ -18,7 +18,7 @@
 #include "normlab/nn/encoder.h"
 #include "normlab/compare/compare.h"
 #include "normlab/train/run.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;

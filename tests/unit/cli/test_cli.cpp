@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 
