@@ -20,6 +20,7 @@
 #include "normlab/train/step_tape.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
 
@@ -163,17 +164,9 @@ TEST_CASE("graph: the drawn step is train()'s first step (same loss)", "[graph]"
   c.train.eval_every = 0;
   c.task.eval_size = 8;
   const fs::path dir = testutil::unique_temp("graph_first_step");
-  fs::remove_all(dir);
-  nl::TrainOptions opt;
-  opt.out_dir = dir.string();
-  opt.quiet = true;
-  nl::train(c, opt);
-  std::ifstream csv(dir / "metrics.csv");
-  std::string header, row;
-  std::getline(csv, header);
-  std::getline(csv, row);
-  REQUIRE(header.rfind("step,loss,", 0) == 0);
-  const double logged = std::stod(row.substr(row.find(',') + 1));
+  const testutil::Metrics m = testutil::train_and_read_metrics(c, dir);
+  REQUIRE(m.rows.size() == 1);
+  const double logged = m.at(0, "loss");
   nl::StepTape s = nl::first_training_step(c);
   CHECK(s.loss.item() == Approx(logged).epsilon(1e-5));
   fs::remove_all(dir);

@@ -25,8 +25,10 @@
 #include "normlab/files.h"
 #include "normlab/json_io.h"
 #include "normlab/memory_check.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
+using testutil::slurp;
 using nlohmann::json;
 
 namespace {
@@ -48,13 +50,6 @@ struct TempDir {
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 struct Run {

@@ -19,6 +19,7 @@
 #include "testutil/process.h"
 
 namespace fs = std::filesystem;
+using testutil::slurp;
 using ojson = nlohmann::ordered_json;
 
 namespace {
@@ -45,14 +46,6 @@ void expect_error(const ojson& j, const std::string& needle) {
     CHECK(msg.find('\n') == std::string::npos);
   }
 }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 TEST_CASE("sweep: points are the cartesian product, folders <variant>/<axis>=<value>/seed<k>", "[compare][sweep]") {

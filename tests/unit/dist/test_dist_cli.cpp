@@ -26,8 +26,10 @@
 #include <nlohmann/json.hpp>
 
 #include "normlab/train/checkpoint.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
+using testutil::slurp;
 
 namespace {
 
@@ -35,13 +37,6 @@ struct Run {
   int code;
   std::string out, err;
 };
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // `prefix` (e.g. mpirun ... -np 2) + normlab + args, in `cwd`, capturing stdout and stderr.
 // -q: Open MPI's own banner after an abort is left out, so stderr holds normlab's lines.

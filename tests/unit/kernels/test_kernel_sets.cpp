@@ -21,6 +21,7 @@
 #include "normlab/optim/optimizer.h"
 #include "normlab/runtime.h"
 #include "normlab/train/trainer.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
 
@@ -37,23 +38,10 @@ std::vector<double> train_losses(const std::string& norm, const std::string& ker
   c.train.eval_every = 0;
   c.task.eval_size = 8;
   const fs::path dir = fs::temp_directory_path() / ("normlab_test_kernel_sets_" + std::to_string(getpid()) + "_" + norm + "_" + kernels);
-  fs::remove_all(dir);
-  nl::TrainOptions opt;
-  opt.out_dir = dir.string();
-  opt.quiet = true;
-  nl::train(c, opt);
-  std::ifstream csv(dir / "metrics.csv");
-  std::string line;
-  std::getline(csv, line);
-  REQUIRE(line.rfind("step,loss,", 0) == 0);
+  const testutil::Metrics m = testutil::train_and_read_metrics(c, dir);
+  REQUIRE(m.column("loss") == 1);
   std::vector<double> losses;
-  while (std::getline(csv, line)) {
-    std::string step, loss;
-    std::istringstream row(line);
-    std::getline(row, step, ',');
-    std::getline(row, loss, ',');
-    losses.push_back(std::stod(loss));
-  }
+  for (size_t r = 0; r < m.rows.size(); ++r) losses.push_back(m.at(r, "loss"));
   fs::remove_all(dir);
   return losses;
 }

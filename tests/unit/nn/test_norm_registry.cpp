@@ -17,6 +17,7 @@
 #include "normlab/ops.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
 
@@ -65,18 +66,10 @@ TEST_CASE("a norm registered outside nn/norms trains, and batch_stats() alone gi
   c.train.eval_every = 0;
   c.task.eval_size = 8;
   const fs::path dir = testutil::unique_temp("norm_registry");
-  fs::remove_all(dir);
-  nl::TrainOptions opt;
-  opt.out_dir = dir.string();
-  opt.quiet = true;
-  nl::train(c, opt);
-  std::ifstream csv(dir / "metrics.csv");
-  std::string header, row;
-  std::getline(csv, header);
-  std::getline(csv, row);
-  std::vector<std::string> cols, vals;
-  for (std::istringstream h(header); std::getline(h, header, ',');) cols.push_back(header);
-  for (std::istringstream r(row); std::getline(r, row, ',');) vals.push_back(row);
+  const testutil::Metrics m = testutil::train_and_read_metrics(c, dir);
+  REQUIRE(!m.rows.empty());
+  const std::vector<std::string>& cols = m.columns;
+  const std::vector<std::string>& vals = m.rows[0];
   int drift_cols = 0;
   for (size_t i = 0; i < cols.size(); ++i) {
     if (cols[i].rfind("drift_mean/", 0) == 0) {

@@ -19,8 +19,10 @@
 #include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
+using testutil::metrics_without_speed;
 using testutil::slurp;
 using testutil::TempDir;
 
@@ -52,21 +54,6 @@ int same_tensors(const nl::SafetensorsFile& f, const std::vector<nl::NamedTensor
     ++n;
   }
   return n;
-}
-
-// metrics.csv without the tokens_per_s column (wall-clock, never reproducible).
-std::vector<std::string> metrics_without_speed(const fs::path& p) {
-  std::ifstream in(p);
-  std::vector<std::string> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string cell, joined;
-    for (int col = 0; std::getline(ss, cell, ','); ++col)
-      if (col != 4) joined += cell + ",";
-    rows.push_back(joined);
-  }
-  return rows;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "normlab/config.h"
 #include "normlab/train/trainer.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
 
@@ -26,18 +27,10 @@ TEST_CASE("metrics.csv writes numbers with 9 significant digits", "[train][metri
   c.train.log_every = 20;
   c.optim.warmup_steps = 0;
   c.train.threads = 1;
-  nl::TrainOptions opt;
-  opt.out_dir = dir.string();
-  opt.quiet = true;
-  nl::train(c, opt);
-  std::ifstream m(dir / "metrics.csv");
-  std::string line, last;
-  while (std::getline(m, line)) last = line;
-  std::stringstream ss(last);
-  std::string step, loss;
-  std::getline(ss, step, ',');
-  std::getline(ss, loss, ',');
-  REQUIRE(step == "40");
+  const testutil::Metrics m = testutil::train_and_read_metrics(c, dir);
+  REQUIRE(!m.rows.empty());
+  REQUIRE(m.rows.back().at(m.column("step")) == "40");
+  const std::string loss = m.rows.back().at(m.column("loss"));
   std::ifstream r(dir / "result.json");
   const double want = nlohmann::json::parse(r)["final_train_loss"].get<double>();
   const double got = std::stod(loss);

@@ -25,49 +25,24 @@
 #include "normlab/error.h"
 #include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
+using testutil::count_lines;
+using testutil::normlab;
+using testutil::Run;
+using testutil::slurp;
 using nlohmann::json;
 
 namespace {
 
 const std::string kSrc = NORMLAB_SOURCE_DIR;
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 fs::path fresh_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("normlab_test_saved_" + std::to_string(getpid()) + "_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
-}
-
-// Run the normlab binary with `args` (one thread), capturing stdout and stderr.
-Run normlab(const std::string& args) {
-  static int n = 0;
-  const fs::path dir = fresh_dir("cli_" + std::to_string(n++));
-  const std::string cmd = std::string(NORMLAB_BINARY) + " --threads 1 " + args + " >" + (dir / "out").string() +
-                          " 2>" + (dir / "err").string();
-  const int status = std::system(cmd.c_str());
-  Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
-  fs::remove_all(dir);
-  return r;
-}
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {

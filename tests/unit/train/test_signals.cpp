@@ -19,32 +19,16 @@
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/run_lock.h"
 #include "testutil/process.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
+using testutil::metrics_without_speed;
 using testutil::slurp;
 using testutil::TempDir;
 
 namespace {
 
 const std::string kTiny = std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json";
-
-// metrics.csv without the tokens_per_s column (wall-clock, never reproducible).
-std::vector<std::string> metrics_without_speed(const fs::path& p) {
-  std::ifstream in(p);
-  std::vector<std::string> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    if (cells.size() > 4) cells.erase(cells.begin() + 4);
-    std::string joined;
-    for (auto& c : cells) joined += c + ",";
-    rows.push_back(joined);
-  }
-  return rows;
-}
 
 int checkpoint_step(const fs::path& run) {
   return std::stoi(nl::load_safetensors((run / "checkpoint.safetensors").string()).metadata.at("step"));

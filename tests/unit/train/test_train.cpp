@@ -14,8 +14,12 @@
 #include "normlab/config.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
+#include "testutil/process.h"
+#include "testutil/runs.h"
 
 namespace fs = std::filesystem;
+using testutil::metrics_without_speed;
+using testutil::slurp;
 
 namespace {
 
@@ -33,31 +37,6 @@ fs::path fresh_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("normlab_test_train_" + std::to_string(getpid()) + "_" + name);
   fs::remove_all(d);
   return d;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// metrics.csv without the tokens_per_s column (wall-clock, never reproducible).
-std::vector<std::string> metrics_without_speed(const fs::path& p) {
-  std::ifstream in(p);
-  std::vector<std::string> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    if (cells.size() > 4) cells.erase(cells.begin() + 4);
-    std::string joined;
-    for (auto& c : cells) joined += c + ",";
-    rows.push_back(joined);
-  }
-  return rows;
 }
 
 }  // namespace
