@@ -12,7 +12,7 @@
 # wall times depend on how busy the machine is.
 #   usage: ./scripts/figures.sh [--keep] [name ...]
 #          names: ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn
-#                 brown_pos brown_genre brown_lm (these need data/brown: scripts/corpora.sh brown
+#                 neighbourhood brown_pos brown_genre brown_lm (these need data/brown: scripts/corpora.sh brown
 #                 makes it first, once)
 #          (default: those of them in configs/compare/)
 #          --keep: keep finished runs of an earlier figures.sh in runs/figures (same config)
@@ -24,7 +24,7 @@ if [ "${1:-}" = "--keep" ]; then keep=1; shift; fi
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   # Every comparison the README quotes that is shipped in configs/compare/.
-  for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn \
+  for n in ln_vs_bn placement wordlang xu2019 batch_size length_spread mechanism syncbn neighbourhood \
            brown_pos brown_genre brown_lm; do
     [ -f "configs/compare/$n.json" ] && names+=("$n")
   done

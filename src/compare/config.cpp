@@ -218,6 +218,48 @@ static void read_claims(const ojson& cs, CompareConfig& cc, const Where& at) {
   }
 }
 
+// One override key of a neighbour: a key path compare does not own, that no variant and no
+// sweep sets (the neighbour moves the base; the variants and points stay what they are).
+static void check_neighbour_key(const std::string& k, const CompareConfig& cc, const Where& at) {
+  if (!valid_key_path(k)) at.fail("'" + k + "' is not a key path like model.d_model");
+  if (set_by_compare(k)) at.fail("'" + k + "' is set by compare (seeds, out_dir, jobs), not by a neighbour");
+  auto overlaps = [&](const std::string& o) { return o == k || o.rfind(k + ".", 0) == 0 || k.rfind(o + ".", 0) == 0; };
+  for (const auto& v : cc.variants)
+    for (auto ov = v.overrides.begin(); ov != v.overrides.end(); ++ov)
+      if (overlaps(ov.key())) at.fail("'" + k + "' is set by variant '" + v.name + "' too; a neighbour moves the base only");
+  for (const auto& axis : cc.sweep)
+    if (overlaps(axis.key)) at.fail("'" + k + "' is swept; a neighbour moves the base only");
+}
+
+// [{"name": NAME, "overrides": {key.path: value}}]: names distinct folder names, overrides
+// non-empty; each override must apply to base (the --set check).
+static void read_neighbours(const ojson& ns, CompareConfig& cc, const Where& at) {
+  if (!ns.is_array() || ns.empty()) at.fail("expected a non-empty array of {\"name\", \"overrides\"}, got " + json_describe(ns));
+  std::set<std::string> names;
+  for (size_t i = 0; i < ns.size(); ++i) {
+    const Where here{at.source, at.path + "[" + std::to_string(i) + "]"};
+    const ojson& n = ns[i];
+    if (!n.is_object()) here.fail("expected {\"name\", \"overrides\"}, got " + json_describe(n));
+    for (auto it = n.begin(); it != n.end(); ++it)
+      if (it.key() != "name" && it.key() != "overrides")
+        Where{at.source, here.path + "." + it.key()}.fail("unknown key; allowed: name, overrides");
+    for (const char* k : {"name", "overrides"})
+      if (!n.contains(k)) Where{at.source, here.path + "." + k}.fail("missing");
+    CompareConfig::Neighbour nb;
+    nb.name = read_string(n["name"], Where{at.source, here.path + ".name"}, "a name");
+    if (!valid_name(nb.name)) Where{at.source, here.path + ".name"}.fail("'" + nb.name + "' is not a folder name ([A-Za-z0-9_.-]+)");
+    if (!names.insert(nb.name).second) Where{at.source, here.path + ".name"}.fail("'" + nb.name + "' appears twice");
+    const Where ov_at{at.source, here.path + ".overrides"};
+    if (!n["overrides"].is_object() || n["overrides"].empty())
+      ov_at.fail("must be a non-empty object {key.path: value}, not " + json_describe(n["overrides"]));
+    for (auto ov = n["overrides"].begin(); ov != n["overrides"].end(); ++ov) check_neighbour_key(ov.key(), cc, ov_at);
+    nb.overrides = n["overrides"];
+    neighbour_config(cc, nb);  // every override applies to base (an error names it)
+    cc.neighbours.push_back(std::move(nb));
+  }
+  if (variant_index(cc, "neighbours") >= 0) at.fail("a variant is named 'neighbours', the neighbours' folder");
+}
+
 // Contrasts name variants and points that exist; replicate seeds are not exploratory ones.
 static void check_cells(const CompareConfig& cc) {
   std::vector<std::string> labels;
@@ -238,6 +280,8 @@ static void check_cells(const CompareConfig& cc) {
         config::fail(cc.source, where, "'" + p + "' is not a sweep point (" + config::join(labels) + ")");
     }
   }
+  if (!cc.neighbours.empty() && cc.claims.empty())
+    config::fail(cc.source, "neighbours", "re-check the claims, and there are none (add \"claims\")");
   for (uint64_t s : cc.replicate_seeds)
     if (std::find(cc.seeds.begin(), cc.seeds.end(), s) != cc.seeds.end())
       config::fail(cc.source, "replicate_seeds", std::to_string(s) + " is also in seeds; confirmatory seeds are fresh ones");
@@ -300,6 +344,9 @@ static config::Table<CompareConfig, ojson> compare_table(const std::string& base
           "claims judged holds / fails / inconclusive on the seeds and on replicate_seeds", read_claims),
       row("contrasts", "array", "[{\"a\": cell, \"b\": cell}]", "extra tests of cell a vs cell b (VARIANT or VARIANT/POINT)",
           read_contrasts),
+      row("neighbours", "array", "[{\"name\", \"overrides\"}]",
+          "settings around base where the claims' cells run again (seeds only) and the claims are judged",
+          read_neighbours),
   };
 }
 
@@ -307,12 +354,19 @@ static config::Table<CompareConfig, ojson> compare_table(const std::string& base
 // is a million points, gigabytes of resolved configs): at most kMaxCompareRuns.
 static void check_run_count(const CompareConfig& cc) {
   double runs = (double)cc.variants.size() * (double)(cc.seeds.size() + cc.replicate_seeds.size());  // double: no overflow
+  double points = 1;
   std::string product = std::to_string(cc.variants.size()) + " variants";
   for (const auto& axis : cc.sweep) {
-    runs *= (double)axis.values.size();
+    points *= (double)axis.values.size();
     product += " x " + std::to_string(axis.values.size()) + " " + axis.key;
   }
+  runs *= points;
   product += " x " + std::to_string(cc.seeds.size() + cc.replicate_seeds.size()) + " seeds";
+  if (!cc.neighbours.empty()) {  // at most every variant at every point, on seeds
+    runs += (double)cc.neighbours.size() * (double)cc.variants.size() * points * (double)cc.seeds.size();
+    product += ", plus up to " + std::to_string(cc.neighbours.size()) + " neighbours x the claims' cells x " +
+               std::to_string(cc.seeds.size()) + " seeds";
+  }
   if (runs <= (double)kMaxCompareRuns) return;
   char count[64];
   std::snprintf(count, sizeof count, runs < 1e15 ? "%.0f" : "%.3g", runs);

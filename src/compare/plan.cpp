@@ -8,6 +8,7 @@
 // What it is not: the compare config (config.cpp) nor the runner (runner.cpp).
 #include <cctype>
 #include <filesystem>
+#include <set>
 
 #include "normlab/compare/compare.h"
 #include "normlab/config.h"
@@ -122,6 +123,67 @@ std::vector<uint64_t> all_seeds(const CompareConfig& cc) {
   return s;
 }
 
+std::string neighbour_dir(const std::string& out_dir, const std::string& neighbour) {
+  return (fs::path(out_dir) / "neighbours" / neighbour).string();
+}
+
+std::vector<std::pair<size_t, size_t>> claim_cells(const CompareConfig& cc) {
+  const std::vector<SweepPoint> points = sweep_points(cc);
+  std::set<std::pair<size_t, size_t>> cells;  // ordered: variant, then point
+  auto point_of = [&](const std::string& label) {
+    for (size_t i = 0; i < points.size(); ++i)
+      if (points[i].label == label) return i;
+    return points.size();
+  };
+  for (const auto& c : cc.claims)
+    for (const auto& [v, p] : {std::pair(c.a, c.a_point), std::pair(c.b, c.b_point)}) {
+      const int vi = variant_index(cc, v);
+      if (vi < 0) continue;
+      for (size_t pi = 0; pi < points.size(); ++pi)
+        if (p.empty() || pi == point_of(p)) cells.insert({(size_t)vi, pi});
+    }
+  return {cells.begin(), cells.end()};
+}
+
+CompareConfig neighbour_config(const CompareConfig& cc, const CompareConfig::Neighbour& n) {
+  CompareConfig out = cc;
+  std::vector<std::string> overrides;
+  for (auto it = n.overrides.begin(); it != n.overrides.end(); ++it) overrides.push_back(it.key() + "=" + it.value().dump());
+  try {
+    apply_overrides(out.base, overrides);
+  } catch (const UserError& e) {
+    throw UserError(cc.source + ": neighbours." + n.name + ": " + e.what(), 2);
+  }
+  out.neighbours.clear();
+  return out;
+}
+
+// The runs of one neighbour: the claims' cells on the exploratory seeds, in its own folder.
+// A config that does not resolve there is an error naming the neighbour (and the variant).
+static void plan_neighbour(const CompareConfig& cc, const CompareConfig::Neighbour& n, const std::string& out_dir,
+                           int threads, std::vector<CompareRun>& plan) {
+  const CompareConfig nc = neighbour_config(cc, n);
+  const std::vector<SweepPoint> points = sweep_points(cc);
+  const std::string dir = neighbour_dir(out_dir, n.name);
+  for (const auto& [vi, pi] : claim_cells(cc))
+    for (uint64_t s : cc.seeds) {
+      CompareRun r;
+      r.neighbour = n.name;
+      r.variant = cc.variants[vi].name;
+      r.point = points[pi].label;
+      r.seed = s;
+      r.dir = run_dir_for(dir, r.variant, s, r.point);
+      try {
+        r.config = resolve_run_config(nc, cc.variants[vi], points[pi], s, r.dir, threads);
+      } catch (const UserError& e) {
+        std::string why = e.what();
+        if (why.rfind(cc.source + ": ", 0) == 0) why = why.substr(cc.source.size() + 2);
+        throw UserError(cc.source + ": neighbours." + n.name + ": " + why, 2);
+      }
+      plan.push_back(std::move(r));
+    }
+}
+
 std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads) {
   std::vector<CompareRun> plan;
   const std::vector<SweepPoint> points = sweep_points(cc);
@@ -136,18 +198,28 @@ std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& ou
         r.config = resolve_run_config(cc, v, pt, s, r.dir, threads);
         plan.push_back(std::move(r));
       }
+  for (const auto& n : cc.neighbours) plan_neighbour(cc, n, out_dir, threads, plan);
   return plan;
 }
 
+// A neighbour's run is listed as "neighbours/NAME/VARIANT", what --only takes.
 std::string format_plan(const std::vector<CompareRun>& plan) {
   std::string out = "variant\tpoint\tseed\tfolder\n";
   for (const auto& r : plan)
-    out += r.variant + "\t" + (r.point.empty() ? "-" : r.point) + "\t" + std::to_string(r.seed) + "\t" + r.dir + "\n";
+    out += (r.neighbour.empty() ? "" : "neighbours/" + r.neighbour + "/") + r.variant + "\t" +
+           (r.point.empty() ? "-" : r.point) + "\t" + std::to_string(r.seed) + "\t" + r.dir + "\n";
   return out;
 }
 
-bool only_matches(const std::string& only, const CompareRun& run) {
-  if (only.empty()) return true;
+bool only_matches(const std::string& only_arg, const CompareRun& run) {
+  if (only_arg.empty()) return true;
+  std::string only = only_arg;
+  if (!run.neighbour.empty()) {  // "neighbours/NAME[/rest]": rest as for the base's runs
+    const std::string prefix = "neighbours/" + run.neighbour;
+    if (only.rfind(prefix, 0) != 0 || (only.size() > prefix.size() && only[prefix.size()] != '/')) return false;
+    if (only.size() <= prefix.size() + 1) return true;
+    only = only.substr(prefix.size() + 1);
+  }
   std::vector<std::string> parts;
   for (size_t b = 0;;) {
     size_t d = only.find('/', b);

@@ -238,9 +238,11 @@ struct Session {
   }
 };
 
-std::string run_name(const CompareRun& r) {
-  return r.variant + (r.point.empty() ? "" : "/" + r.point) + "/seed" + std::to_string(r.seed);
+std::string run_name(const std::string& neighbour, const std::string& variant, const std::string& point, uint64_t seed) {
+  return (neighbour.empty() ? "" : "neighbours/" + neighbour + "/") + variant + (point.empty() ? "" : "/" + point) +
+         "/seed" + std::to_string(seed);
 }
+std::string run_name(const CompareRun& r) { return run_name(r.neighbour, r.variant, r.point, r.seed); }
 
 // The binary every run executes: resolved here, since /proc/self/exe in an mpirun child
 // would be mpirun.
@@ -264,6 +266,7 @@ int threads_per_run(const CompareOptions& opt, int n_ranks, int jobs) {
 
 RunOutcome outcome_of(const CompareRun& r, const std::string& status) {
   RunOutcome o;
+  o.neighbour = r.neighbour;
   o.variant = r.variant;
   o.point = r.point;
   o.seed = r.seed;
@@ -277,8 +280,10 @@ void check_only(const std::string& only, const std::vector<CompareRun>& plan) {
   for (const auto& r : plan)
     if (only_matches(only, r)) return;
   const CompareRun& f = plan.front();
+  const bool neighbours = plan.back().neighbour.size() > 0;
   throw UserError("--only: '" + only + "' names no run (use VARIANT, VARIANT/SEED" +
-                      (f.point.empty() ? "" : " or VARIANT/POINT/SEED") + ", e.g. " + f.variant + "/" +
+                      (f.point.empty() ? "" : " or VARIANT/POINT/SEED") +
+                      (neighbours ? ", each optionally after neighbours/NAME/" : "") + ", e.g. " + f.variant + "/" +
                       (f.point.empty() ? "" : f.point + "/") + std::to_string(f.seed) + ")",
                   2);
 }
@@ -316,9 +321,16 @@ void say_plan(const Session& s, size_t todo_all) {
   int skipped = 0;
   for (const auto& o : s.res.runs) skipped += o.status == "skipped";
   const size_t n_points = sweep_points(s.cc).size();
+  size_t n_neighbour_runs = 0;
+  for (const auto& r : s.plan) n_neighbour_runs += !r.neighbour.empty();
+  const size_t n_seeds = all_seeds(s.cc).size();
   s.say("compare: " + std::to_string(s.plan.size()) + " runs (" + std::to_string(s.cc.variants.size()) + " variants x " +
-        (n_points > 1 ? std::to_string(n_points) + " sweep points x " : std::string()) +
-        std::to_string(s.cc.seeds.size()) + " seeds) in " + s.res.out_dir + "; " + std::to_string(todo_all) +
+        (n_points > 1 ? std::to_string(n_points) + " sweep points x " : std::string()) + std::to_string(n_seeds) +
+        " seeds" + (s.cc.replicate_seeds.empty() ? "" : " (" + std::to_string(s.cc.seeds.size()) + " + " +
+                    std::to_string(s.cc.replicate_seeds.size()) + " confirmatory)") +
+        (n_neighbour_runs ? ", + " + std::to_string(n_neighbour_runs) + " runs at " +
+                                std::to_string(s.cc.neighbours.size()) + " neighbours" : std::string()) +
+        ") in " + s.res.out_dir + "; " + std::to_string(todo_all) +
         " to run, " + std::to_string(skipped) + " already finished; " +
         (s.n_ranks > 1 ? "over " + std::to_string(s.n_ranks) + " compare ranks (run i on rank i mod " +
                              std::to_string(s.n_ranks) + "), " : std::string()) +
@@ -474,8 +486,7 @@ void write_outputs(Session& s) {
     std::string list;
     for (const auto& o : res.runs)
       if (o.status == "failed" || o.status == "missing")
-        list += (list.empty() ? "" : ", ") + o.variant + (o.point.empty() ? "" : "/" + o.point) + "/seed" +
-                std::to_string(o.seed) + " (" + o.status + ")";
+        list += (list.empty() ? "" : ", ") + run_name(o.neighbour, o.variant, o.point, o.seed) + " (" + o.status + ")";
     s.say("compare: " + std::to_string(res.incomplete) + " run(s) without a result: " + list +
           "; rerun one with --only " + (sweep_points(s.cc).size() > 1 ? "VARIANT/POINT/SEED" : "VARIANT/SEED"));
   }

@@ -352,6 +352,46 @@ ojson variants_json(const CompareConfig& cc, const std::vector<SweepPoint>& poin
   return variants;
 }
 
+// One neighbour: the claims' cells (runs on the exploratory seeds; every other cell empty),
+// their claim tests (a Holm family of their own) and the claims judged there.
+ojson neighbour_json(const CompareConfig& cc, const CompareConfig::Neighbour& n, const std::vector<SweepPoint>& points,
+                     const std::string& out_dir, const std::vector<RunOutcome>& outcomes) {
+  const std::string dir = neighbour_dir(out_dir, n.name);
+  std::vector<RunOutcome> mine;
+  for (const auto& o : outcomes)
+    if (o.neighbour == n.name) mine.push_back(o);
+  const auto cells = claim_cells(cc);
+  ojson variants = ojson::array();
+  for (size_t vi = 0; vi < cc.variants.size(); ++vi) {
+    ojson V = {{"name", cc.variants[vi].name}, {"points", ojson::array()}};
+    for (size_t pi = 0; pi < points.size(); ++pi) {
+      ojson P = {{"label", points[pi].label}, {"runs", ojson::array()}};
+      if (std::find(cells.begin(), cells.end(), std::pair(vi, pi)) != cells.end()) {
+        std::vector<RunRecord> recs;
+        for (uint64_t seed : cc.seeds) recs.push_back(read_run(run_dir_for(dir, cc.variants[vi].name, seed, points[pi].label), cc.target_loss));
+        P["runs"] = cell_runs(cc, vi, points[pi], recs, {}, dir, mine, 0, cc.seeds.size());
+      }
+      V["points"].push_back(P);
+    }
+    variants.push_back(V);
+  }
+  ojson N = {{"name", n.name}, {"overrides", n.overrides}, {"dir", fs::path(dir).lexically_relative(out_dir).string()}};
+  N["variants"] = variants;
+  N["tests"] = build_claim_tests(cc, points, variants);
+  return N;
+}
+
+// Each claim's verdict at each neighbour, beside its verdicts on the two seed sets.
+void add_neighbour_verdicts(ojson& S) {
+  if (!S["tests"].contains("claims")) return;
+  for (auto& c : S["tests"]["claims"]) c["neighbours"] = ojson::object();
+  for (const auto& N : S["neighbours"]) {
+    const ojson& nc = N["tests"]["claims"];
+    for (size_t k = 0; k < S["tests"]["claims"].size() && k < nc.size(); ++k)
+      S["tests"]["claims"][k]["neighbours"][N["name"].get<std::string>()] = nc[k]["exploratory"];
+  }
+}
+
 }  // namespace
 
 ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir, const std::vector<RunOutcome>& outcomes) {
@@ -366,8 +406,15 @@ ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir, con
   S["shift_layers"] = R.shift_layers;
   S["jitter_layers"] = R.jitter_layers;
   S["grad_groups"] = R.groups;
-  S["variants"] = variants_json(cc, points, R, pb, out_dir, outcomes);
+  std::vector<RunOutcome> base_outcomes;  // a neighbour's outcomes are its own
+  for (const auto& o : outcomes)
+    if (o.neighbour.empty()) base_outcomes.push_back(o);
+  S["variants"] = variants_json(cc, points, R, pb, out_dir, base_outcomes);
   S["tests"] = build_tests(cc, points, S["variants"], R.splits);
+  if (cc.neighbours.empty()) return S;
+  S["neighbours"] = ojson::array();
+  for (const auto& n : cc.neighbours) S["neighbours"].push_back(neighbour_json(cc, n, points, out_dir, outcomes));
+  add_neighbour_verdicts(S);
   return S;
 }
 

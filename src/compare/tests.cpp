@@ -284,7 +284,7 @@ static std::string claim_status(const ojson& t, const std::string& expect) {
   return (t["diff"].get<double>() > 0) == (expect == "higher") ? "holds" : "fails";
 }
 
-static ojson judge_claims(const CompareConfig& cc, const ojson& tests) {
+static ojson judge_claims(const CompareConfig& cc, const ojson& tests, bool with_numbers) {
   ojson out = ojson::array();
   for (size_t ci = 0; ci < cc.claims.size(); ++ci)
     for (const auto& t : tests) {
@@ -300,8 +300,26 @@ static ojson judge_claims(const CompareConfig& cc, const ojson& tests) {
                      {"expect", c.expect},
                      {"exploratory", claim_status(o, c.expect)},
                      {"confirmatory", o.contains("replication") ? claim_status(o["replication"], c.expect) : "not run"}});
+      if (with_numbers)  // what the verdict rests on
+        for (const char* k : {"test", "n", "diff", "ci95", "p_holm", "p_equivalence_holm", "signs"})
+          if (o.contains(k)) out.back()[k] = o[k];
     }
   return out;
+}
+
+ojson build_claim_tests(const CompareConfig& cc, const std::vector<SweepPoint>& points, const ojson& variants) {
+  TestPlan plan{cc, points, variants, {}};
+  for (size_t pi = 0; pi < points.size(); ++pi) claims_question().add_tests(plan, pi);
+  const std::vector<size_t> distinct = families(plan.tests, cc);
+  size_t with_p = 0;
+  for (size_t i : distinct) with_p += plan.tests[i]["p"].is_number();
+  ojson T;
+  T["count"] = with_p;
+  T["duplicates"] = plan.tests.size() - distinct.size();
+  T["list"] = plan.tests;
+  T["claims"] = judge_claims(cc, plan.tests, true);
+  for (auto& c : T["claims"]) c.erase("confirmatory");
+  return T;
 }
 
 ojson build_tests(const CompareConfig& cc, const std::vector<SweepPoint>& points, const ojson& variants,
@@ -325,7 +343,7 @@ ojson build_tests(const CompareConfig& cc, const std::vector<SweepPoint>& points
   T["equivalence"] = {{"method", "TOST (two one-sided t-tests), Holm-corrected as a second family"},
                       {"margin_acc", cc.margin_acc}, {"margin_loss", cc.margin_loss}};
   T["list"] = tests;
-  if (!cc.claims.empty()) T["claims"] = judge_claims(cc, tests);
+  if (!cc.claims.empty()) T["claims"] = judge_claims(cc, tests, false);
   return T;
 }
 

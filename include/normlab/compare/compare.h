@@ -86,6 +86,15 @@ struct CompareConfig {
     std::string claim, metric, a, a_point, b, b_point, expect;
   };
   std::vector<Claim> claims;
+  // Settings around base where the claims are re-checked: each a name (a folder name) and
+  // overrides of base ({key.path: value}, applied before the variants' and the sweep's).
+  // Only the cells the claims name run there, on `seeds` (not replicate_seeds); each
+  // neighbour's claim tests are a Holm family of their own.
+  struct Neighbour {
+    std::string name;
+    nlohmann::ordered_json overrides;
+  };
+  std::vector<Neighbour> neighbours;
 };
 
 // The variant that stands for a norm type in the report's questions (the reference defaults
@@ -111,10 +120,11 @@ std::vector<std::string> compare_question_names();
 
 // One run of the plan.
 struct CompareRun {
+  std::string neighbour;            // "" for a run of the base setting
   std::string variant;
   std::string point;                // sweep point label ("" without a sweep)
   uint64_t seed = 0;
-  std::string dir;                  // <out>/<variant>[/<point>]/seed<k>
+  std::string dir;                  // <out>[/neighbours/<name>]/<variant>[/<point>]/seed<k>
   nlohmann::json config;            // resolved training config (every key)
 };
 
@@ -133,13 +143,22 @@ std::vector<uint64_t> all_seeds(const CompareConfig& cc);
 std::vector<CompareRun> plan_runs(const CompareConfig& cc, const std::string& out_dir, int threads);
 std::string run_dir_for(const std::string& out_dir, const std::string& variant, uint64_t seed,
                         const std::string& point = "");
+// A neighbour's folder: <out>/neighbours/<name> (its runs laid out below it as the base's).
+std::string neighbour_dir(const std::string& out_dir, const std::string& neighbour);
+// The cells (variant index, sweep point index) the claims name, in variant then point order:
+// what runs at each neighbour.
+std::vector<std::pair<size_t, size_t>> claim_cells(const CompareConfig& cc);
+// cc with base = base + the neighbour's overrides (a bad override: UserError naming it).
+CompareConfig neighbour_config(const CompareConfig& cc, const CompareConfig::Neighbour& n);
 
 // --only: "VARIANT", "VARIANT/SEED", "VARIANT/seedSEED", and with a sweep "VARIANT/POINT" or
-// "VARIANT/POINT/SEED" (POINT as in the folder name). Throws UserError (code 2) when it names
-// no run of the plan.
+// "VARIANT/POINT/SEED" (POINT as in the folder name); a neighbour's runs "neighbours/NAME",
+// then optionally "/" and any of the above. Throws UserError (code 2) when it names no run of
+// the plan.
 bool only_matches(const std::string& only, const CompareRun& run);
 
 struct RunOutcome {
+  std::string neighbour;            // "" for a run of the base setting
   std::string variant;
   std::string point;                // sweep point label ("" without a sweep)
   uint64_t seed = 0;

@@ -33,6 +33,45 @@ static void add_tests(TestPlan& plan, size_t pi) {
   }
 }
 
+// The claims at each neighbour: what each neighbour changes, then one row per claim and one
+// column per neighbour (its verdict on the exploratory seeds, with the tested difference).
+static void render_neighbours(const Report& r, std::ostream& md) {
+  const ojson& ns = r.S["neighbours"];
+  md << "### Around the base setting (neighbours)\n\nThe cells the claims name, trained again at each neighbour "
+        "(the base config with the overrides below) on the exploratory seeds " << r.meta["seeds"].dump()
+     << " only, each neighbour's claim tests a Holm family of their own; folders under `neighbours/NAME/`.\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& n : ns) {
+    std::string ov;
+    for (auto it = n["overrides"].begin(); it != n["overrides"].end(); ++it)
+      ov += (ov.empty() ? "" : ", ") + std::string("`") + it.key() + "` = `" + it.value().dump() + "`";
+    rows.push_back({"`" + n["name"].get<std::string>() + "`", ov});
+  }
+  md << markdown_table({"neighbour", "overrides of base"}, rows) << "\n";
+  std::vector<std::string> header = {"claim"};
+  for (const auto& n : ns) header.push_back("`" + n["name"].get<std::string>() + "`");
+  rows.clear();
+  for (size_t k = 0; k < r.S["tests"]["claims"].size(); ++k) {
+    std::vector<std::string> row = {r.S["tests"]["claims"][k]["claim"]};
+    for (const auto& n : ns) row.push_back(k < n["tests"]["claims"].size() ? n["tests"]["claims"][k]["exploratory"].get<std::string>() : "not run");
+    rows.push_back(row);
+  }
+  md << markdown_table(header, rows) << "\n";
+  rows.clear();
+  for (const auto& n : ns)
+    for (const auto& c : n["tests"]["claims"]) {
+      const Fmt f = c["metric"].get<std::string>().rfind("acc", 0) == 0 ? Fmt::acc : Fmt::loss;
+      const ojson& ci = c.value("ci95", ojson());
+      const std::string signs = c.contains("signs") ? c["signs"]["higher"].dump() + " / " + c["signs"]["lower"].dump() : "";
+      rows.push_back({"`" + n["name"].get<std::string>() + "`", c["claim"], c["metric"],
+                      fmt_val(num_or_nan(c.value("diff", ojson())), f) +
+                          (ci.is_array() ? " [" + fmt_val(num_or_nan(ci[0]), f) + ", " + fmt_val(num_or_nan(ci[1]), f) + "]" : ""),
+                      signs, fmt_p(num_or_nan(c.value("p_holm", ojson()))), c["exploratory"]});
+    }
+  md << "Each neighbour's tests (a − b, 95% interval; seeds where a is higher / lower; Holm over that neighbour's claims):\n\n"
+     << markdown_table({"neighbour", "claim", "metric", "a − b [95% CI]", "higher / lower", "Holm", "verdict"}, rows) << "\n";
+}
+
 static void render(const Report& r, std::ostream& md) {
   if (!r.S.contains("tests") || !r.S["tests"].contains("claims") || r.S["tests"]["claims"].empty()) return;
   const bool rep = r.meta.contains("replicate_seeds");
@@ -51,6 +90,7 @@ static void render(const Report& r, std::ostream& md) {
     rows.push_back(row);
   }
   md << markdown_table(header, rows) << "\n";
+  if (r.S.contains("neighbours") && !r.S["neighbours"].empty()) render_neighbours(r, md);
 }
 
 const Question& claims_question() {

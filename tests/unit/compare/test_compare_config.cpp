@@ -211,13 +211,17 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
     for (uint64_t s : cc.replicate_seeds)
       CHECK(std::find(cc.seeds.begin(), cc.seeds.end(), s) == cc.seeds.end());
     // every variant x point x seed resolves to a valid training config with its own seed and folder
+    // (and, with neighbours, the claims' cells at each neighbour on the exploratory seeds)
     std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "out", 1);
     CHECK(plan.size() == cc.variants.size() * nl::sweep_points(cc).size() *
-                             (cc.seeds.size() + cc.replicate_seeds.size()));
+                             (cc.seeds.size() + cc.replicate_seeds.size()) +
+                         cc.neighbours.size() * nl::claim_cells(cc).size() * cc.seeds.size());
     for (const auto& r : plan) {
       CHECK(r.config["train"]["seed"] == r.seed);
-      CHECK(r.config["train"]["out_dir"] == nl::run_dir_for("out", r.variant, r.seed, r.point));
+      const std::string out = r.neighbour.empty() ? "out" : nl::neighbour_dir("out", r.neighbour);
+      CHECK(r.config["train"]["out_dir"] == nl::run_dir_for(out, r.variant, r.seed, r.point));
     }
+    if (!cc.neighbours.empty()) CHECK(cc.claims.size() > 0);
     ++n;
     names.insert(e.path().filename().string());
   }
@@ -225,6 +229,7 @@ TEST_CASE("compare configs shipped in configs/compare all parse", "[compare]") {
   // the comparisons of batch size and of the mechanism (powernorm, eval.bn_stats) are shipped
   CHECK(names.count("batch_size.json") == 1);
   CHECK(names.count("mechanism.json") == 1);
+  CHECK(names.count("neighbourhood.json") == 1);  // the claims around ln_vs_bn (README, "Neighbourhood")
 }
 
 TEST_CASE("compare config: a bad override is a code-2 error naming the variant and the key", "[compare]") {
