@@ -5,7 +5,8 @@
 // (every key, variants, sweep axes and their labels, the run cap), then for a plan of at most
 // 64 runs plan_runs (every run's resolved and validated config), format_plan and --only
 // matching. A UserError of code 2 is the expected way to refuse; any other exception, a crash
-// or a sanitizer report is a bug, and so is a plan whose size is not variants x points x seeds.
+// or a sanitizer report is a bug, and so is a plan whose size is not variants x points x (seeds +
+// replicate_seeds) plus neighbours x the claims' cells x seeds.
 // What it is not: the runner (no child process starts). Built by scripts/fuzz.sh (clang,
 // libFuzzer) and, with tests/fuzz/driver.cpp, as a short CTest smoke in every build.
 #include <cstdint>
@@ -26,14 +27,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A relative "base" path is looked up in the source tree's configs (tiny.json, tasks/...).
     const nl::CompareConfig cc = nl::compare_config_from_json(j, "fuzz.json", std::string(NORMLAB_SOURCE_DIR) + "/configs");
     const size_t points = nl::sweep_points(cc).size();
-    const size_t runs = cc.variants.size() * points * cc.seeds.size();
+    const size_t runs = cc.variants.size() * points * nl::all_seeds(cc).size() +
+                        cc.neighbours.size() * nl::claim_cells(cc).size() * cc.seeds.size();
     if (runs > nl::kMaxCompareRuns) std::abort();  // the cap was checked
     if (runs > 64) return 0;                        // resolving thousands of configs is slow, not new
     const std::vector<nl::CompareRun> plan = nl::plan_runs(cc, "out", 1);
     if (plan.size() != runs) std::abort();
     nl::format_plan(plan);
     for (const nl::CompareRun& r : plan) {
-      if (!nl::only_matches(r.variant, r)) std::abort();
+      const std::string name = (r.neighbour.empty() ? "" : "neighbours/" + r.neighbour + "/") + r.variant;
+      if (!nl::only_matches(name, r)) std::abort();
       nl::only_matches(r.variant + "/" + r.point + "/x", r);
     }
   } catch (const nl::UserError& e) {
