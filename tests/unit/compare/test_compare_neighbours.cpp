@@ -13,7 +13,7 @@
 
 #include "normlab/compare/compare.h"
 #include "normlab/error.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
