@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "normlab/profile.h"
 #include "normlab/tensor.h"
 
 namespace nl {
@@ -49,17 +50,20 @@ struct OpNode final : Node {
 // requires grad.
 bool should_record(const std::vector<Tensor>& inputs);
 
-// Give `out` its tape node (already holding the closure) with op name and inputs.
-void attach_node(Tensor& out, const char* op, std::vector<Tensor> inputs, std::shared_ptr<Node> node);
+// Give `out` its tape node (already holding the closure) with op name and inputs. While
+// profiling (profile.h), this ends the op's forward lap and notes its FLOPs.
+void attach_node(Tensor& out, const char* op, std::vector<Tensor> inputs, std::shared_ptr<Node> node,
+                 OpFlops flops = {});
 
 // Attach a tape node to `out`. `backward(TensorImpl& out)` runs once per backward() walk,
 // after every consumer of `out` has added its share into out's gradient. It is only called
 // when out.requires_grad(); inside, call `in.requires_grad()` before writing `in.grad()`.
-// Does nothing when recording is off or no input requires grad.
+// Does nothing when recording is off or no input requires grad. `flops`: what the op
+// computes, for `--profile`'s GFLOP/s (ops with matrix products say; the rest leave it 0).
 template <class F>
-void record(Tensor& out, const char* op, std::vector<Tensor> inputs, F backward) {
+void record(Tensor& out, const char* op, std::vector<Tensor> inputs, F backward, OpFlops flops = {}) {
   if (!should_record(inputs)) return;
-  attach_node(out, op, std::move(inputs), std::make_shared<OpNode<F>>(std::move(backward)));
+  attach_node(out, op, std::move(inputs), std::make_shared<OpNode<F>>(std::move(backward)), flops);
 }
 
 // Every tensor reachable from `root` through the tape, inputs before consumers.

@@ -45,6 +45,10 @@ struct Node {
   virtual void backward(TensorImpl& out) = 0;  // runs the op's closure
   const char* op = "";
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // keeps inputs alive; never the output
+  // `--profile` (profile.h): the row the closure's time goes to, and the FLOPs it computes;
+  // -1 when the op was recorded without a profile.
+  int profile_slot = -1;
+  double backward_flops = 0;
 };
 
 // See Tensor::backward(seed, watch).

@@ -32,6 +32,7 @@
 #include "normlab/io.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/optim/optimizer.h"
+#include "normlab/profile.h"
 #include "normlab/runtime.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/data_parallel.h"
@@ -99,6 +100,7 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
   struct Args {
     std::string preset = "small", dump;
     int steps = 20, warmup = 20;
+    bool profile = false;
     uint64_t seed = 1;
   };
   auto a = std::make_shared<Args>();
@@ -107,6 +109,9 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
   sub.add_option("--warmup", a->warmup, "Untimed steps first, while the buffer pool meets the batch sizes (default 20)");
   sub.add_option("--seed", a->seed, "Seed for weights and batches");
   sub.add_option("--dump", a->dump, "Write weights, batches and first loss here for scripts/bench_torch.py");
+  sub.add_flag("--profile", a->profile,
+               "Then run the timed steps again, profiled: per op, direction and part of the model (a table on "
+               "stderr, \"profile\" in the JSON, with the profiled pass's measured slow-down)");
   return [a]() {
     const BenchPreset& P = a->preset == "small" ? kPresets[0] : kPresets[1];
     const int V = 32, C = 4, Bsz = 32;
@@ -165,14 +170,11 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     double first_loss = 0, flops = 0, t_timed = 0, t_wait = 0, t_allreduce = 0;
     long long real_tokens = 0, allocs_timed = 0;
     std::vector<float> grad_buffer;
-    for (int s = 0; s < total; ++s) {
-      if (s == a->warmup) {
-        world.barrier();
-        t_timed = now_s();
-        allocs_timed = pool_stats().system_allocs;
-      }
-      const Batch& b = batches[s];
+    // One training step on batch b, as train_step makes it (the laps: `--profile`, profile.h).
+    // `timed`: its barrier wait and all-reduce count in wait_s, allreduce_s.
+    auto train_one = [&](const Batch& b, int s, bool timed) {
       optimizer->zero_grad();
+      profile_lap("optimizer", "zero_grad", Phase::other);
       if (K == 1) {
         Tensor loss = model.loss(model.forward(b), b);
         if (s == 0) first_loss = loss.item();
@@ -191,9 +193,20 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
         const double t2 = now_s();
         world.sum(&l, 1);
         if (s == 0) first_loss = l;
-        if (s >= a->warmup) t_wait += t1 - t0, t_allreduce += t2 - t1;
+        if (timed) t_wait += t1 - t0, t_allreduce += t2 - t1;
+        profile_lap("optimizer", "grad sum", Phase::other);
       }
       optimizer->step(oc.lr);
+      profile_lap("optimizer", "step", Phase::other);
+    };
+    for (int s = 0; s < total; ++s) {
+      if (s == a->warmup) {
+        world.barrier();
+        t_timed = now_s();
+        allocs_timed = pool_stats().system_allocs;
+      }
+      const Batch& b = batches[s];
+      train_one(b, s, s >= a->warmup);
       if (s >= a->warmup) {
         real_tokens += b.n_real;
         flops += 6.0 * n_params * b.n_real;
@@ -208,10 +221,37 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     world.barrier();
     const double secs = now_s() - t_timed;
     const long long allocs = pool_stats().system_allocs - allocs_timed;
+    // --profile: the timed batches once more, each step profiled; its wall time against the
+    // plain pass's is the profiling's measured cost (noisy on a loaded machine; the laps' own
+    // cost, timed apart, is in profile.overhead).
+    Profile profile;
+    double profiled_secs = 0;
+    if (a->profile) {
+      world.barrier();
+      const double t0 = now_s();
+      for (int s = a->warmup; s < total; ++s) {
+        ProfileStep timed(&profile);
+        train_one(batches[s], s, false);
+      }
+      world.barrier();
+      profiled_secs = now_s() - t0;
+    }
     const double gflops = sgemm_gflops(1024);
     const double achieved = flops / secs / 1e9;
 
     if (!world.is_root()) return 0;  // rank 0 reports
+    std::string profiled;
+    if (a->profile) {
+      nlohmann::json pj = profile.to_json();
+      pj["preset"] = P.name;
+      pj["plain_s"] = secs;
+      pj["profiled_s"] = profiled_secs;
+      pj["measured_slowdown"] = profiled_secs / secs - 1;
+      profiled = ", \"profile\": " + pj.dump();
+      std::fprintf(stderr, "bench-%s profile, %d steps (rank 0), %s threads; profiled pass %.3f s vs plain %.3f s (%+.1f%%)\n%s",
+                   P.name, profile.steps(), std::to_string(num_threads()).c_str(), profiled_secs, secs,
+                   100 * (profiled_secs / secs - 1), profile.table().c_str());
+    }
     std::string ranks;
     if (K > 1) {
       // sum_gradients' buffer: every parameter's gradient and one flag per parameter, float32
@@ -224,9 +264,9 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     }
     std::printf("{\"preset\": \"%s\", %s\"threads\": %d, \"tokens_per_s\": %.1f, \"model_gflops\": %.2f, "
                 "\"sgemm_gflops\": %.2f, \"mfu\": %.4f, \"peak_rss_mb\": %.1f, \"allocs_per_step\": %.2f, "
-                "\"first_loss\": %.7g, \"steps\": %d, \"seconds\": %.3f}\n",
+                "\"first_loss\": %.7g, \"steps\": %d, \"seconds\": %.3f%s}\n",
                 P.name, ranks.c_str(), num_threads(), real_tokens / secs, achieved, gflops, achieved / (gflops * K),
-                peak_rss_mb(), (double)allocs / a->steps, first_loss, a->steps, secs);
+                peak_rss_mb(), (double)allocs / a->steps, first_loss, a->steps, secs, profiled.c_str());
 
     if (!a->dump.empty()) {
       nlohmann::json j;

@@ -15,6 +15,7 @@
 #include "normlab/data/export.h"
 #include "normlab/dist/comm.h"
 #include "normlab/io.h"
+#include "normlab/profile.h"
 #include "normlab/runtime.h"
 #include "normlab/signals.h"
 #include "normlab/train/checkpoint.h"
@@ -59,7 +60,7 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
   struct Args {
     std::string config, out;
     std::vector<std::string> overrides;
-    bool resume = false, overwrite = false, quiet = false, verbose = false;
+    bool resume = false, overwrite = false, quiet = false, verbose = false, profile = false;
     int stop_after = -1;
   };
   auto a = std::make_shared<Args>();
@@ -74,6 +75,9 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
   sub.add_flag("--quiet", a->quiet, "No progress on stderr; the result table still prints");
   sub.add_flag("--verbose", a->verbose, "Also print the resolved config first (it is always saved in the run folder as config.json)");
   sub.add_option("--stop-after", a->stop_after, "Stop after N more steps, with a checkpoint (then --resume); 0: the step-0 checkpoint, as init");
+  sub.add_flag("--profile", a->profile,
+               "Time every training step per op, direction and part of the model: a table after the results, "
+               "and profile.json in the run folder (README, Performance)");
   return [a]() {
     // Under `mpirun -np K`: K ranks, data parallel (MPI starts here); otherwise one process.
     Comm& world = world_comm();
@@ -90,6 +94,8 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
     opt.quiet = a->quiet;
     opt.stop_after = a->stop_after;
     opt.comm = &world;
+    Profile profile;
+    if (a->profile) opt.profile = &profile;
     TrainResult r = train(cfg, opt);
     if (r.interrupted_by) {
       std::fflush(stdout);
@@ -112,6 +118,11 @@ NL_COMMAND("train", "Train a model from a JSON config", 10, [](CLI::App& sub) ->
                   r.final_train_loss);
       if (!r.evals.empty()) print_evals(stdout, r.evals);
       std::printf("run folder: %s\n", r.out_dir.c_str());
+    }
+    if (profile.steps() > 0) {  // --profile: rank 0's steps (on K ranks, its shard of each batch)
+      write_file_atomic(r.out_dir + "/profile.json", profile.to_json().dump(2) + "\n");
+      std::printf("\nprofile of %d training steps (also in %s/profile.json):\n%s", profile.steps(),
+                  r.out_dir.c_str(), profile.table().c_str());
     }
     return 0;
   };

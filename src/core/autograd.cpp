@@ -36,8 +36,14 @@ bool should_record(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void attach_node(Tensor& out, const char* op, std::vector<Tensor> inputs, std::shared_ptr<Node> node) {
+void attach_node(Tensor& out, const char* op, std::vector<Tensor> inputs, std::shared_ptr<Node> node,
+                 OpFlops flops) {
   node->op = op;
+  if (Profile* prof = active_profile()) {  // the op's forward ends here (profile.h)
+    node->profile_slot = prof->slot(profile_part(), op);
+    node->backward_flops = flops.backward;
+    prof->lap(node->profile_slot, Phase::forward, flops.forward);
+  }
   for (const Tensor& t : inputs)
     if (t.defined()) node->inputs.push_back(t.impl_ptr());
   out.impl()->node = std::move(node);
@@ -87,6 +93,8 @@ void Tensor::backward(const Tensor& seed, const BackwardWatch* watch) {
     throw std::invalid_argument("backward: seed is " + seed.shape_str() + " but the tensor is " + shape_str());
   if (!requires_grad())
     throw std::invalid_argument("backward: the loss does not require grad (made under NoGrad, or from constants only?)");
+  Profile* prof = active_profile();  // --profile: the walk's own work, then each closure
+  if (prof) profile_lap(profile_part(), "other", Phase::forward);
   std::vector<TensorImpl*> order = topological_order(*this);
   // Gradients of intermediate tensors are made on first write (Tensor::grad() hands out a
   // zeroed buffer) and given back to the pool as soon as their op's backward has run, as
@@ -98,6 +106,7 @@ void Tensor::backward(const Tensor& seed, const BackwardWatch* watch) {
   float* g = grad();
   const float* s = seed.data();
   for (int64_t i = 0; i < numel(); ++i) g[i] += s[i];
+  if (prof) profile_lap("autograd", "walk", Phase::backward);
   int ran = 0;  // ops whose closure has run (`nlnext-op` and `normlab graph` number them)
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
@@ -108,6 +117,10 @@ void Tensor::backward(const Tensor& seed, const BackwardWatch* watch) {
     if (watch) (*watch)(ran, *t);
     run_closure(ran, *t);  // gdb: `step` here lands in the op's closure
     if (t != impl()) t->grad.reset();
+    if (prof) {
+      const int slot = t->node->profile_slot >= 0 ? t->node->profile_slot : prof->slot("autograd", "unprofiled op");
+      prof->lap(slot, Phase::backward, t->node->backward_flops);
+    }
   }
 }
 

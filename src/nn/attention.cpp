@@ -17,6 +17,7 @@
 #include "normlab/gradcheck.h"
 #include "normlab/kernels/attention.h"
 #include "normlab/nn/layers.h"
+#include "normlab/profile.h"
 
 namespace nl {
 
@@ -58,6 +59,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask, Rng& rng
   if (x.ndim() != 3 || x.dim(2) != D)
     throw std::invalid_argument("attention: x is " + x.shape_str() + ", expected [B,T," +
                                 std::to_string(D) + "]");
+  ProfilePart part("attention");  // `--profile` (profile.h): the ops below are attention's
   const int B = x.dim(0), T = x.dim(1), dh = D / H;
   if (mask.shape() != Shape{B, 1, T, T})
     throw std::invalid_argument("attention: mask is " + mask.shape_str() + " but x is " +
@@ -90,6 +92,7 @@ Tensor MultiHeadAttention::forward_packed(const Tensor& x, const std::vector<int
     throw std::invalid_argument("attention: packed x is " + x.shape_str() + ", expected [1,N," +
                                 std::to_string(D) + "]");
   // (packed_attention is a fused kernel; the encoder packs only with fast kernels)
+  ProfilePart part("attention");  // `--profile` (profile.h)
   const int N = x.dim(1);
   auto rows = [&](const Tensor& t) { return reshape(t, {N, D}); };
   Tensor ctx = packed_attention(rows(q.forward(x)), rows(k.forward(x)), rows(v.forward(x)), lengths,

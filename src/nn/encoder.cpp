@@ -25,6 +25,7 @@
 
 #include "normlab/kernels/softmax.h"
 #include "normlab/nn/layers.h"
+#include "normlab/profile.h"
 #include "normlab/ops.h"
 
 namespace nl {
@@ -130,6 +131,7 @@ Tensor Encoder::forward(const Batch& batch) {
   if (can_pack(batch)) return forward_packed(batch);
 
   // ---- embedding: tokens + positions ----
+  ProfilePart part("embed");  // `--profile` (profile.h); layers and head name their own parts
   Tensor x = embedding(m.tokens, batch.tokens, {B, T});          // [B,T,D]
   if (cfg_.positions == Positions::learned) {
     std::vector<int> pos(T);
@@ -155,6 +157,7 @@ Tensor Encoder::forward(const Batch& batch) {
 Tensor Encoder::layers_forward(Tensor x, const Tensor& keep, BatchShard s, const Attend& attend) {
   Impl& m = *impl_;
   const float p = cfg_.dropout;
+  ProfilePart part("layers");  // `--profile`: norms and residual adds (attention, ffn: their own)
   for (auto& L : m.layers) {
     if (!m.pre) {
       // post: h = N1(x + Attn(x)),  out = N2(h + FFN(h))
@@ -211,6 +214,7 @@ Tensor Encoder::forward_packed(const Batch& batch) {
   const int N = (int)ids.size();
 
   // ---- embedding: tokens + positions, real tokens only ----
+  ProfilePart part("embed");  // `--profile` (profile.h); layers and head name their own parts
   Tensor x = embedding(m.tokens, ids, {1, N});                   // [1,N,D]
   if (cfg_.positions == Positions::learned) {
     x = x + embedding(m.positions, pos, {1, N});
@@ -225,6 +229,7 @@ Tensor Encoder::forward_packed(const Batch& batch) {
   });
 
   // ---- back into the padded grid (zeros at pads), then the head ----
+  ProfilePart head_part("head");
   x = reshape(scatter_rows(reshape(x, {N, D}), rows, B * T), {B, T, D});
   return head_forward(x, batch.keep);
 }
@@ -232,6 +237,7 @@ Tensor Encoder::forward_packed(const Batch& batch) {
 Tensor Encoder::head_forward(const Tensor& x, const Tensor& keep) {
   Impl& m = *impl_;
   const int B = x.dim(0), T = x.dim(1), D = x.dim(2);
+  ProfilePart part("head");  // `--profile` (profile.h)
   // ---- head ----
   if (kind_ == Head::classify) {
     Tensor pooled;
@@ -255,6 +261,7 @@ Tensor Encoder::loss(const Tensor& logits, const Batch& batch) const {
         std::to_string(batch.targets.size()) + " targets, expected " +
         shape_str({rows, impl_->n_out}) + " and " + std::to_string(rows));
   // classify: every example counts; tag and lm: pads carry target -1 and are ignored.
+  ProfilePart part("loss");  // `--profile` (profile.h)
   return cross_entropy(logits, batch.targets, -1);
 }
 

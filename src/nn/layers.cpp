@@ -9,6 +9,7 @@
 
 #include "normlab/gradcheck.h"
 #include "normlab/nn/layers.h"
+#include "normlab/profile.h"
 
 namespace nl {
 
@@ -55,6 +56,7 @@ void FeedForward::init(const std::string& prefix, uint64_t seed, float std) {
 }
 
 Tensor FeedForward::forward(const Tensor& x, Rng& rng, BatchShard shard) const {
+  ProfilePart part("ffn");  // `--profile` (profile.h): the ops below are the FFN's
   Tensor h = fc1.forward(x);                          // [..., F]
   h = activation == Activation::gelu ? gelu(h, kernels) : relu(h);
   h = dropout(h, dropout_p, rng, training(), shard);

@@ -16,6 +16,19 @@
 
 namespace nl {
 
+namespace {
+
+// `--profile`'s FLOPs of the attention core over `pairs` (query, key) pairs summed over the
+// sequences, all heads together (dh x H = D): S = q k^T and P v, 2 x 2 pairs D forward; the
+// backward's products are dv (if v wants it), dP (if q or k does), dq and dk.
+OpFlops attention_flops(const Tensor& q, const Tensor& k, const Tensor& v, double pairs, int D) {
+  const double one = 2 * pairs * D;  // one product over every pair
+  const bool dq = q.requires_grad(), dk = k.requires_grad(), dv = v.requires_grad();
+  return {2 * one, one * ((dv ? 1 : 0) + (dq || dk ? 1 : 0) + (dq ? 1 : 0) + (dk ? 1 : 0))};
+}
+
+}  // namespace
+
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                        int heads) {
   if (q.ndim() != 3 || k.shape() != q.shape() || v.shape() != q.shape())
@@ -45,7 +58,11 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
                                 v.requires_grad() ? v.grad() : nullptr, o.grad->ptr, P.data(),
                                 q.data(), k.data(), v.data(), mask.data(), extent, B, T, D, H, scale,
                                 scratch.data());
-  });
+  }, attention_flops(q, k, v, [&] {
+    double keys = 0;  // the kernel computes every query row against the sequence's key extent
+    for (int b = 0; b < B; ++b) keys += (double)T * extent[b];
+    return keys;
+  }(), D));
   return out;
 }
 
@@ -87,7 +104,7 @@ Tensor packed_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                        v.requires_grad() ? v.grad() : nullptr, o.grad->ptr,
                                        P.data(), q.data(), k.data(), v.data(), off, lengths,
                                        p_off, D, H, causal, scale, scratch.data(), per);
-  });
+  }, attention_flops(q, k, v, (double)p_off.back() / H, D));
   return out;
 }
 

@@ -25,6 +25,12 @@ namespace {
                               " but b is " + b.shape_str() + (tb ? "^T" : ""));
 }
 
+// `--profile`'s FLOPs of C = A B with `mnk` multiply-adds: 2 mnk forward, and 2 mnk for
+// each of dA, dB the backward computes.
+OpFlops product_flops(double mnk, const Tensor& a, const Tensor& b) {
+  return {2 * mnk, 2 * mnk * ((a.requires_grad() ? 1 : 0) + (b.requires_grad() ? 1 : 0))};
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, KernelSet ks) {
@@ -79,7 +85,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, KernelSet ks) 
         else     kernels::sgemm(ks, true, ta, N, K, rows, 1.0f, dC_i, A_i, 1.0f, dB);    // dB[N,K] = dC^T @ opA(A)
       }
     }
-  });
+  }, product_flops((double)batch * M * N * K, a, b));
   return out;
 }
 
@@ -107,7 +113,7 @@ static Tensor linear_fused(const Tensor& x, const Tensor& W, const Tensor& bias)
     if (W.requires_grad()) kernels::sgemm_blas(true, false, Out, In, rows, 1.0f, dout, x.data(), 1.0f, W.grad());
     if (bias.requires_grad())  // db += dout summed over its rows (axis 0 of [rows,Out])
       kernels::sum_axes_fast(bias.grad(), dout, {rows, Out}, {true, false}, 1.0f, /*accumulate=*/true);
-  });
+  }, product_flops((double)rows * In * Out, x, W));
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "normlab/error.h"
+#include "normlab/profile.h"
 #include "normlab/signals.h"
 #include "normlab/train/data_parallel.h"
 #include "normlab/train/metrics.h"
@@ -94,7 +95,9 @@ StepResult train_step(Trainer& t, int step, bool with_group_norms) {
   const Batch global = t.batcher.next();
   const Batch batch = K > 1 ? shard_batch(global, t.comm.rank(), K) : global;
   r.n_real = global.n_real;
+  profile_lap("data", "batch", Phase::other);  // `--profile` (profile.h): work outside the tape
   t.optimizer->zero_grad();
+  profile_lap("optimizer", "zero_grad", Phase::other);
   Tensor loss = step_forward(t.model(), batch, global, K).loss;
   r.loss = loss.item();
   if (K > 1) {  // the global loss, and whether any rank was asked to stop (and by what)
@@ -117,7 +120,9 @@ StepResult train_step(Trainer& t, int step, bool with_group_norms) {
   if (with_group_norms) r.group_norms = group_grad_norms(t.params);
   r.grad_norm = clip_grad_norm(t.params, t.cfg.optim.clip_grad_norm);
   r.lr = learning_rate(t.cfg.optim, step, t.cfg.train.steps);
+  profile_lap("optimizer", "grad sum, check, clip", Phase::other);
   t.optimizer->step(r.lr);
+  profile_lap("optimizer", "step", Phase::other);
   // Unsynced BatchNorm: each rank's running statistics saw its own shard; keep rank 0's on
   // every rank (PyTorch DDP's broadcast_buffers), so evaluation agrees across ranks.
   if (K > 1 && !t.cfg.model.norm.sync && !t.buffers.empty()) broadcast_tensors(t.buffers, t.comm, 0);

@@ -272,7 +272,10 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
     const int step = state.step + 1;  // the step this iteration makes
     const bool log_now = every(std::max(1, tc.log_every), step) || step == tc.steps;
     const bool eval_now = every(tc.eval_every, step) || step == tc.steps;
-    const StepResult s = train_step(t, state.step, log_now);
+    const StepResult s = [&] {
+      ProfileStep timed(opt.profile);  // --profile: this step's laps (profile.h); null: nothing
+      return train_step(t, state.step, log_now);
+    }();
     if (!s.not_finite.empty()) stop_not_finite(s, step, folder, last_checkpoint);
     state.step = step;
     state.window.loss_sum += s.loss;

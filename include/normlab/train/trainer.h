@@ -28,6 +28,7 @@
 #include "normlab/data/task.h"
 #include "normlab/dist/comm.h"
 #include "normlab/nn/encoder.h"
+#include "normlab/profile.h"
 #include "normlab/train/evaluator.h"  // evaluate(), EvalResult, eval_to_json()
 #include "normlab/train/jitter.h"     // BatchStatsJitter
 
@@ -44,6 +45,8 @@ struct TrainOptions {
   // contiguous shard of every batch, gradients are summed over ranks, and only rank 0
   // writes the run folder.
   Comm* comm = nullptr;
+  // `--profile`: every training step is timed into this (profile.h); evaluation is not.
+  Profile* profile = nullptr;
 };
 
 struct TrainResult {
