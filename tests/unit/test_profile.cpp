@@ -16,6 +16,7 @@
 #include "normlab/nn/encoder.h"
 #include "normlab/profile.h"
 #include "normlab/train/trainer.h"
+#include "process_util.h"
 
 using namespace nl;
 namespace fs = std::filesystem;
@@ -200,4 +201,34 @@ TEST_CASE("profile: train --profile times every step and leaves the results as t
   CHECK(find_row(rows, "optimizer", "step") != nullptr);
   CHECK(find_row(rows, "data", "batch") != nullptr);
   fs::remove_all(base);
+}
+
+TEST_CASE("profile: bench --profile adds the profile to its one JSON line, the table on stderr", "[profile][cli]") {
+  testutil::Run r = testutil::normlab("bench --preset small --steps 2 --warmup 1 --profile");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);  // stdout: the JSON line alone
+  const nlohmann::json& p = j.at("profile");
+  CHECK(p.at("steps") == 2);
+  double shares = 0;
+  for (const auto& row : p.at("rows")) shares += row.at("share").get<double>();
+  CHECK(shares == Approx(1.0).epsilon(1e-9));
+  CHECK(p.at("profiled_s").get<double>() > 0);
+  CHECK(p.contains("measured_slowdown"));
+  CHECK(r.err.find("bench-small profile, 2 steps") != std::string::npos);
+  CHECK(r.err.find("= part total") != std::string::npos);
+}
+
+TEST_CASE("profile: train --profile writes profile.json into the run folder and prints the table", "[profile][cli]") {
+  const fs::path out = testutil::unique_temp("profile_train");
+  fs::remove_all(out);
+  testutil::Run r = testutil::normlab("train " + std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json --quiet --profile --out " +
+                                      out.string() + " --set train.steps=3 --set optim.warmup_steps=1 --set train.threads=1");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("profile of 3 training steps") != std::string::npos);
+  const nlohmann::json p = nlohmann::json::parse(testutil::slurp(out / "profile.json"));
+  CHECK(p.at("steps") == 3);
+  CHECK(p.at("rows").size() > 5);
+  fs::remove_all(out);
 }
