@@ -16,7 +16,7 @@
 #include "normlab/nn/encoder.h"
 #include "normlab/profile.h"
 #include "normlab/train/trainer.h"
-#include "process_util.h"
+#include "testutil/process.h"
 
 using namespace nl;
 namespace fs = std::filesystem;
