@@ -166,6 +166,33 @@ void sum_axes_fast(float* out, const float* x, const std::vector<int>& shape,
 // Every dx element is written by exactly one iteration, so the loop is race-free.
 void expand_axes_add(float* dx, const float* dout, const std::vector<int>& shape,
                      const std::vector<bool>& reduce, float scale) {
+  // [outer, R, inner] (the mean pool's sum over T of [B,T,D]; any sum over one block of
+  // adjacent axes): contiguous loops, each dx element gets the same `+= scale * dout[o]`
+  // as in the general walk below, so the two agree bit for bit.
+  const Groups gr = merge(shape, reduce);
+  size_t k = 0;
+  int64_t outer = 1, R = 1, inner = 1;
+  if (k < gr.size.size() && !gr.red[k]) outer = gr.size[k++];
+  if (k < gr.size.size() && gr.red[k]) R = gr.size[k++];
+  if (k < gr.size.size() && !gr.red[k]) inner = gr.size[k++];
+  // (g is computed in a loop of its own, as the walk computes it before its inner loop: a
+  // product and a sum in one loop would be contracted into one FMA, rounded once, not twice.)
+  if (k == gr.size.size()) {
+    constexpr int64_t BLK = 64;
+    const int64_t nblk = (inner + BLK - 1) / BLK;
+#pragma omp parallel for schedule(static) if (parallel_worth(outer * R * inner * kCostCheap))
+    for (int64_t ob = 0; ob < outer * nblk; ++ob) {
+      const int64_t o = ob / nblk, i0 = (ob % nblk) * BLK;
+      const int64_t len = inner - i0 < BLK ? inner - i0 : BLK;
+      float g[BLK];
+      for (int64_t i = 0; i < len; ++i) g[i] = scale * dout[o * inner + i0 + i];
+      for (int64_t r = 0; r < R; ++r) {
+        float* dx_or = dx + (o * R + r) * inner + i0;
+        for (int64_t i = 0; i < len; ++i) dx_or[i] += g[i];
+      }
+    }
+    return;
+  }
   const Walk w = make_walk(shape, reduce);
   // Output-major: for each kept index, its reduced elements.
 #pragma omp parallel for schedule(static) if (parallel_worth(w.n_out * w.n_red * kCostCheap))

@@ -130,6 +130,34 @@ TEST_CASE("sum over axes: fast path and plain twin agree", "[ops][kernels]") {
   CHECK(r == Approx(exact).margin(1e-2));
 }
 
+TEST_CASE("sum's backward (expand_axes_add): each element gets scale * dout once, bit for bit", "[ops][kernels]") {
+  // The contiguous [outer, R, inner] loops and the general walk against the definition:
+  // dx[i] += g with g = scale * dout[kept index of i], rounded as its own product.
+  const Shape shape = {3, 70, 2, 129};
+  const Tensor dout_all = randn({3 * 70 * 2 * 129}, 9), dx0 = randn(shape, 10);
+  const std::vector<std::vector<bool>> reductions = {
+      {false, true, true, false}, {true, true, false, false}, {false, false, false, true},
+      {true, false, true, false}, {false, false, false, false}};
+  for (float scale : {1.0f, 1.0f / 140}) {
+    for (const auto& red : reductions) {
+      std::vector<float> fast = dx0.to_vector(), want = dx0.to_vector();
+      kernels::expand_axes_add(fast.data(), dout_all.data(), shape, red, scale);
+      for (int i0 = 0; i0 < 3; ++i0)
+        for (int i1 = 0; i1 < 70; ++i1)
+          for (int i2 = 0; i2 < 2; ++i2)
+            for (int i3 = 0; i3 < 129; ++i3) {
+              const int idx[4] = {i0, i1, i2, i3};
+              int64_t o = 0;
+              for (int d = 0; d < 4; ++d)
+                if (!red[d]) o = o * shape[d] + idx[d];
+              volatile float g = scale * dout_all.data()[o];  // volatile: no FMA with the add
+              want[((i0 * 70 + i1) * 2 + i2) * 129 + i3] += g;
+            }
+      CHECK(same_bits(fast, want));
+    }
+  }
+}
+
 TEST_CASE("a model step is bit-identical run to run and across thread counts", "[ops][kernels]") {
   Tensor a = randn({4, 33, 16}, 7), b = randn({4, 33, 16}, 8);
   std::vector<float> one, two_a, two_b, three;
