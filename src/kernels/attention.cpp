@@ -51,14 +51,19 @@ bool skipped(const Block& b, int t, int s) {
   return (b.mask && b.mask[(size_t)t * b.ldm + s] != 0.0f) || (b.causal && s > t);
 }
 
+// Whether any key may be skipped at all: packed bidirectional blocks have neither a mask nor
+// a causal cut, and their softmax loops then run without a test per element.
+bool has_skips(const Block& b) { return b.mask != nullptr || b.causal; }
+
 void block_forward(const Block& b, int ld, int dh, float scale) {
   // S = scale * q_h k_h^T
   sgemm_strided(false, true, b.rows, b.keys, dh, scale, b.q, ld, b.k, ld, 0.0f, b.P, b.ldP);
+  const bool skips = has_skips(b);
   for (int t = 0; t < b.rows; ++t) {
     float* row = b.P + (size_t)t * b.ldP;
     float mx = -INFINITY;
     for (int s = 0; s < b.keys; ++s) {
-      if (skipped(b, t, s)) row[s] = kMaskedScore;
+      if (skips && skipped(b, t, s)) row[s] = kMaskedScore;
       mx = std::max(mx, row[s]);
     }
     float sum = 0.0f;
@@ -82,13 +87,14 @@ void block_backward(const Block& b, float* dq, float* dk, float* dv, const float
   if (!dq && !dk) return;
   // dP = do_h v_h^T, then dS = P * (dP - sum_s dP * P) row by row
   sgemm_strided(false, true, b.rows, b.keys, dh, 1.0f, dout, ld, b.v, ld, 0.0f, dS, b.keys);
+  const bool skips = has_skips(b);
   for (int t = 0; t < b.rows; ++t) {
     float* row = dS + (size_t)t * b.keys;
     const float* p = b.P + (size_t)t * b.ldP;
     float dot = 0.0f;
     for (int s = 0; s < b.keys; ++s) dot += row[s] * p[s];
     // masked scores were overwritten by -1e9 in the forward: no gradient reaches them
-    for (int s = 0; s < b.keys; ++s) row[s] = skipped(b, t, s) ? 0.0f : p[s] * (row[s] - dot);
+    for (int s = 0; s < b.keys; ++s) row[s] = skips && skipped(b, t, s) ? 0.0f : p[s] * (row[s] - dot);
   }
   // dq_h += scale dS k_h;  dk_h += scale dS^T q_h
   if (dq) sgemm_strided(false, false, b.rows, dh, b.keys, scale, dS, b.keys, b.k, ld, 1.0f, dq, ld);
