@@ -6,7 +6,8 @@
 # batches (2 threads) and dumps its initial weights and batches; scripts/bench_torch.py loads
 # them into the same model in PyTorch, checks the first loss agrees (rel 1e-4: otherwise the
 # comparison means nothing and the script stops), then times the same steps with every thread
-# setting (torch threads 1|2 x OPENBLAS_NUM_THREADS 1|2) and keeps its best. MFU is against the
+# setting (torch threads 1|2 x OPENBLAS_NUM_THREADS 1|2) and keeps its best; later rounds run
+# only the setting that was best in round 1. MFU is against the
 # OpenBLAS sgemm rate normlab measures in the same run. Rounds interleave everything (round 1:
 # small then medium, round 2: small then medium, ...), so a change in the machine's load
 # touches every contender alike. With OLD (another build's normlab binary, e.g. the build before
@@ -15,7 +16,8 @@
 # What it is not: part of the test suite, nor a correctness check beyond the first loss.
 # It builds the release preset and, as root, installs python3-torch if it is missing.
 #   usage: ./scripts/bench.sh [small|medium|all] [timed steps] [rounds] [OLD normlab binary]
-#   e.g.:  ./scripts/bench.sh all 20 5 /work/old/build/release/normlab   (about 10 minutes on 2 cores)
+#   e.g.:  ./scripts/bench.sh all 20 5 /work/old/build/release/normlab
+#          (round 1 ~5 min, each later round ~2 min on the 2-core machine: medium's PyTorch dominates)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which_presets="${1:-all}"
@@ -48,10 +50,12 @@ for round in $(seq 1 "$rounds"); do
     [ $((round % 2)) -eq 1 ] && run_old
     check=$(/usr/bin/python3 scripts/bench_torch.py --dump "$d" --threads 2 --check-only) || {
       echo "bench: PyTorch and normlab disagree on the first loss: $check" >&2; exit 4; }
-    for tt in 1 2; do
-      for bt in 1 2; do
-        OPENBLAS_NUM_THREADS=$bt /usr/bin/python3 scripts/bench_torch.py --dump "$d" --threads "$tt" >> "$d/torch.jsonl"
-      done
+    # Round 1 tries every thread setting; later rounds run round 1's best one only.
+    settings="1:1 1:2 2:1 2:2"
+    [ -f "$tmp/$p.best" ] && settings=$(cat "$tmp/$p.best")
+    for s in $settings; do
+      OPENBLAS_NUM_THREADS=${s#*:} /usr/bin/python3 scripts/bench_torch.py --dump "$d" --threads "${s%:*}" >> "$d/torch.jsonl"
+      echo "$s" >> "$d/torch_settings.txt"
     done
     /usr/bin/python3 - "$d" "$round" <<'PY'
 import json, os, sys
@@ -68,6 +72,11 @@ summary = {"preset": nl["preset"], "round": int(round_), "normlab": nl, "torch_b
            "old": old}
 with open(os.path.join(os.path.dirname(d), "rounds.jsonl"), "a") as f:
     f.write(json.dumps(summary) + "\n")
+settings = [l.split()[0] for l in open(f"{d}/torch_settings.txt")]
+best_setting = settings[runs.index(best)]
+best_file = os.path.join(os.path.dirname(d), nl["preset"] + ".best")
+if not os.path.exists(best_file):
+    open(best_file, "w").write(best_setting + "\n")
 PY
   done
 done
