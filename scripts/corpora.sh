@@ -81,7 +81,11 @@ n_genres=$(find "$src" -maxdepth 1 -type f -name 'c[a-r][0-9][0-9]' -printf '%f\
 [ "$n_genres" -eq "$expected_genres" ] || die "$src: $n_genres genres, expected $expected_genres"
 
 echo "corpora: converting $n_files files in $n_genres genres"
-counts="$("$normlab" data brown "$src" "$stage")" || die "conversion failed (nothing written to $out)"
+# On a bad file normlab's own error is the one line (naming the file and line): pass it on alone.
+if ! counts="$("$normlab" data brown "$src" "$stage" 2>"$work/convert.err")"; then
+  [ -s "$work/convert.err" ] && { head -n 1 "$work/convert.err" >&2; exit 1; }
+  die "normlab data brown failed without a message (nothing written to $out)"
+fi
 echo "$counts"
 {
   echo "data/brown: made by scripts/corpora.sh brown with \`normlab data brown\`"

@@ -5,7 +5,8 @@
 # given) a fresh `normlab compare configs/compare/<name>.json --out runs/figures/<name>`
 # (the folder is deleted first, so no run of an older build is reused), its wall time, and
 # report.md's generated sections (results tables, tests against the reference, per length,
-# BatchNorm shift/jitter, running vs batch statistics), headed by the commit they come from.
+# BatchNorm shift/jitter, running vs batch statistics, leak_gap), headed by the commit they
+# come from.
 # The README's "What the comparisons show" quotes this output; rerun it on the final build
 # on a quiet machine and paste the numbers, with the commit hash.
 # What it is not: the comparisons (configs/compare/, src/compare/) nor a benchmark; the
@@ -56,24 +57,6 @@ for n in "${names[@]}"; do
     # replicate_seeds) up to the plots.
     awk '/^## (Replication on fresh seeds|Results)/{p=1} /^## Plots/{p=0} p' "$out/report.md"
     echo "(plots: $out/plots/)"
-    # leak_gap per variant (result.json; docs/math.md, "Causal BatchNorm leakage"): not yet in
-    # the report, so read here from each run, for the comparisons whose runs record it.
-    /usr/bin/python3 - "$out" <<'PY'
-import glob, json, os, statistics, sys
-rows = {}
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "*", "seed*", "result.json"))):
-    gap = json.load(open(path)).get("leak_gap")
-    if isinstance(gap, dict):
-        rows.setdefault(path.split(os.sep)[-3], []).append(gap)
-if rows:
-    print("\n### leak_gap: loss with running minus batch statistics, first training batches (mean ± sd over seeds)\n")
-    print("| variant | loss_train_stats | loss_running_stats | gap | seeds |\n|---|---|---|---|---|")
-    for v, gs in rows.items():
-        col = lambda k: [g[k] for g in gs]
-        sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
-        print(f"| {v} | {statistics.mean(col('loss_train_stats')):.4f} | {statistics.mean(col('loss_running_stats')):.4f} "
-              f"| {statistics.mean(col('gap')):.4f} ± {sd(col('gap')):.4f} | {len(gs)} |")
-PY
   else
     echo "figures.sh: $n wrote no report (see $out.log)" >&2
     status=1

@@ -12,6 +12,7 @@ const std::vector<Question>& questions() {
       length_question(),       // accuracy per length (whenever recorded)
       calibration_question(),  // ECE, NLL and confidence per split (whenever recorded)
       mechanism_question(),    // BatchNorm shift, jitter, running vs batch statistics
+      leak_question(),         // leak_gap: batch vs running statistics on training batches
       drift_question(),        // "batchnorm_drift" (Shen et al. 2020)
       overfit_question(),      // "overfit" (Xu et al. 2019, a)
       detach_question(),       // "detach" (Xu et al. 2019, b)

@@ -62,6 +62,7 @@ const Question& placement_question();
 const Question& contrasts_question();
 const Question& calibration_question();
 const Question& claims_question();
+const Question& leak_question();
 
 // The pointer into a run of a test's metric name ("acc S" -> /eval/S/acc).
 std::string metric_pointer(const std::string& metric);

@@ -15,6 +15,7 @@
 //   by_length          result.json's per-length evaluation (every split's lengths together)
 //   bn_shift[L][S]     result.json's eval[S].bn[L] (shift_mean, shift_var) at the end
 //   bn_jitter[L]       result.json's bn_jitter[L] (mean_std, var_std)
+//   leak_gap           result.json's leak_gap (loss_train_stats, loss_running_stats, gap)
 // What it is not: statistics over seeds (summary.cpp).
 #include "records.h"
 
@@ -257,6 +258,7 @@ RunRecord read_run(const std::string& dir, double target) {
   nlohmann::json config = read_json_or_null((fs::path(dir) / "compare_config.json").string());
   if (config.is_null()) config = read_json_or_null((fs::path(dir) / "config.json").string());
   if (result.is_object() && result.contains("seconds") && result["seconds"].is_number()) r.seconds = result["seconds"];
+  if (result.is_object() && result.contains("leak_gap") && result["leak_gap"].is_object()) r.leak_gap = result["leak_gap"];
   read_splits(r, t, result, config);
   read_drift(r, t);
   // Gradient norm per layer group at the first logged step (Xiong et al.: post-norm's
@@ -325,6 +327,9 @@ ojson RunRecord::to_json() const {
   j["bn_jitter"] = jit;
   if (!train_lengths.is_null()) j["train_lengths"] = ojson::parse(train_lengths.dump());
   if (!bn_stats.is_null()) j["bn_stats"] = ojson::parse(bn_stats.dump());
+  if (!leak_gap.is_null())
+    for (const char* k : {"loss_train_stats", "loss_running_stats", "gap"})
+      j["leak_gap"][k] = num(val(leak_gap.value(k, nlohmann::json(nullptr))));
   return j;
 }
 

@@ -58,6 +58,7 @@ struct RunRecord {
   std::vector<JitterRecord> jitter;
   nlohmann::json train_lengths;     // [min, max] from the resolved config, null if unknown
   nlohmann::json bn_stats;          // eval.bn_stats of the resolved config, null if absent
+  nlohmann::json leak_gap;          // result.json's leak_gap object (train/leak.h), null if absent
 
   nlohmann::ordered_json to_json() const;  // the per-run entry of summary.json
 };

@@ -244,6 +244,12 @@ void layer_stats(ojson& st, const ojson& runs, const Records& R) {
   st["bn_jitter"] = jt;
 }
 
+// The leak_gap of the runs (records.cpp; train/leak.h), null when none recorded it.
+ojson leak_gap_stats(const ojson& runs) {
+  ojson lg = stats_at(runs, "/leak_gap", {"loss_train_stats", "loss_running_stats", "gap"});
+  return lg["gap"]["n"].get<int>() > 0 ? lg : ojson(nullptr);
+}
+
 ojson cell_stats(const ojson& runs, const Records& R, const Bins& bins) {
   ojson st;
   int n_finished = 0;
@@ -267,6 +273,7 @@ ojson cell_stats(const ojson& runs, const Records& R, const Bins& bins) {
     bl.push_back(e);
   }
   st["by_length"] = bl;
+  st["leak_gap"] = leak_gap_stats(runs);
   return st;
 }
 
@@ -341,9 +348,11 @@ ojson variants_json(const CompareConfig& cc, const std::vector<SweepPoint>& poin
       if (pb[pi].train_range.first >= 0) P["train_lengths"] = {pb[pi].train_range.first, pb[pi].train_range.second};
       P["runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes, 0, cc.seeds.size());
       P["stats"] = cell_stats(P["runs"], R, pb[pi].bins);
-      if (!cc.replicate_seeds.empty())  // the confirmatory runs: only their tests use them
+      if (!cc.replicate_seeds.empty()) {  // the confirmatory runs: only their tests use them
         P["replicate_runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes,
                                         cc.seeds.size(), cc.replicate_seeds.size());
+        P["replicate_stats"]["leak_gap"] = leak_gap_stats(P["replicate_runs"]);  // measured, never tested
+      }
       vpoints.push_back(P);
     }
     V["points"] = vpoints;
