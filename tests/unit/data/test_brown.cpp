@@ -408,7 +408,7 @@ TEST_CASE("leak_gap: zero for LayerNorm, not zero for BatchNorm, model left as i
 TEST_CASE("corpora.sh brown: a corrupt or partial download is one line, exit 1, nothing made", "[brown][hostile]") {
   TempDir tmp("brown_script");
   // BROWN_TGZ stands in for the npm download (checked the same way); BROWN_OUT for data/brown.
-  for (const std::string contents : {std::string("\x1f\x8b\x08 not really gzip", 20), std::string()}) {
+  for (const std::string& contents : {std::string("\x1f\x8b\x08 not really gzip", 20), std::string()}) {
     write(tmp / "corpus.tgz", contents);
     const std::string cmd = "BROWN_TGZ=" + (tmp / "corpus.tgz").string() + " BROWN_OUT=" + (tmp / "brown").string() +
                             " NORMLAB=" + NORMLAB_BINARY + " bash " + NORMLAB_SOURCE_DIR + "/scripts/corpora.sh brown >" +
