@@ -12,7 +12,9 @@
 // the task at run time, not from the config).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +32,10 @@ enum class Schedule { constant, cosine, linear };      // optim.schedule
 enum class EvalBnStats { running, batch, split };      // eval.bn_stats
 enum class EvalOrder { split, mixed };                 // eval.order
 
+// The keys every norm shares are the fields below. A norm's own settings (AdaNorm's C and k,
+// PowerNorm's groups, ...) are not fields: the norm declares them as NormKeys in its file in
+// src/nn/norms/ (its registry entry carries them), they are read from model.norm.<key> and
+// checked by those rows, and the layer reads them back with setting(key).
 struct NormConfig {
   std::string type = "layernorm";  // a registered norm (nn/norms/registry.cpp)
   NormPosition position = NormPosition::post;
@@ -37,12 +43,44 @@ struct NormConfig {
   float momentum = 0.1f;           // batchnorm running-stat momentum (PyTorch convention)
   bool sync = false;               // batchnorm(_padded) over K ranks: statistics of every
                                    // rank's shard (SyncBatchNorm) instead of its own
-  float adanorm_C = 1.0f;
-  float adanorm_k = 0.1f;
-  int powernorm_groups = 1;        // group scaling: 0 off, else G groups per token (D % G == 0)
-  int powernorm_warmup = 0;        // training steps that normalise with the batch's statistic
-  float powernorm_alpha_bkw = 0.9f;  // the backward statistic's decay (alpha_bkw)
+  // The norms' own settings that were set (by a config file or by code), by key; a key not
+  // here has its declared default. Every value is an int or a float, held exactly.
+  std::map<std::string, double> settings;
+  // The value of a declared norm key: settings[key], else the key's default. Throws
+  // std::logic_error for a key no registered norm declares.
+  double setting(const std::string& key) const;
 };
+
+// One setting a norm declares: the JSON key model.norm.<name>, an int or a float, its default
+// and its allowed range. A norm lists its keys in its own file (NormKeys below) and names them
+// in its registry line; config reads, checks and writes them like any table row.
+struct NormKey {
+  std::string name;                  // "adanorm_k": model.norm.adanorm_k
+  bool integer = false;              // an int (else a float)
+  double def = 0;                    // the default, exactly as the int or float it is
+  int lo = 0, hi = 0;                // int: the allowed range lo..hi
+  bool (*ok)(float) = nullptr;       // float: whether a value is allowed
+  std::string allowed;               // the range in words: "0..65536", "> 0", "0..1"
+  std::string doc;                   // one line
+};
+NormKey int_norm_key(const char* name, int def, int lo, int hi, const char* doc);
+NormKey float_norm_key(const char* name, float def, const char* allowed, bool (*ok)(float), const char* doc);
+
+// The keys of one norm type, and a check of its settings against the model, run when the
+// type is model.norm.type (PowerNorm's groups must divide d_model): "" when the settings
+// fit, else "<key>: <what is wrong>".
+struct NormKeys {
+  std::vector<NormKey> keys;
+  std::string (*check)(const NormConfig& norm, int d_model) = nullptr;
+  // Settings under which the norm's backward is the exact derivative of its forward, for
+  // the whole-model gradient checks (AdaNorm: k = 0 makes its stop-gradient factor constant).
+  std::map<std::string, double> exact_gradient;
+};
+// Every registered norm type with its keys, in registry order. Config sits below nn/, so the
+// norm registry (nn/norms/registry.cpp) registers the function that lists them, as it
+// registers the norm names (names.h); the function is asked on every use.
+using NormKeyTable = std::vector<std::pair<std::string, NormKeys>>;
+void register_norm_keys(NormKeyTable (*list)());
 
 struct ModelConfig {
   int d_model = 64;                // D

@@ -31,6 +31,7 @@
 #include "normlab/error.h"
 #include "normlab/io.h"
 #include "normlab/nn/encoder.h"
+#include "normlab/nn/norm.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/profile.h"
 #include "normlab/runtime.h"
@@ -125,7 +126,7 @@ NL_COMMAND("bench", "Benchmark training steps: post-norm LayerNorm encoder, clas
     ModelConfig mc;
     mc.d_model = P.D; mc.heads = P.H; mc.d_ff = P.F; mc.layers = P.L;
     mc.positions = Positions::learned; mc.max_len = P.max_len; mc.activation = Activation::gelu;
-    mc.pool = Pool::mean; mc.norm.type = "layernorm"; mc.norm.position = NormPosition::post;
+    mc.pool = Pool::mean; mc.norm.type = norm_for_role("standard"); mc.norm.position = NormPosition::post;
     OptimConfig oc;
     oc.type = OptimizerType::adamw; oc.lr = 1e-3f; oc.weight_decay = 0.01f; oc.clip_grad_norm = 0;
     oc.decay_norm_and_bias = true;  // as torch.optim.AdamW over model.parameters()

@@ -18,6 +18,7 @@
 #include "normlab/config.h"
 
 #include <cstring>
+#include <stdexcept>
 
 #include "fields.h"
 #include "normlab/error.h"
@@ -131,23 +132,33 @@ void read_range(const json& v, LengthRange& r, const Where& at) {
          "min " + std::to_string(r.min) + " is greater than max " + std::to_string(r.max));
 }
 
+NormKeyTable (*&norm_key_list())() {
+  static NormKeyTable (*list)() = nullptr;
+  return list;
+}
+
+NormKeyTable registered_norm_keys() { return norm_key_list() ? norm_key_list()() : NormKeyTable{}; }
+
+// The keys every norm shares, then each registered norm's own (NormKeys), in registry order.
+// Built on every use, since a norm can be registered at run time (a test does); a key
+// declared twice is a programming error.
 const Table<NormConfig>& norm_table() {
   using N = NormConfig;
-  static const Table<N> t = {
+  thread_local Table<N> t;
+  t = {
       registered_key("type", &N::type, "norm", "which normalisation every layer uses"),
       enum_key("position", &N::position, choices(NormPosition{}), "post: N(x + f(x)); pre: x + f(N(x))"),
       float_key("eps", &N::eps, "< 0 for the type's default, or > 0", not_zero, "added to the variance"),
       float_key("momentum", &N::momentum, "0..1", unit_closed, "BatchNorm running-statistics momentum"),
       bool_key("sync", &N::sync, "over K ranks: statistics of every rank's shard (SyncBatchNorm)"),
-      float_key("adanorm_C", &N::adanorm_C, "> 0", positive, "AdaNorm scale C"),
-      float_key("adanorm_k", &N::adanorm_k, "0..1", unit_closed, "AdaNorm k in C*(1 - k*y)*y"),
-      int_key("powernorm_groups", &N::powernorm_groups, 0, 65536,
-              "PowerNorm group scaling: 0 off, else G groups per token (d_model % G == 0)"),
-      int_key("powernorm_warmup", &N::powernorm_warmup, 0, 1 << 30,
-              "PowerNorm: training steps that normalise with the batch's quadratic mean"),
-      float_key("powernorm_alpha_bkw", &N::powernorm_alpha_bkw, "0..1", unit_closed,
-                "PowerNorm's approximate backward: decay of the correction statistic"),
   };
+  for (const auto& [type, keys] : registered_norm_keys())
+    for (const NormKey& k : keys.keys) {
+      for (const Field<N>& f : t)
+        if (f.name == k.name)
+          throw std::logic_error("norm '" + type + "' declares the key model.norm." + k.name + ", which exists");
+      t.push_back(norm_key(k));
+    }
   return t;
 }
 
@@ -266,11 +277,12 @@ void check_cross_fields(const Config& c, const std::string& src) {
   if (m.norm.sync && !contains(registered_names("norm_sync"), m.norm.type))
     fail(src, "model.norm.sync", "true needs a norm with batch statistics (" + join(registered_names("norm_sync")) +
                                      "); " + m.norm.type + " normalises each token alone");
-  if (m.norm.type == "powernorm" && m.norm.powernorm_groups > 0 &&
-      m.d_model % m.norm.powernorm_groups != 0)
-    fail(src, "model.norm.powernorm_groups", "d_model " + std::to_string(m.d_model) +
-                                                 " is not divisible by powernorm_groups " +
-                                                 std::to_string(m.norm.powernorm_groups));
+  for (const auto& [type, keys] : registered_norm_keys()) {
+    if (type != m.norm.type || !keys.check) continue;
+    const std::string wrong = keys.check(m.norm, m.d_model);  // "<key>: <what is wrong>"
+    const size_t colon = wrong.find(": ");
+    if (!wrong.empty()) fail(src, "model.norm." + wrong.substr(0, colon), wrong.substr(colon + 2));
+  }
   if (m.positions == Positions::sinusoidal && m.d_model % 2 != 0)
     fail(src, "model.d_model", std::to_string(m.d_model) + " is odd; sinusoidal positions need an even d_model");
   if (m.positions != Positions::none) {
@@ -335,6 +347,30 @@ bool from_name(const std::string& n, Schedule& v) { return config::value_in(n, v
 bool from_name(const std::string& n, KernelSet& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, EvalBnStats& v) { return config::value_in(n, v); }
 bool from_name(const std::string& n, EvalOrder& v) { return config::value_in(n, v); }
+
+NormKey int_norm_key(const char* name, int def, int lo, int hi, const char* doc) {
+  NormKey k;
+  k.name = name, k.integer = true, k.def = def, k.lo = lo, k.hi = hi, k.doc = doc;
+  k.allowed = std::to_string(lo) + ".." + std::to_string(hi);
+  return k;
+}
+
+NormKey float_norm_key(const char* name, float def, const char* allowed, bool (*ok)(float), const char* doc) {
+  NormKey k;
+  k.name = name, k.def = def, k.ok = ok, k.allowed = allowed, k.doc = doc;
+  return k;
+}
+
+void register_norm_keys(NormKeyTable (*list)()) { config::norm_key_list() = list; }
+
+double NormConfig::setting(const std::string& key) const {
+  auto it = settings.find(key);
+  if (it != settings.end()) return it->second;
+  for (const auto& [type, keys] : config::registered_norm_keys())
+    for (const NormKey& k : keys.keys)
+      if (k.name == key) return k.def;
+  throw std::logic_error("NormConfig::setting: no norm declares the key '" + key + "'");
+}
 
 Config config_from_json(const json& j, const std::string& source) {
   Config c;

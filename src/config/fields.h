@@ -141,18 +141,21 @@ Field<S> bool_key(const char* name, bool S::*m, const char* doc) {
           [m](const S& s) { return json(s.*m); }, nullptr};
 }
 
+// An integer in lo..hi (`range` says so in words), or a one-line error naming the key.
+inline int read_int_in(const json& v, int lo, int hi, const std::string& range, const Where& at) {
+  if (!v.is_number_integer()) at.fail("expected an integer in " + range + ", got " + show(v));
+  // JSON integers are int64 or uint64; compare in int64 after ruling out huge ones.
+  bool in = !(v.is_number_unsigned() && v.get<uint64_t>() > (uint64_t)hi) &&
+            v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  if (!in) at.fail(json_brief(v) + " is out of range (allowed: " + range + ")");
+  return (int)v.get<int64_t>();
+}
+
 template <class S>
 Field<S> int_key(const char* name, int S::*m, int lo, int hi, const char* doc) {
   const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
   return {name, "int", range, doc,
-          [m, lo, hi, range](const json& v, S& s, const Where& at) {
-            if (!v.is_number_integer()) at.fail("expected an integer in " + range + ", got " + show(v));
-            // JSON integers are int64 or uint64; compare in int64 after ruling out huge ones.
-            bool in = !(v.is_number_unsigned() && v.get<uint64_t>() > (uint64_t)hi) &&
-                      v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
-            if (!in) at.fail(json_brief(v) + " is out of range (allowed: " + range + ")");
-            s.*m = (int)v.get<int64_t>();
-          },
+          [m, lo, hi, range](const json& v, S& s, const Where& at) { s.*m = read_int_in(v, lo, hi, range, at); },
           [m](const S& s) { return json(s.*m); }, nullptr};
 }
 
@@ -168,17 +171,36 @@ Field<S> uint64_key(const char* name, uint64_t S::*m, const char* doc) {
 
 // `allowed` says the range in words (errors and docs); `ok` checks it. Values that are not
 // finite as a float (1e300) are out of range whatever `ok` says.
+inline float read_float_ok(const json& v, const std::string& words, bool (*ok)(float), const Where& at) {
+  if (!v.is_number()) at.fail("expected a number " + words + ", got " + show(v));
+  const float f = (float)v.get<double>();
+  if (!std::isfinite(f) || !ok(f)) at.fail(json_brief(v) + " is out of range (allowed: " + words + ")");
+  return f;
+}
+
 template <class S>
 Field<S> float_key(const char* name, float S::*m, const char* allowed, bool (*ok)(float), const char* doc) {
   const std::string words = allowed;
   return {name, "float", words, doc,
-          [m, words, ok](const json& v, S& s, const Where& at) {
-            if (!v.is_number()) at.fail("expected a number " + words + ", got " + show(v));
-            const float f = (float)v.get<double>();
-            if (!std::isfinite(f) || !ok(f)) at.fail(json_brief(v) + " is out of range (allowed: " + words + ")");
-            s.*m = f;
-          },
+          [m, words, ok](const json& v, S& s, const Where& at) { s.*m = read_float_ok(v, words, ok, at); },
           [m](const S& s) { return json(float_to_json(s.*m)); }, nullptr};
+}
+
+// A key a norm declares (NormKey, config.h): read into NormConfig::settings through the
+// same checks as int_key and float_key, written back as the int or float it is.
+inline Field<NormConfig> norm_key(const NormKey& k) {
+  const std::string name = k.name;
+  if (k.integer)
+    return {k.name, "int", k.allowed, k.doc,
+            [k](const json& v, NormConfig& s, const Where& at) {
+              s.settings[k.name] = read_int_in(v, k.lo, k.hi, k.allowed, at);
+            },
+            [name](const NormConfig& s) { return json((int)s.setting(name)); }, nullptr};
+  return {k.name, "float", k.allowed, k.doc,
+          [k](const json& v, NormConfig& s, const Where& at) {
+            s.settings[k.name] = read_float_ok(v, k.allowed, k.ok, at);
+          },
+          [name](const NormConfig& s) { return json(float_to_json((float)s.setting(name))); }, nullptr};
 }
 
 enum class Empty { allowed, not_allowed };

@@ -6,8 +6,8 @@
 // What it is not: a check of a norm's own backward (nn/norms/ has those). Some norms
 // differentiate something other than their forward on purpose (Norm::exact_gradient()),
 // so finite differences cannot check every parameter through them:
-//   adanorm:    sg(y) in C(1 - k sg(y)) y; checked with k = 0 (model.norm.adanorm_k, read
-//               by adanorm only), where the sg factor is constant and backward is exact;
+//   adanorm:    sg(y) in C(1 - k sg(y)) y; checked with k = 0 (the settings it names as
+//               exact, norm_exact_gradient_settings), where the sg factor is constant;
 //   detachnorm: sg(mu), sg(sigma); only the head (after the last norm) is checked.
 // The cases iterate norm_types(): a new norm gets its model checks with no edit here.
 //
@@ -17,7 +17,7 @@
 //   classify: post-norm, learned positions, GELU, mean pool, 2 layers
 //   tag:      pre-norm (final norm), sinusoidal positions, GELU, 1 layer
 //   lm:       pre-norm (final norm), no positions, GELU, causal, 2 layers
-//   classify_first: post-norm, first-token pool, 1 layer (layernorm only)
+//   classify_first: post-norm, first-token pool, 1 layer (the standard norm, LayerNorm, only)
 // All use GELU: a whole model has hundreds of ReLU inputs, and a finite-difference step
 // that carries one across its kink gives a wrong "numeric" gradient; ReLU is checked in
 // the FFN-layer cases (nn/layers.cpp) and by the relu op's own cases.
@@ -82,7 +82,7 @@ GradcheckResult check_model(const std::string& name, const Layout& l, const std:
   cfg.init_std = 0.5f;  // large enough that attention is far from uniform
   cfg.norm.type = norm;
   cfg.norm.position = l.position;
-  cfg.norm.adanorm_k = 0.0f;  // only adanorm reads it: with k = 0 its sg factor is constant
+  cfg.norm.settings = norm_exact_gradient_settings(norm);  // adanorm: k = 0, a constant sg factor
   const int V = 6, n_out = l.head == "lm" ? V : 3;
   ExecOptions exec;
   exec.kernels = ks;
@@ -132,9 +132,9 @@ struct Register {
         const std::string n = norm;
         GradcheckRegistrar(name, [name, layout, n](KernelSet ks) { return check_model(name, layout, n, ks); });
       }
-    GradcheckRegistrar("model/classify_first/layernorm", [](KernelSet ks) {
-      return check_model("model/classify_first/layernorm", kClassifyFirst, "layernorm", ks);
-    });
+    const std::string standard = norm_for_role("standard");
+    const std::string name = "model/classify_first/" + standard;
+    GradcheckRegistrar(name, [name, standard](KernelSet ks) { return check_model(name, kClassifyFirst, standard, ks); });
   }
 };
 const Register register_model_cases;

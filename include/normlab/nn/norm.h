@@ -10,6 +10,7 @@
 // include/normlab/kernels/norm.h; each norm file links its paper.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ std::vector<std::string> norm_types_with_sync();
 // questions a comparison answers). norm_batch_statistics: the layer's statistics span the
 // batch (it has batch_stats(); the built-in ones are the types of norm_types_with_sync()).
 bool norm_batch_statistics(const std::string& type);
+// Every norm type that declares keys of its own, with them (NormKeys, config.h).
+NormKeyTable norm_keys();
+// The settings of `type` under which its backward is exact (NormKeys::exact_gradient); empty
+// for most norms.
+std::map<std::string, double> norm_exact_gradient_settings(const std::string& type);
 // The type that plays `role` in the experiments of the papers normlab reruns, "" when none:
 //   "standard"             LayerNorm (Ba et al. 2016), the usual reference
 //   "without_gain_bias"    the standard norm without gain and bias (Xu et al. 2019's LayerNorm-simple)
@@ -142,7 +148,10 @@ using NormFactory = std::function<std::unique_ptr<Norm>(const NormConfig& cfg, i
 // Adds a norm type at run time (a norm defined outside src/nn/norms/, e.g. in a test);
 // the built-in ones are the NL_NORM lines of registry.cpp. Throws if the name is taken.
 // batch_statistics: its layers have batch_stats() (norm_batch_statistics answers it).
-void register_norm(const std::string& name, NormFactory make, bool batch_statistics = false);
+// keys: its own config keys (model.norm.<key>), read and checked by config like any other;
+// the factory reads them with cfg.setting(key). Throws if another norm declares one of them.
+void register_norm(const std::string& name, NormFactory make, bool batch_statistics = false,
+                   NormKeys keys = {});
 void unregister_norm(const std::string& name);  // no-op if unknown
 
 }  // namespace nl

@@ -73,8 +73,20 @@ constexpr float kDefaultEps = 1e-5f;
 
 }  // namespace
 
+// AdaNorm's own keys, model.norm.adanorm_C and model.norm.adanorm_k (its registry line names
+// them). With k = 0 the stop-gradient factor is the constant C, so the backward is exact.
+NormKeys adanorm_keys() {
+  NormKeys k;
+  k.keys = {float_norm_key("adanorm_C", 1.0f, "> 0", [](float v) { return v > 0; }, "AdaNorm scale C"),
+            float_norm_key("adanorm_k", 0.1f, "0..1", [](float v) { return v >= 0 && v <= 1; },
+                           "AdaNorm k in C*(1 - k*y)*y")};
+  k.exact_gradient = {{"adanorm_k", 0.0}};
+  return k;
+}
+
 std::unique_ptr<Norm> make_adanorm(const NormConfig& cfg, int D) {
-  return std::make_unique<AdaNorm>(D, norms::eps_or(cfg, kDefaultEps), cfg.adanorm_C, cfg.adanorm_k);
+  return std::make_unique<AdaNorm>(D, norms::eps_or(cfg, kDefaultEps), (float)cfg.setting("adanorm_C"),
+                                   (float)cfg.setting("adanorm_k"));
 }
 
 // The gradient check compares the backward with the derivative of C * (1 - k*y0) * y(x),
@@ -83,6 +95,7 @@ static const norms::NormGradchecks gradchecks(
     "adanorm", false, [](const std::vector<Tensor>& in, const Tensor& x0, const Tensor&) {
       const Tensor& x = in[0];
       const NormConfig cfg;  // the check runs with the defaults
+      const float C = (float)cfg.setting("adanorm_C"), k = (float)cfg.setting("adanorm_k");
       const int D = x.dim(-1), N = (int)(x.numel() / D);
       std::vector<float> y((size_t)x.numel()), y0((size_t)x.numel()), mean((size_t)N), s((size_t)N);
       // C = 1, k = 0 makes the kernel return y itself.
@@ -90,7 +103,7 @@ static const norms::NormGradchecks gradchecks(
       kernels::adanorm_forward(y0.data(), mean.data(), s.data(), x0.data(), N, D, kDefaultEps, 1.0f, 0.0f);
       Tensor out = Tensor::empty(x.shape());
       for (size_t i = 0; i < y.size(); ++i)
-        out.data()[i] = cfg.adanorm_C * (1.0f - cfg.adanorm_k * y0[i]) * y[i];
+        out.data()[i] = C * (1.0f - k * y0[i]) * y[i];
       return out;
     });
 

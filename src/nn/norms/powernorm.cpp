@@ -72,15 +72,14 @@
 // warmup (norm_select.py); the defaults here are MaskPowerNorm's own group_num = 1 and a
 // warmup of 0 steps (configs/README.md).
 //
-// `fused` runs the kernels below; `composed`, the plain twin (make_norm given the `reference`
-// kernel set),
-// builds the exact parts (group scaling, the affine, the mask) from ops.h and does the
+// `fused` runs PowerNorm's kernels (kernels/norm_power.cpp, beside BatchNorm's); `composed`,
+// the plain twin (make_norm given the `reference` kernel set), builds the exact parts (group scaling, the affine, the mask) from ops.h and does the
 // approximate step as a plain loop written separately (it cannot be composed from ops: it is
 // not the derivative of anything). tests/unit/nn/test_norms_twins.cpp checks they agree;
 // tests/unit/nn/test_powernorm.cpp checks the formulas above.
-// What it is not: a general kernel library entry: these kernels serve this layer only, so
-// they live here (the group scaling reuses kernels::rmsnorm_*, which it is without a gain, and
-// the quadratic mean's sums are kernels::masked_column_sums, as every masked one-pass statistic).
+// What it is not: the kernels (kernels/norm_power.cpp; the group scaling reuses
+// kernels::rmsnorm_*, which it is without a gain, and the quadratic mean's sums are
+// kernels::masked_column_sums, as every masked one-pass statistic).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -90,94 +89,13 @@
 #include "normlab/dist/comm.h"
 #include "normlab/error.h"
 #include "normlab/kernels/norm.h"
+#include "normlab/kernels/norm_power.h"
 #include "normlab/ops.h"
 #include "normlab/parallel.h"
 
 namespace nl {
 
 namespace {
-
-using kernels::kFeatureTile;
-
-// ---- kernels: plain functions over float*, x [N,D], keep [N] (may be null: every row) ----
-
-// psi2[d] = sum_sq[d] / count: the quadratic mean mean_n x[n,d]^2 (0 without rows).
-void powernorm_quadratic_mean(float* psi2, const double* sum_sq, long count, int D) {
-  for (int d = 0; d < D; ++d) psi2[d] = count > 0 ? (float)(sum_sq[d] / count) : 0.0f;
-}
-
-// rstd[d] = 1/sqrt(psi2[d] + eps)
-void powernorm_rstd(float* rstd, const float* psi2, int D, float eps) {
-  for (int d = 0; d < D; ++d) rstd[d] = (float)(1.0 / std::sqrt((double)psi2[d] + eps));
-}
-
-// out = g * z + b with z = x * s[d], at counted rows; 0 at pad rows.
-void powernorm_forward(float* out, const float* x, const float* keep, const float* s,
-                       const float* g, const float* b, int N, int D) {
-#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
-  for (int n = 0; n < N; ++n) {
-    const float* x_n = x + (long)n * D;
-    float* out_n = out + (long)n * D;
-    const bool pad = keep && keep[n] == 0.0f;
-    for (int d = 0; d < D; ++d) out_n[d] = pad ? 0.0f : g[d] * (x_n[d] * s[d]) + b[d];
-  }
-}
-
-// The backward of powernorm_forward. With ema_gz null, the exact one (eval: s is a constant):
-//   dx = g * dy * s. With ema_gz, PowerFunction's approximate one (training):
-//   xt = g * dy - (1-a) * ema_gz * z,  dx = xt * rstd_batch,  ema_gz += mean_n (xt * z).
-// Sums over the counted rows only; pads get dx = 0. One tile of features per iteration: each
-// sum has one owner and adds rows in order (as kernels::batchnorm_backward_sums).
-// With sum_xt_z (SyncPowerNorm), ema_gz is left alone and sum_xt_z[d] = sum_n xt z over this
-// batch's rows instead: the caller adds every rank's and divides by the global count.
-void powernorm_backward(float* dx, float* dg, float* db, float* ema_gz, const float* dy,
-                        const float* x, const float* keep, const float* s,
-                        const float* rstd_batch, const float* g, float alpha_bkw, int N, int D,
-                        double* sum_xt_z_out = nullptr) {
-#pragma omp parallel for schedule(static) if (parallel_worth((int64_t)N * D * kCostRow))
-  for (int d0 = 0; d0 < D; d0 += kFeatureTile) {
-    const int nd = std::min(kFeatureTile, D - d0);
-    double sum_dy_z[kFeatureTile] = {}, sum_dy[kFeatureTile] = {}, sum_xt_z[kFeatureTile] = {};
-    int count = 0;
-    for (int n = 0; n < N; ++n) {
-      if (keep && keep[n] == 0.0f) continue;   // pads: dx stays 0, no share in any sum
-      const long i = (long)n * D + d0;
-      for (int j = 0; j < nd; ++j) {
-        const int d = d0 + j;
-        const float z = x[i + j] * s[d];                       // forward: z = x * s
-        // forward: y = g * z + b  =>  dg += dy * z, db += dy, gz = dy * g
-        sum_dy_z[j] += dy[i + j] * z;
-        sum_dy[j] += dy[i + j];
-        const float gz = dy[i + j] * g[d];
-        if (!ema_gz) {
-          if (dx) dx[i + j] += gz * s[d];                      // forward: z = x * s, s constant
-          continue;
-        }
-        // PowerFunction: xt = gz - (1 - a) * ema_gz * z;  dx = xt / sqrt(psiB2 + eps)
-        const float xt = gz - (1.0f - alpha_bkw) * ema_gz[d] * z;
-        if (dx) dx[i + j] += xt * rstd_batch[d];
-        sum_xt_z[j] += xt * z;
-      }
-      ++count;
-    }
-    for (int j = 0; j < nd; ++j) {
-      if (dg) dg[d0 + j] += (float)sum_dy_z[j];
-      if (db) db[d0 + j] += (float)sum_dy[j];
-      // ema_gz += mean_n (xt * z), after every row used the old value
-      if (ema_gz && sum_xt_z_out) sum_xt_z_out[d0 + j] = sum_xt_z[j];
-      else if (ema_gz && count > 0) ema_gz[d0 + j] += (float)(sum_xt_z[j] / count);
-    }
-  }
-}
-
-// The running quadratic mean's update of one training forward (number `it`, from 1).
-void powernorm_update_running(float* phi, const float* psi2, int64_t it, int warmup, float momentum,
-                              int D) {
-  for (int d = 0; d < D; ++d) {
-    if (it < warmup) phi[d] = (float)(phi[d] * (double)(it - 1) / it + psi2[d] / (double)it);
-    phi[d] = (1.0f - momentum) * phi[d] + momentum * psi2[d];   // alpha_fwd = 1 - momentum
-  }
-}
 
 // ---- the layer -------------------------------------------------------------------------------
 
@@ -244,12 +162,12 @@ class PowerNorm final : public Norm {
       Tensor psi2 = Tensor::empty({D_});
       std::vector<double> q(D_, 0.0);
       const long n = kernels::masked_column_sums(nullptr, q.data(), xs.data(), norms::data_or_null(keep), N, D_);
-      powernorm_quadratic_mean(psi2.data(), q.data(), n, D_);
-      powernorm_rstd(sc.s.data(), psi2.data(), D_, eps_);          // 1/sqrt(psiB2 + eps)
+      kernels::powernorm_quadratic_mean(psi2.data(), q.data(), n, D_);
+      kernels::powernorm_rstd(sc.s.data(), psi2.data(), D_, eps_);          // 1/sqrt(psiB2 + eps)
       return sc;
     }
     if (!training_) {  // eval: 1/sqrt(phi + eps), or the split's quadratic mean (eval_stats)
-      powernorm_rstd(sc.s.data(), eval_var_.defined() ? eval_var_.data() : running_phi_.data(), D_, eps_);
+      kernels::powernorm_rstd(sc.s.data(), eval_var_.defined() ? eval_var_.data() : running_phi_.data(), D_, eps_);
       return sc;
     }
     Tensor psi2 = Tensor::empty({D_});
@@ -259,15 +177,15 @@ class PowerNorm final : public Norm {
     if (comm_) comm_->sum(q.data(), (int64_t)q.size());
     sc.count = (long)q[0];
     sc.sync = comm_;
-    powernorm_quadratic_mean(psi2.data(), &q[1], sc.count, D_);
+    kernels::powernorm_quadratic_mean(psi2.data(), &q[1], sc.count, D_);
     if (sc.count < 1) throw UserError("powernorm: training needs at least 1 real token in the batch");
     const int64_t it = (int64_t)iters_.data()[0] + 1;
     iters_.data()[0] = (float)it;
     sc.rstd_batch = Tensor::empty({D_});
-    powernorm_rstd(sc.rstd_batch.data(), psi2.data(), D_, eps_);
+    kernels::powernorm_rstd(sc.rstd_batch.data(), psi2.data(), D_, eps_);
     if (it <= warmup_) sc.s = sc.rstd_batch.clone();                 // warmup: the batch's
-    else powernorm_rstd(sc.s.data(), running_phi_.data(), D_, eps_);  // then phi (before update)
-    powernorm_update_running(running_phi_.data(), psi2.data(), it, warmup_, momentum_, D_);
+    else kernels::powernorm_rstd(sc.s.data(), running_phi_.data(), D_, eps_);  // then phi (before update)
+    kernels::powernorm_update_running(running_phi_.data(), psi2.data(), it, warmup_, momentum_, D_);
     stats_.batch_mean.assign(D_, 0.0f);
     stats_.batch_var = psi2.to_vector();
     stats_.running_mean.assign(D_, 0.0f);
@@ -293,7 +211,7 @@ class PowerNorm final : public Norm {
     // ---- power normalisation ----
     const Scales sc = scales(xs, keep, N);
     Tensor out = Tensor::empty(x.shape());
-    powernorm_forward(out.data(), xs.data(), norms::data_or_null(keep), sc.s.data(), g_.data(),
+    kernels::powernorm_forward(out.data(), xs.data(), norms::data_or_null(keep), sc.s.data(), g_.data(),
                       b_.data(), N, D_);
     const Tensor g = g_, b = b_, ema = training_ ? ema_gz_ : Tensor();
     const int D = D_;
@@ -302,7 +220,7 @@ class PowerNorm final : public Norm {
       // forward: out = g * z + b, z = xs * s (pads 0). training: PowerFunction's backward,
       // eval: the exact one (see the top of the file and powernorm_backward)
       std::vector<double> p(sc.sync ? (size_t)D : 0);  // synced: this rank's sum_n xt z
-      powernorm_backward(norms::grad_or_null(xs), norms::grad_or_null(g), norms::grad_or_null(b),
+      kernels::powernorm_backward(norms::grad_or_null(xs), norms::grad_or_null(g), norms::grad_or_null(b),
                          ema.defined() ? ema.data() : nullptr, o.grad->ptr, xs.data(),
                          norms::data_or_null(keep), sc.s.data(),
                          sc.rstd_batch.defined() ? sc.rstd_batch.data() : nullptr, g.data(), a,
@@ -379,10 +297,30 @@ class PowerNorm final : public Norm {
 
 }  // namespace
 
+// PowerNorm's own keys (its registry line names them), and the one that depends on the model:
+// the groups must divide d_model.
+NormKeys powernorm_keys() {
+  NormKeys k;
+  k.keys = {int_norm_key("powernorm_groups", 1, 0, 65536,
+                         "PowerNorm group scaling: 0 off, else G groups per token (d_model % G == 0)"),
+            int_norm_key("powernorm_warmup", 0, 0, 1 << 30,
+                         "PowerNorm: training steps that normalise with the batch's quadratic mean"),
+            float_norm_key("powernorm_alpha_bkw", 0.9f, "0..1", [](float v) { return v >= 0 && v <= 1; },
+                           "PowerNorm's approximate backward: decay of the correction statistic")};
+  k.check = [](const NormConfig& n, int d_model) -> std::string {
+    const int groups = (int)n.setting("powernorm_groups");
+    if (groups == 0 || d_model % groups == 0) return "";
+    return "powernorm_groups: d_model " + std::to_string(d_model) + " is not divisible by powernorm_groups " +
+           std::to_string(groups);
+  };
+  return k;
+}
+
 std::unique_ptr<Norm> make_powernorm(const NormConfig& cfg, int D, Comm* comm) {
   return std::make_unique<PowerNorm>(D, norms::eps_or(cfg, 1e-5f), cfg.momentum,
-                                     cfg.powernorm_alpha_bkw, cfg.powernorm_groups,
-                                     cfg.powernorm_warmup, cfg.sync ? comm : nullptr);
+                                     (float)cfg.setting("powernorm_alpha_bkw"),
+                                     (int)cfg.setting("powernorm_groups"),
+                                     (int)cfg.setting("powernorm_warmup"), cfg.sync ? comm : nullptr);
 }
 
 // Gradient checks of the exact parts. Eval: y = g * xs / sqrt(phi + eps) + b, phi a constant.
@@ -393,7 +331,7 @@ std::unique_ptr<Norm> make_powernorm(const NormConfig& cfg, int D, Comm* comm) {
 // formula in tests/unit/nn/test_powernorm.cpp.
 static NormConfig powernorm_check_config() {
   NormConfig cfg;
-  cfg.powernorm_warmup = 1 << 30;   // every forward of the check is in warmup
+  cfg.settings["powernorm_warmup"] = 1 << 30;   // every forward of the check is in warmup
   return cfg;
 }
 static const norms::NormGradchecks gradchecks(

@@ -4,7 +4,10 @@
 // builds the layer named by cfg.type and hands it its kernel set; norm_types() lists them
 // (config validation and error messages use it). Adding a norm = one new file src/nn/norms/<name>.cpp that defines
 //   std::unique_ptr<Norm> make_<name>(const NormConfig& cfg, int D)
-// plus one NL_NORM(<name>) line below. The encoder never changes, nor does anything outside
+// plus one NL_NORM(<name>) line below. A norm with settings of its own (model.norm.<key>)
+// also defines `NormKeys <name>_keys()` in its file, and its line is NL_NORM_WITH_KEYS(<name>):
+// config reads and checks those keys through the rows the norm declares (config.h, NormKey).
+// The encoder never changes, nor does anything outside
 // this folder: the trainer, the gradient checks and compare ask a norm what it is
 // (batch_stats(), reads_pad_rows(), exact_gradient()) or iterate norm_types().
 // A norm whose statistics span the batch (BatchNorm) can share them across data-parallel
@@ -25,6 +28,7 @@ struct NormEntry {
   NormFactory make;
   bool syncs;        // takes the ranks (model.norm.sync)
   bool batch_stats;  // its statistics span the batch (the layer has batch_stats())
+  NormKeys keys;     // its own config keys (model.norm.<key>), none for most
 };
 
 }  // namespace
@@ -32,11 +36,20 @@ struct NormEntry {
 // NL_NORM(x): declares make_x (defined in src/nn/norms/x.cpp) and enters it as "x".
 #define NL_NORM(name)                                                \
   std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D);   \
-  entries.push_back({#name, [](const NormConfig& c, int D, Comm*) { return make_##name(c, D); }, false, false})
+  entries.push_back({#name, [](const NormConfig& c, int D, Comm*) { return make_##name(c, D); }, false, false, {}})
 // NL_NORM_SYNC(x): the same for make_x(cfg, D, comm), a norm that model.norm.sync applies to.
 #define NL_NORM_SYNC(name)                                                       \
   std::unique_ptr<Norm> make_##name(const NormConfig& cfg, int D, Comm* comm);   \
-  entries.push_back({#name, NormFactory(make_##name), true, true})
+  entries.push_back({#name, NormFactory(make_##name), true, true, {}})
+// ..._WITH_KEYS(x): the same, with the keys x_keys() (defined in x.cpp beside make_x) declares.
+#define NL_NORM_WITH_KEYS(name) \
+  NormKeys name##_keys();       \
+  NL_NORM(name);                \
+  entries.back().keys = name##_keys()
+#define NL_NORM_SYNC_WITH_KEYS(name) \
+  NormKeys name##_keys();            \
+  NL_NORM_SYNC(name);                \
+  entries.back().keys = name##_keys()
 
 // Built on first use, so code that runs before main (gradient-check registration, which
 // iterates norm_types()) sees every norm whatever the order of static initialisation.
@@ -48,20 +61,26 @@ static std::vector<NormEntry>& table() {
     NL_NORM(layernorm_simple);
     NL_NORM(detachnorm);
     NL_NORM(rmsnorm);
-    NL_NORM(adanorm);
+    NL_NORM_WITH_KEYS(adanorm);
     NL_NORM_SYNC(batchnorm);
     NL_NORM_SYNC(batchnorm_padded);
-    NL_NORM_SYNC(powernorm);
+    NL_NORM_SYNC_WITH_KEYS(powernorm);
     NL_NORM(none);
     return entries;
   }();
   return entries;
 }
 
-void register_norm(const std::string& name, NormFactory make, bool batch_statistics) {
-  for (const NormEntry& e : table())
+void register_norm(const std::string& name, NormFactory make, bool batch_statistics, NormKeys keys) {
+  for (const NormEntry& e : table()) {
     if (e.name == name) throw std::invalid_argument("register_norm: '" + name + "' is already registered");
-  table().push_back({name, std::move(make), false, batch_statistics});
+    for (const NormKey& theirs : e.keys.keys)
+      for (const NormKey& mine : keys.keys)
+        if (theirs.name == mine.name)
+          throw std::invalid_argument("register_norm: '" + name + "': the key model.norm." + mine.name +
+                                      " is already " + e.name + "'s");
+  }
+  table().push_back({name, std::move(make), false, batch_statistics, std::move(keys)});
 }
 
 void unregister_norm(const std::string& name) {
@@ -99,6 +118,19 @@ std::unique_ptr<Norm> make_norm(const NormConfig& cfg, int D, KernelSet kernels,
   throw std::invalid_argument("make_norm: unknown norm type '" + cfg.type + "'; known: " + known);
 }
 
+NormKeyTable norm_keys() {
+  NormKeyTable out;
+  for (const NormEntry& e : table())
+    if (!e.keys.keys.empty() || e.keys.check) out.push_back({e.name, e.keys});
+  return out;
+}
+
+std::map<std::string, double> norm_exact_gradient_settings(const std::string& type) {
+  for (const NormEntry& e : table())
+    if (e.name == type) return e.keys.exact_gradient;
+  return {};
+}
+
 bool norm_batch_statistics(const std::string& type) {
   for (const NormEntry& e : table())
     if (e.name == type) return e.batch_stats;
@@ -129,5 +161,7 @@ std::vector<std::string> norm_roles() {
 static const NamesRegistrar nl_norm_names("norm", norm_types);
 // model.norm.sync = true is checked against this one.
 static const NamesRegistrar nl_norm_sync_names("norm_sync", norm_types_with_sync);
+// model.norm.<key> of a norm's own keys are read and checked through these rows.
+static const bool nl_norm_keys = (register_norm_keys(norm_keys), true);
 
 }  // namespace nl

@@ -262,24 +262,3 @@ TEST_CASE("compare config: a bad override is a code-2 error naming the variant a
   CHECK(plan[3].config["train"]["threads"] == 3);
   CHECK(plan[3].config["train"]["steps"] == 20);  // from base
 }
-
-TEST_CASE("compare: no norm name is spelled in src/compare (the registry's traits and roles are asked)", "[compare]") {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(NORMLAB_TEST_DIR) / ".." / "src" / "compare";
-  int files = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    // mpirun's `--bind-to none` (runner.cpp) is not the norm "none"
-    for (size_t at; (at = text.find("\"--bind-to\", \"none\"")) != std::string::npos;) text.erase(at, 19);
-    ++files;
-    for (const std::string& type : nl::norm_types()) {
-      INFO(e.path() << ": \"" << type << "\"");
-      CHECK(text.find("\"" + type + "\"") == std::string::npos);
-    }
-  }
-  CHECK(files >= 10);
-}

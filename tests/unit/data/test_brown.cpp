@@ -372,7 +372,7 @@ TEST_CASE("leak probe: changing later tokens moves earlier outputs under trainin
   // leak), with the batch's during it (a leak).
   for (const int warmup : {0, 100}) {
     nl::ModelConfig cfg = causal_config("powernorm");
-    cfg.norm.powernorm_warmup = warmup;
+    cfg.norm.settings["powernorm_warmup"] = warmup;
     nl::Encoder model(cfg, "lm", V, V, 3);
     INFO("powernorm_warmup " << warmup);
     const double leak = nl::future_leak(model, batch, t, V, true);

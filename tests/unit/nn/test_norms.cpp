@@ -24,13 +24,13 @@ TEST_CASE("adanorm: the factor (1 - k*y) is detached from the gradient", "[norms
   const int B = 2, T = 5, D = 8;
   nl::NormConfig cfg;
   cfg.type = "adanorm";
-  cfg.adanorm_C = 1.5f;
-  cfg.adanorm_k = 0.2f;
+  cfg.settings["adanorm_C"] = 1.5f;
+  cfg.settings["adanorm_k"] = 0.2f;
   auto ada = nl::make_norm(cfg, D);
   // The same layer with C = 1, k = 0 computes y itself.
   nl::NormConfig plain = cfg;
-  plain.adanorm_C = 1.0f;
-  plain.adanorm_k = 0.0f;
+  plain.settings["adanorm_C"] = 1.0f;
+  plain.settings["adanorm_k"] = 0.0f;
   auto ynorm = nl::make_norm(plain, D);
 
   const nl::Tensor x = nl::randn({B, T, D}, 1, 1.0f, false);

@@ -26,10 +26,10 @@ std::unique_ptr<nl::Norm> make_pn(int D, int groups, int warmup, float momentum 
                                   float alpha_bkw = 0.9f, nl::KernelSet ks = nl::KernelSet::fast) {
   nl::NormConfig cfg;
   cfg.type = "powernorm";
-  cfg.powernorm_groups = groups;
-  cfg.powernorm_warmup = warmup;
+  cfg.settings["powernorm_groups"] = groups;
+  cfg.settings["powernorm_warmup"] = warmup;
   cfg.momentum = momentum;
-  cfg.powernorm_alpha_bkw = alpha_bkw;
+  cfg.settings["powernorm_alpha_bkw"] = alpha_bkw;
   return nl::make_norm(cfg, D, ks);
 }
 
@@ -236,7 +236,7 @@ TEST_CASE("powernorm: pads change nothing, whatever they hold and however many",
 TEST_CASE("powernorm: training resumes bit-identically (buffers in the checkpoint)", "[norms][powernorm][train]") {
   nl::Config c = nl::load_config(std::string(NORMLAB_SOURCE_DIR) + "/configs/tiny.json");
   c.model.norm.type = "powernorm";
-  c.model.norm.powernorm_warmup = 20;   // the resume point (30) lies after the warmup
+  c.model.norm.settings["powernorm_warmup"] = 20;   // the resume point (30) lies after the warmup
   c.train.threads = 1;
   c.train.steps = 60;
   c.train.log_every = 10;
