@@ -372,7 +372,10 @@ Child start_run(Session& s, size_t i) {
     RunLock run_lock(r.dir);
     resume = s.opt.only.empty() && same_run(read_json_or_null(cfg_path), r.config) &&
              file_exists((fs::path(r.dir) / "checkpoint.safetensors").string()) && !finished_run(r.dir, r.config);
-    if (!resume) remove_run_outputs(r.dir);
+    if (!resume) {
+      if (s.opt.before_removing_run_files) s.opt.before_removing_run_files(r.dir);
+      remove_run_outputs(r.dir);
+    }
     write_file_atomic(cfg_path, r.config.dump(2) + "\n");
   } catch (const UserError& e) {
     if (e.code != 2) throw;  // not "in use": a real failure to read or write the folder

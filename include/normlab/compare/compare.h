@@ -16,6 +16,7 @@
 // writes (the run-folder layout in train/trainer.h, the column names in train/metrics_schema.h).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -189,6 +190,9 @@ struct CompareOptions {
   Comm* comm = nullptr;
   // Launches a run whose train.ranks is K > 1 as `mpirun ... -np K normlab train ...`.
   std::string mpirun = default_mpirun();
+  // A test's hook: called with a run's folder just before the runner removes that run's old
+  // files (the run's lock is held then, so no other process can be writing them).
+  std::function<void(const std::string& run_dir)> before_removing_run_files;
 };
 
 struct CompareResult {
