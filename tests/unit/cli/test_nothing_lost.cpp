@@ -2,9 +2,11 @@
 // same way: one case per finding of issue 22 ("Why"), each run as a user would.
 //
 // What it checks: init/train refuse a folder that holds a run (--resume or --overwrite to go
-// on); a second compare on one output folder exits 2 naming the first's pid; a sweep over
-// the run cap is refused before it is built; nan/inf and out-of-range integers on the
-// command line are usage errors (exit 2, one line, short numbers); predict --input takes
+// on); a second compare on one output folder exits 2 naming the first's pid, and compare
+// removes a run's old files only under the run's lock (a hook at that moment, another
+// process trying to take the lock); a sweep over the run cap is refused before it is
+// built; nan/inf and out-of-range integers on the command line are usage errors (exit 2,
+// one line, short numbers); predict --input takes
 // only a regular file (or stdin) and escapes control characters in what it echoes;
 // invalid UTF-8 in data is one line naming the file, line and offset, before a run folder
 // exists. Cases that could hang run the binary under coreutils `timeout`.
@@ -12,6 +14,8 @@
 // (test_python_reader.cpp).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -159,6 +164,92 @@ TEST_CASE("a second compare on one output folder exits 2 at once naming the firs
   CHECK_FALSE(fs::exists(out / "summary.json"));
   CHECK(fs::directory_iterator(out) != fs::directory_iterator());  // the lock file only
   for (const auto& e : fs::directory_iterator(out)) CHECK(e.path().filename() == nl::RunLock::kFileName);
+}
+
+// Another process that tries to take a run's lock (as a run of another compare would) and,
+// if it gets it, writes the files of its own run and holds the lock until `release`.
+struct OtherRun {
+  pid_t pid = -1;
+  int release = -1;
+  bool got_lock = false;
+  explicit OtherRun(const fs::path& dir) {
+    int said[2], hold[2];
+    REQUIRE(::pipe(said) == 0);
+    REQUIRE(::pipe(hold) == 0);
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the child: system calls only
+      ::close(said[0]);
+      ::close(hold[1]);
+      const int lock = ::open((dir / nl::RunLock::kFileName).c_str(), O_RDWR | O_CREAT, 0644);
+      const bool mine = lock >= 0 && ::flock(lock, LOCK_EX | LOCK_NB) == 0;
+      if (mine)
+        for (const char* f : {"config.json", "checkpoint.safetensors"}) {
+          const int fd = ::open((dir / f).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+          if (fd >= 0 && ::write(fd, "other\n", 6) == 6) ::close(fd);
+        }
+      const char c = mine ? 'L' : 'B';
+      if (::write(said[1], &c, 1) != 1) ::_exit(1);
+      char x;
+      while (mine && ::read(hold[0], &x, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    ::close(said[1]);
+    ::close(hold[0]);
+    release = hold[1];
+    char c = 0;
+    REQUIRE(::read(said[0], &c, 1) == 1);
+    ::close(said[0]);
+    got_lock = c == 'L';
+  }
+  ~OtherRun() {
+    ::close(release);  // the child's read ends: it exits, dropping the lock
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+};
+
+TEST_CASE("compare removes a run's old files only while it holds the run's lock", "[nothing_lost][compare]") {
+  // Before: the runner asked whether the run's lock was held, then removed the run's files
+  // without taking it; another compare's run that took the lock in between lost its
+  // config.json and checkpoint (a run once ended with result.json but no config.json).
+  // The hook stands at that moment: another process tries to take the lock and, if it
+  // gets it, writes its run's files; none of them may be removed.
+  testutil::TempDir t("compare_delete_window");
+  const fs::path exe = t / "fake_normlab.sh";
+  write_file(exe, "#!/bin/sh\necho 'step,loss' > \"$6/metrics.csv\"; echo '1,0.5' >> \"$6/metrics.csv\"\n"
+                  "echo '{\"steps\": 1}' > \"$6/result.json\"\n");
+  fs::permissions(exe, fs::perms::owner_all);
+  nlohmann::ordered_json j;
+  j["base"] = nlohmann::ordered_json::parse(R"({"train": {"steps": 1}})");
+  j["variants"] = nlohmann::ordered_json::parse(R"({"a": {}})");
+  j["seeds"] = {1};
+  j["target_loss"] = 0.5;
+  j["out_dir"] = (t / "cmp").string();
+  const nl::CompareConfig cc = nl::compare_config_from_json(j, "window.json", "");
+  nl::CompareOptions opt;
+  opt.exe = exe.string();
+  opt.plot_script = (t / "no_plot_script.py").string();
+  opt.cores = 1;
+  opt.quiet = true;
+  std::unique_ptr<OtherRun> other;
+  int calls = 0;
+  opt.before_removing_run_files = [&](const std::string& dir) {
+    ++calls;
+    other = std::make_unique<OtherRun>(dir);
+  };
+  const nl::CompareResult r = nl::run_compare(cc, opt);
+  REQUIRE(calls == 1);
+  const fs::path run = nl::run_dir_for((t / "cmp").string(), "a", 1);
+  CHECK_FALSE(other->got_lock);  // the runner held the run's lock while it removed files
+  if (other->got_lock)
+    for (const char* f : {"config.json", "checkpoint.safetensors"}) {
+      INFO(f);
+      CHECK(fs::exists(run / f));  // the other run's file survives
+    }
+  CHECK(r.runs.at(0).status == "ok");
+  other.reset();
 }
 
 // ---- 3. limits up front ----------------------------------------------------------------
