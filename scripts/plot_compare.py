@@ -9,7 +9,8 @@ What it is not: the statistics: summary.json (written by `normlab compare`) hold
 usage: /usr/bin/python3 scripts/plot_compare.py OUT_DIR
 
 Reads OUT_DIR/summary.json (variants, sweep points, seeds, run folders, splits) and each run's
-metrics.csv (columns documented in include/normlab/train/trainer.h), and writes:
+metrics.csv, whose column names it takes from summary.json "schema" (written by compare from
+include/normlab/train/metrics_schema.h, their one source), and writes:
   OUT_DIR/plots/sweep.png      (sweeps only) each metric vs the sweep value per variant, mean with
                                95% interval (one panel per metric)
   OUT_DIR/plots/loss.png       training loss vs step per variant: mean over seeds, min-max band, log y
@@ -18,6 +19,10 @@ metrics.csv (columns documented in include/normlab/train/trainer.h), and writes:
                                95% interval, unseen lengths hatched; one panel per sweep point)
   OUT_DIR/plots/calibration.png  (when the runs recorded it) expected calibration error per split,
                                mean with 95% interval (summary.json eval[split].ece)
+  OUT_DIR/plots/reliability.png  (when the runs recorded it) reliability diagram per split: accuracy
+                               vs confidence of each bin, pooled over the exploratory seeds
+                               (summary.json stats.reliability), the diagonal = calibrated
+                               (one row per sweep point)
   OUT_DIR/plots/acc_by_length.png  (when result.json has per-length results) accuracy vs length per
                                variant, 95% band, training lengths shaded (one panel per point)
   OUT_DIR/plots/bn_shift.png   (BatchNorm layers with shift) shift_mean, shift_var per split and layer
@@ -40,6 +45,7 @@ except ImportError:
     sys.exit(3)
 
 DPI = 100
+COLUMNS = {}  # metrics.csv names: summary.json "schema"."metrics_csv" (set in main)
 
 
 def read_csv(path):
@@ -72,9 +78,10 @@ def over_seeds(runs, column):
     """Align runs on step; return steps, mean, lo, hi (min-max over seeds) for `column`."""
     by_step = {}
     for cols in runs:
-        if column not in cols or "step" not in cols:
+        step = COLUMNS["step"]
+        if column not in cols or step not in cols:
             continue
-        for s, v in zip(cols["step"], cols[column]):
+        for s, v in zip(cols[step], cols[column]):
             if finite(v):
                 by_step.setdefault(s, []).append(v)
     steps = sorted(by_step)
@@ -82,6 +89,43 @@ def over_seeds(runs, column):
     lo = [min(by_step[s]) for s in steps]
     hi = [max(by_step[s]) for s in steps]
     return steps, mean, lo, hi
+
+
+def draw_reliability(summary, points, splits, colors, plots):
+    """plots/reliability.png: per split, each variant's bins (accuracy vs mean confidence,
+    pooled over the exploratory seeds; marker area ~ count), and the diagonal."""
+    names = [sp["name"] for sp in splits
+             if any(sp["name"] in P["stats"].get("reliability", {}) for v in summary["variants"] for P in v["points"])]
+    if not names:
+        return
+    fig, axes = plt.subplots(len(points), len(names), figsize=(2.8 * len(names), 2.8 * len(points) + 0.4),
+                             squeeze=False)
+    for pi in range(len(points)):
+        for si, split in enumerate(names):
+            ax = axes[pi][si]
+            ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+            for v in summary["variants"]:
+                bins = v["points"][pi]["stats"].get("reliability", {}).get(split, [])
+                pts = [(b["confidence"], b["accuracy"], b["count"]) for b in bins
+                       if b.get("count") and b.get("confidence") is not None and b.get("accuracy") is not None]
+                if not pts:
+                    continue
+                total = sum(c for _, _, c in pts)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.9, color=colors[v["name"]], label=v["name"])
+                ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=[4 + 60 * c / total for _, _, c in pts],
+                           color=colors[v["name"]])
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_title(split + ((" (" + points[pi]["label"] + ")") if points[pi]["label"] else ""), fontsize=8)
+            ax.set_xlabel("confidence", fontsize=8)
+            if si == 0:
+                ax.set_ylabel("accuracy", fontsize=8)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle("Reliability per split (bins pooled over the exploratory seeds; dashed = calibrated)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(plots, "reliability.png"), dpi=DPI)
+    plt.close(fig)
 
 
 def main():
@@ -94,6 +138,13 @@ def main():
             summary = json.load(f)
     except (OSError, ValueError) as e:
         print("plot_compare: cannot read %s/summary.json: %s" % (out, e))
+        return 2
+    COLUMNS.update(summary.get("schema", {}).get("metrics_csv", {}))
+    missing = [k for k in ("step", "loss", "drift_mean_prefix", "drift_var_prefix", "group_grad_norm_prefix")
+               if k not in COLUMNS]
+    if missing:
+        print("plot_compare: %s/summary.json has no schema.metrics_csv %s (written by an older normlab compare; rerun it)"
+              % (out, ", ".join(missing)))
         return 2
     plots = os.path.join(out, "plots")
     os.makedirs(plots, exist_ok=True)
@@ -195,7 +246,7 @@ def main():
     for pi, ax in enumerate(flat):
         for name in variants:
             rs = runs_at.get((name, pi), [])
-            steps, mean, lo, hi = over_seeds(rs, "loss")
+            steps, mean, lo, hi = over_seeds(rs, COLUMNS["loss"])
             if not steps:
                 continue
             ax.plot(steps, mean, color=colors[name], label="%s (%d)" % (name, len(rs)), lw=1.4)
@@ -276,6 +327,9 @@ def main():
         fig.savefig(os.path.join(plots, "calibration.png"), dpi=DPI)
         plt.close(fig)
 
+    # 2a'. reliability diagrams (summary.json stats.reliability): a row per point, a panel per split
+    draw_reliability(summary, points, splits, colors, plots)
+
     # 2b. accuracy vs length (per-length results of result.json), training range shaded
     have_len = any(P["stats"].get("by_length") for v in summary["variants"] for P in v["points"])
     if have_len:
@@ -355,19 +409,19 @@ def main():
     # 3. BatchNorm drift per layer (one row per variant that has BatchNorm layers)
     layers = summary.get("batchnorm_layers", [])
     bn_variants = [n for n in variants
-                   if any(("drift_mean/" + L) in cols for cols in runs[n] for L in layers)]
+                   if any((COLUMNS["drift_mean_prefix"] + L) in cols for cols in runs[n] for L in layers)]
     if bn_variants:
         fig, axes = plt.subplots(len(bn_variants), 2, figsize=(7.6, 2.6 * len(bn_variants)),
                                  squeeze=False, sharex=True)
         for row, name in enumerate(bn_variants):
-            for col, which in enumerate(["drift_mean", "drift_var"]):
+            for col, which in enumerate(["drift_mean_prefix", "drift_var_prefix"]):
                 ax = axes[row][col]
                 for li, L in enumerate(layers):
-                    steps, mean, lo, hi = over_seeds(runs[name], which + "/" + L)
+                    steps, mean, lo, hi = over_seeds(runs[name], COLUMNS[which] + L)
                     if steps:
                         ax.plot(steps, mean, lw=1.0, label=L, color=plt.cm.viridis(li / max(1, len(layers) - 1)))
                 ax.set_yscale("log")
-                ax.set_title("%s: %s" % (name, which), fontsize=9)
+                ax.set_title("%s: %s" % (name, COLUMNS[which].rstrip("/")), fontsize=9)
                 ax.grid(alpha=0.3, which="both")
                 if row == len(bn_variants) - 1:
                     ax.set_xlabel("step")
@@ -388,7 +442,7 @@ def main():
         for i, name in enumerate(variants):
             ax = axes[i // ncols][i % ncols]
             for gi, G in enumerate(groups):
-                steps, mean, lo, hi = over_seeds(runs[name], "grad_norm/" + G)
+                steps, mean, lo, hi = over_seeds(runs[name], COLUMNS["group_grad_norm_prefix"] + G)
                 if steps:
                     ax.plot(steps, mean, lw=1.0, label=G, color=plt.cm.plasma(gi / max(1, len(groups) - 1) * 0.9))
             ax.set_yscale("log")

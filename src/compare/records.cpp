@@ -145,6 +145,19 @@ static int split_seen(const std::string& name, size_t i, size_t n_splits, const 
   return lo >= tmin && hi <= tmax ? 1 : 0;
 }
 
+// A split's extras (metrics_schema kSplitExtras) and reliability bins from its result.json entry.
+static void read_split_result(const nlohmann::json& e, SplitRecord& s) {
+  for (const char* x : ms::kSplitExtras)
+    if (e.contains(x)) s.extras.push_back({x, val(e[x])});
+  if (!e.contains("reliability") || !e["reliability"].is_array()) return;
+  for (const auto& b : e["reliability"]) {
+    if (!b.is_object()) continue;
+    s.reliability.push_back({val(b.value("lower", nlohmann::json())), val(b.value("upper", nlohmann::json())),
+                             val(b.value("count", nlohmann::json())), val(b.value("accuracy", nlohmann::json())),
+                             val(b.value("confidence", nlohmann::json()))});
+  }
+}
+
 // Each split's last evaluation in metrics.csv, and its extras from result.json.
 static void read_splits(RunRecord& r, const MetricsTable& t, const nlohmann::json& result,
                         const nlohmann::json& config) {
@@ -167,8 +180,7 @@ static void read_splits(RunRecord& r, const MetricsTable& t, const nlohmann::jso
       }
     for (const auto& e : result_evals(result))
       if (e.is_object() && e.value("split", std::string()) == s.name)
-        for (const char* x : ms::kSplitExtras)
-          if (e.contains(x)) s.extras.push_back({x, val(e[x])});
+        read_split_result(e, s);
     if (s.seen == 1 && std::isfinite(s.loss)) seen_loss_sum += s.loss, ++seen_n;
     r.eval.push_back(std::move(s));
   }

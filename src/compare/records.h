@@ -24,6 +24,9 @@ struct SplitRecord {
   bool has_loss = false;            // metrics.csv has its eval_loss column
   double loss = NAN, acc = NAN, step = NAN;
   std::vector<std::pair<std::string, double>> extras;  // e.g. ("ece", 0.04)
+  // result.json's eval[S].reliability bins: lower, upper, count, accuracy, confidence (NaN
+  // when the bin is empty); empty when not recorded.
+  std::vector<std::array<double, 5>> reliability;
 };
 
 struct DriftRecord {                // one BatchNorm layer's drift columns

@@ -380,35 +380,48 @@ static void render_plots(const Report& r, const std::string& plots_note, std::os
     for (size_t pi = 0; pi < r.n_points; ++pi)
       for (const auto& [split, e] : r.cell(v, pi)["stats"]["eval"].items()) any_ece |= e.contains("ece");
   if (any_ece) md << "![calibration error per split](plots/calibration.png)\n\n";
+  bool any_reliability = false;
+  for (const auto& v : r.S["variants"])
+    for (size_t pi = 0; pi < r.n_points; ++pi) any_reliability |= r.cell(v, pi)["stats"].contains("reliability");
+  if (any_reliability) md << "![reliability per split](plots/reliability.png)\n\n";
   if (!r.S["shift_layers"].empty()) md << "![BatchNorm shift per split](plots/bn_shift.png)\n\n";
   if (!r.S["batchnorm_layers"].empty()) md << "![BatchNorm drift](plots/drift.png)\n\n";
   if (!r.S["grad_groups"].empty()) md << "![gradient norm per layer group](plots/grad_norm.png)\n\n";
 }
 
+// One row of the per-run table: where, status, final numbers, accuracy per split, seconds.
+static std::vector<std::string> per_run_row(const Report& r, const ojson& v, size_t pi, const ojson& run,
+                                            const std::string& seeds) {
+  std::vector<std::string> row = {v["name"].get<std::string>()};
+  if (r.swept) row.push_back(r.point_name(pi));
+  const bool stt = run.contains("steps_to_target") && run["steps_to_target"].is_number();
+  row.insert(row.end(), {run["seed"].dump(), seeds, run["status"].get<std::string>(),
+                         run.contains("final_step") ? fixed(num_or_nan(run["final_step"]), 0) : "n/a",
+                         run.contains("final_train_loss") ? sig(num_or_nan(run["final_train_loss"])) : "n/a",
+                         stt ? fixed(num_or_nan(run["steps_to_target"]), 0) : "-"});
+  for (const auto& sp : r.S["splits"]) {
+    const std::string s = sp["name"];
+    row.push_back(run.contains("eval") && run["eval"].contains(s) ? fixed(num_or_nan(run["eval"][s]["acc"]), 3) : "n/a");
+  }
+  row.push_back(run.contains("seconds") ? fixed(num_or_nan(run["seconds"]), 1) : "n/a");
+  return row;
+}
+
+// Every run of the base setting: the exploratory seeds' (the means above), then the
+// confirmatory seeds' (only their re-tests use them).
 static void render_per_run(const Report& r, std::ostream& md) {
   std::vector<std::string> header = {"variant"};
   if (r.swept) header.push_back("point");
-  header.insert(header.end(), {"seed", "status", "final step", "final train loss", "steps to target"});
+  header.insert(header.end(), {"seed", "seeds", "status", "final step", "final train loss", "steps to target"});
   for (const auto& sp : r.S["splits"]) header.push_back("acc " + sp["name"].get<std::string>());
   header.push_back("seconds");
   std::vector<std::vector<std::string>> rows;
-  for (const auto& v : r.S["variants"])
-    for (size_t pi = 0; pi < r.n_points; ++pi)
-      for (const auto& run : r.cell(v, pi)["runs"]) {
-        std::vector<std::string> row = {v["name"].get<std::string>()};
-        if (r.swept) row.push_back(r.point_name(pi));
-        const bool stt = run.contains("steps_to_target") && run["steps_to_target"].is_number();
-        row.insert(row.end(), {run["seed"].dump(), run["status"].get<std::string>(),
-                               run.contains("final_step") ? fixed(num_or_nan(run["final_step"]), 0) : "n/a",
-                               run.contains("final_train_loss") ? sig(num_or_nan(run["final_train_loss"])) : "n/a",
-                               stt ? fixed(num_or_nan(run["steps_to_target"]), 0) : "-"});
-        for (const auto& sp : r.S["splits"]) {
-          const std::string s = sp["name"];
-          row.push_back(run.contains("eval") && run["eval"].contains(s) ? fixed(num_or_nan(run["eval"][s]["acc"]), 3) : "n/a");
-        }
-        row.push_back(run.contains("seconds") ? fixed(num_or_nan(run["seconds"]), 1) : "n/a");
-        rows.push_back(row);
-      }
+  for (const char* kind : {"runs", "replicate_runs"})
+    for (const auto& v : r.S["variants"])
+      for (size_t pi = 0; pi < r.n_points; ++pi)
+        if (r.cell(v, pi).contains(kind))
+          for (const auto& run : r.cell(v, pi)[kind])
+            rows.push_back(per_run_row(r, v, pi, run, std::string(kind) == "runs" ? "exploratory" : "confirmatory"));
   md << "## Per run\n\n" << markdown_table(header, rows) << "\n";
 }
 

@@ -10,11 +10,14 @@
 // What it is not: the words (report.cpp) nor the plots (scripts/plot_compare.py draws them
 // from summary.json and the same files).
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
 #include "normlab/compare/compare.h"
 #include "normlab/nn/norm.h"
+#include "normlab/train/metrics_schema.h"
 #include "records.h"
 #include "summary.h"
 
@@ -277,7 +280,50 @@ ojson cell_stats(const ojson& runs, const Records& R, const Bins& bins) {
   return st;
 }
 
+// Each split's reliability bins pooled over the first `n` records of a cell (its exploratory
+// seeds) that recorded them: per bin the count summed, accuracy and confidence count-weighted
+// (empty bins null). The reliability diagram of scripts/plot_compare.py.
+ojson pooled_reliability(const std::vector<RunRecord>& recs, size_t n) {
+  std::map<std::string, std::vector<std::array<double, 5>>> sums;  // lower, upper, count, acc*count, conf*count
+  std::vector<std::string> order;
+  for (size_t k = 0; k < n && k < recs.size(); ++k)
+    for (const SplitRecord& s : recs[k].eval) {
+      if (s.reliability.empty()) continue;
+      auto& bins = sums[s.name];
+      if (bins.empty()) order.push_back(s.name), bins.assign(s.reliability.size(), {NAN, NAN, 0, 0, 0});
+      for (size_t b = 0; b < bins.size() && b < s.reliability.size(); ++b) {
+        const auto& x = s.reliability[b];
+        bins[b][0] = x[0], bins[b][1] = x[1];
+        if (!(x[2] > 0) || !std::isfinite(x[3]) || !std::isfinite(x[4])) continue;
+        bins[b][2] += x[2], bins[b][3] += x[2] * x[3], bins[b][4] += x[2] * x[4];
+      }
+    }
+  ojson out = ojson::object();
+  for (const auto& name : order) {
+    ojson bins = ojson::array();
+    for (const auto& b : sums[name])
+      bins.push_back({{"lower", num(b[0])}, {"upper", num(b[1])}, {"count", b[2]},
+                      {"accuracy", b[2] > 0 ? num(b[3] / b[2]) : ojson(nullptr)},
+                      {"confidence", b[2] > 0 ? num(b[4] / b[2]) : ojson(nullptr)}});
+    out[name] = bins;
+  }
+  return out;
+}
+
 // ---- summary.json's parts ------------------------------------------------------------------
+
+// The names of what a run folder records (train/metrics_schema.h), for the plot script: it
+// picks metrics.csv columns by these, never by its own spelling of them.
+ojson schema_json() {
+  namespace ms = metrics_schema;
+  ojson m = {{"step", ms::kStep}, {"loss", ms::kLoss}, {"lr", ms::kLr}, {"grad_norm", ms::kGradNorm},
+             {"tokens_per_s", ms::kTokensPerS}, {"eval_loss_prefix", ms::kEvalLoss}, {"eval_acc_prefix", ms::kEvalAcc},
+             {"drift_mean_prefix", ms::kDriftMean}, {"drift_var_prefix", ms::kDriftVar},
+             {"group_grad_norm_prefix", ms::kGroupGradNorm}};
+  ojson extras = ojson::array();
+  for (const char* x : ms::kSplitExtras) extras.push_back(x);
+  return {{"metrics_csv", m}, {"split_extras", extras}};
+}
 
 ojson meta_json(const CompareConfig& cc, const std::string& out_dir) {
   ojson meta;
@@ -348,6 +394,8 @@ ojson variants_json(const CompareConfig& cc, const std::vector<SweepPoint>& poin
       if (pb[pi].train_range.first >= 0) P["train_lengths"] = {pb[pi].train_range.first, pb[pi].train_range.second};
       P["runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes, 0, cc.seeds.size());
       P["stats"] = cell_stats(P["runs"], R, pb[pi].bins);
+      const ojson rel = pooled_reliability(R.runs[vi][pi], cc.seeds.size());
+      if (!rel.empty()) P["stats"]["reliability"] = rel;
       if (!cc.replicate_seeds.empty()) {  // the confirmatory runs: only their tests use them
         P["replicate_runs"] = cell_runs(cc, vi, points[pi], R.runs[vi][pi], pb[pi].bins, out_dir, outcomes,
                                         cc.seeds.size(), cc.replicate_seeds.size());
@@ -406,6 +454,7 @@ void add_neighbour_verdicts(ojson& S) {
 ojson summarize_compare(const CompareConfig& cc, const std::string& out_dir, const std::vector<RunOutcome>& outcomes) {
   ojson S;
   S["compare"] = meta_json(cc, out_dir);
+  S["schema"] = schema_json();
   const std::vector<SweepPoint> points = sweep_points(cc);
   S["points"] = points_json(points);
   const Records R = read_records(cc, out_dir, points);

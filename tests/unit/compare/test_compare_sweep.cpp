@@ -311,7 +311,7 @@ TEST_CASE("sweep summary: per point stats, per-length bins, BN shift and jitter 
   CHECK(md.find("| len_7_9 (unseen) | 0.5000 | 1.500 | 0.7500 | 1.000 | 0.2500 | 75% | lower by 0.7500", cost) !=
         std::string::npos);
   CHECK(md.find("![metrics vs the sweep value](plots/sweep.png)") != std::string::npos);
-  CHECK(md.find("| batchnorm | train.batch_size=8 | 3 | finished |") != std::string::npos);
+  CHECK(md.find("| batchnorm | train.batch_size=8 | 3 | exploratory | finished |") != std::string::npos);
   fs::remove_all(out);
 }
 
