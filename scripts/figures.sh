@@ -6,7 +6,7 @@
 # (the folder is deleted first, so no run of an older build is reused), its wall time, and
 # report.md's generated sections (results tables, tests against the reference, per length,
 # BatchNorm shift/jitter, running vs batch statistics, leak_gap), headed by the commit they
-# come from.
+# come from, and at the end the claims table of every comparison run (scripts/claims_table.py).
 # The README's "What the comparisons show" quotes this output; rerun it on the final build
 # on a quiet machine and paste the numbers, with the commit hash.
 # What it is not: the comparisons (configs/compare/, src/compare/) nor a benchmark; the
@@ -62,4 +62,13 @@ for n in "${names[@]}"; do
     status=1
   fi
 done
+# The README's claims table ("Where the seed's claim holds"): every claim of the comparisons
+# run here, on both seed sets and at the neighbours (scripts/claims_table.py).
+dirs=()
+for n in "${names[@]}"; do [ -f "runs/figures/$n/summary.json" ] && dirs+=("runs/figures/$n"); done
+if [ ${#dirs[@]} -gt 0 ]; then
+  echo
+  echo "================ claims ================"
+  /usr/bin/python3 scripts/claims_table.py --commit "$commit$dirty" "${dirs[@]}" || status=1
+fi
 exit $status
