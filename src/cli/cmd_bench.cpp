@@ -26,15 +26,15 @@
 #include <filesystem>
 #include <thread>
 
-#include "normlab/cli.h"
-#include "normlab/dist/comm.h"
-#include "normlab/error.h"
-#include "normlab/io.h"
+#include "normlab/cli/cli.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/error.h"
+#include "normlab/core/io.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/norm.h"
 #include "normlab/optim/optimizer.h"
-#include "normlab/profile.h"
-#include "normlab/runtime.h"
+#include "normlab/core/profile.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/data_parallel.h"
 

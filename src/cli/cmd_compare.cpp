@@ -15,10 +15,10 @@
 #include <cstdio>
 #include <memory>
 
-#include "normlab/cli.h"
+#include "normlab/cli/cli.h"
 #include "normlab/compare/compare.h"
-#include "normlab/dist/comm.h"
-#include "normlab/signals.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/signals.h"
 
 namespace nl {
 

@@ -6,8 +6,8 @@
 // What it is not: a general converter: the one foreign format it reads is the Brown corpus's.
 #include <cstdio>
 
-#include "normlab/cli.h"
-#include "normlab/config.h"
+#include "normlab/cli/cli.h"
+#include "normlab/config/config.h"
 #include "normlab/data/brown.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"

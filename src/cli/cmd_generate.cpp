@@ -14,11 +14,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "normlab/autograd.h"
-#include "normlab/cli.h"
-#include "normlab/config.h"
-#include "normlab/rng.h"
-#include "normlab/runtime.h"
+#include "normlab/core/autograd.h"
+#include "normlab/cli/cli.h"
+#include "normlab/config/config.h"
+#include "normlab/core/rng.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/saved_model.h"
 
 namespace nl {

@@ -7,8 +7,8 @@
 #include <sstream>
 #include <vector>
 
-#include "normlab/cli.h"
-#include "normlab/gradcheck.h"
+#include "normlab/cli/cli.h"
+#include "normlab/core/gradcheck.h"
 
 namespace nl {
 

@@ -14,10 +14,10 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "normlab/cli.h"
-#include "normlab/config.h"
-#include "normlab/graph.h"
-#include "normlab/io.h"
+#include "normlab/cli/cli.h"
+#include "normlab/config/config.h"
+#include "normlab/core/graph.h"
+#include "normlab/core/io.h"
 #include "normlab/train/step_tape.h"
 
 extern char** environ;

@@ -16,12 +16,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "normlab/autograd.h"
-#include "normlab/cli.h"
-#include "normlab/config.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
-#include "normlab/runtime.h"
+#include "normlab/core/autograd.h"
+#include "normlab/cli/cli.h"
+#include "normlab/config/config.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/saved_model.h"
 
 namespace nl {

@@ -10,14 +10,14 @@
 #include <filesystem>
 #include <iostream>
 
-#include "normlab/cli.h"
-#include "normlab/config.h"
+#include "normlab/cli/cli.h"
+#include "normlab/config/config.h"
 #include "normlab/data/export.h"
-#include "normlab/dist/comm.h"
-#include "normlab/io.h"
-#include "normlab/profile.h"
-#include "normlab/runtime.h"
-#include "normlab/signals.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/io.h"
+#include "normlab/core/profile.h"
+#include "normlab/core/runtime.h"
+#include "normlab/core/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/run_lock.h"
 #include "normlab/train/saved_model.h"

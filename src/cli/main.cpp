@@ -18,10 +18,10 @@
 #include <map>
 #include <thread>
 
-#include "normlab/cli.h"
-#include "normlab/dist/comm.h"
-#include "normlab/io.h"
-#include "normlab/runtime.h"
+#include "normlab/cli/cli.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/io.h"
+#include "normlab/core/runtime.h"
 
 namespace {
 

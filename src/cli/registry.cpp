@@ -5,8 +5,8 @@
 // What it is: a function-local vector (so registration order across files does not matter),
 // the global options every command reads, resolve_config and open_checkpoint.
 // What it is not: the parser; main.cpp builds the CLI11 app from this list.
-#include "normlab/cli.h"
-#include "normlab/config.h"
+#include "normlab/cli/cli.h"
+#include "normlab/config/config.h"
 #include "normlab/train/saved_model.h"
 
 namespace nl {

@@ -16,8 +16,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "normlab/cli.h"
-#include "normlab/json_io.h"
+#include "normlab/cli/cli.h"
+#include "normlab/core/json_io.h"
 
 namespace nl {
 

@@ -19,10 +19,10 @@
 
 #include "../config/fields.h"
 #include "normlab/compare/compare.h"
-#include "normlab/config.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
 #include "normlab/nn/norm.h"
 #include "questions.h"
 

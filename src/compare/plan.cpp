@@ -11,8 +11,8 @@
 #include <set>
 
 #include "normlab/compare/compare.h"
-#include "normlab/config.h"
-#include "normlab/error.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
 
 namespace fs = std::filesystem;
 

@@ -26,9 +26,9 @@
 #include <sstream>
 
 #include "normlab/compare/compare.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
 #include "normlab/train/metrics_schema.h"
 
 namespace fs = std::filesystem;

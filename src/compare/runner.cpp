@@ -38,13 +38,13 @@
 #include <sstream>
 #include <thread>
 
-#include "normlab/dist/comm.h"
-#include "normlab/error.h"
-#include "normlab/config.h"
-#include "normlab/io.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
-#include "normlab/signals.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/error.h"
+#include "normlab/config/config.h"
+#include "normlab/core/io.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
+#include "normlab/core/signals.h"
 #include "normlab/train/progress.h"
 #include "normlab/train/run_lock.h"
 

@@ -15,17 +15,17 @@
 // Names owned by layers above config (norm types, tasks) come from names.h, which those
 // layers fill; config includes nothing from nn/, data/ or train/.
 // What it is not: the place that builds anything from the config (models, tasks).
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 
 #include <cstring>
 #include <stdexcept>
 
 #include "fields.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
-#include "normlab/memory_check.h"
-#include "normlab/names.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
+#include "normlab/config/memory_check.h"
+#include "normlab/core/names.h"
 
 namespace nl {
 

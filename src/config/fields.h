@@ -23,10 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
-#include "normlab/error.h"
-#include "normlab/json_io.h"
-#include "normlab/names.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
+#include "normlab/core/json_io.h"
+#include "normlab/core/names.h"
 
 namespace nl {
 namespace config {

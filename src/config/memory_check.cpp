@@ -6,7 +6,7 @@
 // config_from_json, so `train`, `eval`, `data export` and every run of `compare` refuse a
 // config that cannot fit before a folder is made or a byte is allocated for it.
 // What it is not: an allocator limit; the estimate is deliberately rough.
-#include "normlab/memory_check.h"
+#include "normlab/config/memory_check.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/names.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/names.h"
 
 namespace nl {
 

@@ -6,7 +6,7 @@
 // amount to the leaves twice, as in PyTorch with retain_graph=True.
 // What it is not: a graph optimiser or a scheduler; the walk is single-threaded and
 // the kernels it calls parallelise themselves.
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 
 #include <cstring>
 #include <stdexcept>

@@ -9,7 +9,7 @@
 // names a bad byte the same way. Also where the files normlab ships with
 // (scripts, the wordlang data) are found: installed beside the binary, or in the source tree.
 // What it is not: a parser or a writer.
-#include "normlab/files.h"
+#include "normlab/core/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,8 +21,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "normlab/error.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/json_io.h"
 
 namespace nl {
 

@@ -4,13 +4,13 @@
 // the element's gradient from one backward(); an element fails when both its absolute and
 // its relative error exceed the case's tolerances (gradcheck.h).
 // What it is not: a test of the forward values — only that backward matches forward.
-#include "normlab/gradcheck.h"
+#include "normlab/core/gradcheck.h"
 
 #include <cmath>
 #include <cstdio>
 
-#include "normlab/autograd.h"
-#include "normlab/rng.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/rng.h"
 
 namespace nl {
 

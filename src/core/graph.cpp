@@ -5,7 +5,7 @@
 // and edges. Parameters of one layer ("layers.0.*") are drawn inside one dashed box. The
 // backward drawing takes what traced_backward saw (Tensor::backward's watch) at each node.
 // What it is not: part of training; nothing here changes the tape.
-#include "normlab/graph.h"
+#include "normlab/core/graph.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,7 +14,7 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 
 namespace nl {
 

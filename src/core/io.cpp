@@ -4,7 +4,7 @@
 // turned into one-line UserErrors naming the file.
 // What it is not: buffered I/O. Each write goes straight to the kernel, so nothing is
 // left in a user-space buffer to be lost or to fail silently at exit.
-#include "normlab/io.h"
+#include "normlab/core/io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 namespace nl {
 

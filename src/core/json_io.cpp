@@ -7,12 +7,12 @@
 // and a bounded printer: it stops after ~40 characters, so its recursion is at most ~40
 // deep whatever the value.
 // What it is not: a JSON parser (nlohmann does that) nor a schema.
-#include "normlab/json_io.h"
+#include "normlab/core/json_io.h"
 
 #include <set>
 #include <vector>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 namespace nl {
 

@@ -3,7 +3,7 @@
 // What it is: a function-local vector of (kind, list function), so registration order
 // across files does not matter.
 // What it is not: the lists themselves; their owners hold them.
-#include "normlab/names.h"
+#include "normlab/core/names.h"
 
 #include <stdexcept>
 #include <utility>

@@ -15,8 +15,8 @@
 #include <new>
 #include <vector>
 
-#include "normlab/runtime.h"
-#include "normlab/tensor.h"
+#include "normlab/core/runtime.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 namespace {

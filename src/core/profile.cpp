@@ -4,7 +4,7 @@
 // and the lap bookkeeping: a lap adds the time since the previous one to a (part, op) slot.
 // What it is not: the hooks themselves: autograd.cpp laps each recorded op and each backward
 // closure; train_step.cpp and cmd_bench.cpp lap the work outside the tape.
-#include "normlab/profile.h"
+#include "normlab/core/profile.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // What it is: the generator, its uniform draw (top 24 bits -> [0,1)) and a Box–Muller
 // normal in double, written out so every platform draws the same numbers.
 // What it is not: thread-safe; each user (init, dropout, data) owns its own Rng.
-#include "normlab/rng.h"
+#include "normlab/core/rng.h"
 
 #include <cmath>
 

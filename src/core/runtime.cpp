@@ -4,8 +4,8 @@
 // "fast" / "reference".
 // What it is not: a scheduler — kernels decide themselves which loops run in parallel —
 // nor a kernel switch: the kernel set is an argument (exec.h).
-#include "normlab/runtime.h"
-#include "normlab/exec.h"
+#include "normlab/core/runtime.h"
+#include "normlab/core/exec.h"
 
 #include <omp.h>
 

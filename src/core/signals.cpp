@@ -4,7 +4,7 @@
 // number, kill() the registered children, or, on a second signal, restore the default
 // action and re-raise it.
 // What it is not: a place that decides what stopping means: the trainer and compare do.
-#include "normlab/signals.h"
+#include "normlab/core/signals.h"
 
 #include <signal.h>
 #include <unistd.h>

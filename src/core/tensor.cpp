@@ -3,7 +3,7 @@
 // What it is: Tensor's constructors (empty, zeros, full, from), accessors, gradient
 // buffers (allocated zero-filled on first use), detach and clone.
 // What it is not: the backward walk (autograd.cpp) nor any op (src/ops/).
-#include "normlab/tensor.h"
+#include "normlab/core/tensor.h"
 
 #include <cstring>
 #include <sstream>

@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "task_parts.h"
 
 namespace nl {

@@ -20,9 +20,9 @@
 #include <map>
 #include <sstream>
 
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/io.h"
 
 namespace nl::brown {
 

@@ -24,8 +24,8 @@
 #include <sstream>
 
 #include "normlab/data/brown.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
 #include "task_parts.h"
 
 namespace nl::brown {

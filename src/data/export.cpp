@@ -7,8 +7,8 @@
 
 #include <filesystem>
 
-#include "normlab/error.h"
-#include "normlab/io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/io.h"
 #include "task_parts.h"
 
 namespace nl {

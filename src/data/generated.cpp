@@ -37,7 +37,7 @@
 #include <functional>
 #include <vector>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "task_parts.h"
 
 namespace nl::data {

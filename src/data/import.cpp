@@ -10,9 +10,9 @@
 #include <map>
 #include <sstream>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/data/export.h"
-#include "normlab/files.h"
+#include "normlab/core/files.h"
 #include "task_parts.h"
 
 namespace nl {

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "normlab/data/brown.h"
-#include "normlab/error.h"
-#include "normlab/names.h"
+#include "normlab/core/error.h"
+#include "normlab/core/names.h"
 #include "task_parts.h"
 
 namespace nl {
@@ -84,7 +84,7 @@ std::vector<std::string> task_names() {
 int task_prefix_tokens(const std::string& task) { return data::generated_prefix_tokens(task); }
 
 // What config validation (src/config/, below data/) needs to know of tasks, through
-// normlab/names.h: every name, those that start with <bos> (max_len must cover it), those
+// normlab/core/names.h: every name, those that start with <bos> (max_len must cover it), those
 // that read task.path (it must be given), and those made of text or words (memory estimate).
 namespace {
 std::vector<std::string> tasks_with_bos() {

@@ -36,9 +36,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
 #include "task_parts.h"
 
 namespace nl::data {

@@ -9,7 +9,7 @@
 
 #include <map>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "task_parts.h"
 
 namespace nl {

@@ -12,7 +12,7 @@
 #include <cmath>
 
 #include "normlab/kernels/matmul.h"
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

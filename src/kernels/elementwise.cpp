@@ -12,7 +12,7 @@
 
 #include <cstddef>
 
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

@@ -5,7 +5,7 @@
 // What it is not: the op (ops/embedding.cpp range-checks the ids and records the backward)
 // nor the token and position embeddings of the model (nn/encoder.cpp).
 #include "normlab/kernels/embedding.h"
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

@@ -16,7 +16,7 @@
 #include <cmath>
 
 #include "normlab/kernels/norm.h"
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

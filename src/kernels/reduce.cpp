@@ -11,7 +11,7 @@
 
 #include <cstddef>
 
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

@@ -7,7 +7,7 @@
 #include "normlab/kernels/shape.h"
 
 #include <cstddef>
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

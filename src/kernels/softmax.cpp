@@ -8,7 +8,7 @@
 
 #include <cmath>
 #include <limits>
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

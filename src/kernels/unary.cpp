@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl::kernels {
 

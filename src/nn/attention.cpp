@@ -14,10 +14,10 @@
 #include <memory>
 #include <stdexcept>
 
-#include "normlab/gradcheck.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/attention.h"
 #include "normlab/nn/layers.h"
-#include "normlab/profile.h"
+#include "normlab/core/profile.h"
 
 namespace nl {
 

@@ -25,8 +25,8 @@
 
 #include "normlab/kernels/softmax.h"
 #include "normlab/nn/layers.h"
-#include "normlab/profile.h"
-#include "normlab/ops.h"
+#include "normlab/core/profile.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

@@ -27,9 +27,9 @@
 #include <memory>
 
 #include "normlab/data/task.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/nn/encoder.h"
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 
 namespace nl {
 

@@ -7,9 +7,9 @@
 #include <memory>
 #include <stdexcept>
 
-#include "normlab/gradcheck.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/nn/layers.h"
-#include "normlab/profile.h"
+#include "normlab/core/profile.h"
 
 namespace nl {
 

@@ -8,11 +8,11 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/attention.h"
-#include "normlab/ops.h"
-#include "normlab/runtime.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/runtime.h"
 
 namespace nl {
 

@@ -7,10 +7,10 @@
 // tables, their initialisation and their sum (nn/encoder.cpp).
 #include <stdexcept>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/embedding.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

@@ -9,12 +9,12 @@
 // sgemm flags, so no transposed copy is ever made).
 #include <stdexcept>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/matmul.h"
 #include "normlab/kernels/reduce.h"
-#include "normlab/ops.h"
-#include "normlab/parallel.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/parallel.h"
 
 namespace nl {
 

@@ -11,10 +11,10 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/shape.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

@@ -7,10 +7,10 @@
 // checks: log and sqrt of x <= 0 give what <cmath> gives, not an error.
 #include <cmath>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/unary.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

@@ -23,7 +23,7 @@
 
 #include <cmath>
 #include <stdexcept>
-#include "normlab/parallel.h"
+#include "normlab/core/parallel.h"
 
 namespace nl {
 

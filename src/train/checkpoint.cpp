@@ -38,10 +38,10 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
-#include "normlab/error.h"
-#include "normlab/io.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/io.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
 
 namespace nl {
 

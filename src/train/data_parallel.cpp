@@ -3,7 +3,7 @@
 //
 // What it is: packing parameters' gradients into one buffer, so one collective carries a
 // whole step's gradients (per-tensor all-reduces would pay MPI's latency ~50 times), and
-// unpacking the sum. How the sum is done (rank order, double) is dist/comm.cpp's.
+// unpacking the sum. How the sum is done (rank order, double) is parallel/comm.cpp's.
 // What it is not: the loss scaling, which the trainer applies before backward.
 #include "normlab/train/data_parallel.h"
 

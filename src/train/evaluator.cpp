@@ -15,9 +15,9 @@
 #include <cmath>
 #include <map>
 
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 #include "normlab/kernels/softmax.h"
-#include "normlab/rng.h"
+#include "normlab/core/rng.h"
 
 namespace nl {
 

@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 namespace nl {
 

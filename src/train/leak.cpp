@@ -14,7 +14,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 
 namespace nl {
 

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "normlab/io.h"
+#include "normlab/core/io.h"
 #include "normlab/train/metrics_schema.h"
 
 namespace nl {

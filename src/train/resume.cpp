@@ -13,8 +13,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "normlab/error.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/json_io.h"
 
 namespace nl {
 

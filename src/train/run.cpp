@@ -4,7 +4,7 @@
 // What it is not: anything that reads or writes a run folder (trainer.cpp).
 #include "normlab/train/run.h"
 
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 
 namespace nl {
 

@@ -7,10 +7,10 @@
 
 #include <filesystem>
 
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/io.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/io.h"
+#include "normlab/core/json_io.h"
 #include "normlab/train/run_lock.h"
 
 namespace fs = std::filesystem;

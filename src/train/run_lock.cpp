@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <string>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 namespace nl {
 

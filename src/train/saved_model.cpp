@@ -8,9 +8,9 @@
 // What it is not: the safetensors reader (checkpoint.cpp) nor the resume state (trainer.cpp).
 #include "normlab/train/saved_model.h"
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/nn/norm.h"
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run.h"
 

@@ -16,9 +16,9 @@
 
 #include <cmath>
 
-#include "normlab/error.h"
-#include "normlab/profile.h"
-#include "normlab/signals.h"
+#include "normlab/core/error.h"
+#include "normlab/core/profile.h"
+#include "normlab/core/signals.h"
 #include "normlab/train/data_parallel.h"
 #include "normlab/train/metrics.h"
 

@@ -25,8 +25,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "normlab/error.h"
-#include "normlab/signals.h"
+#include "normlab/core/error.h"
+#include "normlab/core/signals.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/leak.h"
 #include "normlab/train/metrics.h"

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "normlab/compare/compare.h"
-#include "normlab/error.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/json_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text((const char*)data, size);

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
-#include "normlab/error.h"
-#include "normlab/json_io.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
+#include "normlab/core/json_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string in((const char*)data, size);

@@ -19,9 +19,9 @@
 #include <string>
 
 #include "normlab/data/tokenizer.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
 
 namespace fs = std::filesystem;
 

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/train/checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

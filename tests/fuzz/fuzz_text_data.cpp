@@ -19,7 +19,7 @@
 
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 namespace fs = std::filesystem;
 

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 #include "normlab/nn/norm.h"
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 
 // A probe-local op, out = 3 x, whose closure is compiled here (-O0 -g): test_gdb.cpp's
 // `nlnext-op probe_triple` and `step` from the tape walk land on its first line.

@@ -17,7 +17,7 @@
 //    BatchNorm / PowerNorm shift (float64 sums over ranks).
 // Comparisons happen on rank 0 after every collective of a test case (so a failed
 // CHECK cannot leave rank 1 waiting in one).
-// What it does not check: the command line (tests/unit/dist/test_dist_cli.cpp runs mpirun on
+// What it does not check: the command line (tests/unit/parallel/test_dist_cli.cpp runs mpirun on
 // the binary), speed.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
@@ -30,13 +30,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/autograd.h"
-#include "normlab/config.h"
-#include "normlab/dist/comm.h"
-#include "normlab/exec.h"
+#include "normlab/core/autograd.h"
+#include "normlab/config/config.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/exec.h"
 #include "normlab/nn/encoder.h"
-#include "normlab/ops.h"
-#include "normlab/runtime.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/data_parallel.h"
 #include "normlab/train/trainer.h"

@@ -27,7 +27,7 @@
 
 namespace nl {
 
-class Comm;  // dist/comm.h
+class Comm;  // parallel/comm.h
 
 struct CompareVariant {
   std::string name;                 // also the run folder name: [A-Za-z0-9_.-]+

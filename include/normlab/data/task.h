@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
-#include "normlab/rng.h"
-#include "normlab/tensor.h"
+#include "normlab/config/config.h"
+#include "normlab/core/rng.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

@@ -7,7 +7,7 @@
 // Shapes: op(A) is [M,K], op(B) is [K,N], C is [M,N], all row-major and contiguous.
 // trans_a means A is stored [K,M]; trans_b means B is stored [N,K].
 #pragma once
-#include "normlab/exec.h"
+#include "normlab/core/exec.h"
 
 namespace nl::kernels {
 

@@ -10,7 +10,7 @@
 #pragma once
 #include <cstdint>
 
-#include "normlab/exec.h"
+#include "normlab/core/exec.h"
 
 namespace nl::kernels {
 

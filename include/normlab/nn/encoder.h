@@ -12,17 +12,17 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
-#include "normlab/exec.h"
+#include "normlab/core/exec.h"
 #include "normlab/nn/module.h"
 #include "normlab/nn/norm.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 
 class MultiHeadAttention;  // nn/layers.h
-class Comm;                // dist/comm.h
+class Comm;                // parallel/comm.h
 
 class Encoder : public Module {
  public:

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/nn/module.h"
-#include "normlab/ops.h"
-#include "normlab/rng.h"
-#include "normlab/tensor.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/rng.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "normlab/tensor.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
-#include "normlab/exec.h"
+#include "normlab/config/config.h"
+#include "normlab/core/exec.h"
 #include "normlab/nn/module.h"
 
 namespace nl {
 
 class Norm;
-class Comm;  // dist/comm.h
+class Comm;  // parallel/comm.h
 // Throws std::invalid_argument naming the unknown type and listing the known ones.
 // comm: the data-parallel ranks (ExecOptions::comm); only a norm whose statistics span the
 // batch uses it, and only when cfg.sync is true (SyncBatchNorm). nullptr: one process.

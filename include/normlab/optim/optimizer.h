@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/nn/module.h"
 
 namespace nl {

@@ -1,17 +1,17 @@
 // train/data_parallel.h — what the training loop does differently on K ranks.
 //
-// What it is: the two exchanges of data-parallel training, on top of dist/comm.h:
+// What it is: the two exchanges of data-parallel training, on top of parallel/comm.h:
 //   sum_gradients      after backward, every parameter's gradient becomes the sum of the
 //                      ranks' gradients (each rank's loss is already scaled so that the sum
 //                      is the gradient of the single-process loss of the global batch);
 //   broadcast_tensors  rank 0's values on every rank (unsynced BatchNorm's running
 //                      statistics after each step, as PyTorch DDP's broadcast_buffers).
 // The shards themselves come from shard_batch (data/task.h).
-// What it is not: the loop (trainer.cpp) nor MPI (src/dist/).
+// What it is not: the loop (trainer.cpp) nor MPI (src/parallel/).
 #pragma once
 #include <vector>
 
-#include "normlab/dist/comm.h"
+#include "normlab/parallel/comm.h"
 #include "normlab/nn/module.h"
 
 namespace nl {

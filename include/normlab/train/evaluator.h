@@ -16,9 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
-#include "normlab/dist/comm.h"
+#include "normlab/parallel/comm.h"
 #include "normlab/nn/encoder.h"
 
 namespace nl {

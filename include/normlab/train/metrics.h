@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "normlab/io.h"
+#include "normlab/core/io.h"
 
 namespace nl {
 

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/train_state.h"

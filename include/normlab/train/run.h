@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <memory>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
-#include "normlab/exec.h"
+#include "normlab/core/exec.h"
 #include "normlab/nn/encoder.h"
 
 namespace nl {

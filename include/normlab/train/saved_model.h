@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
 #include "normlab/data/tokenizer.h"
 #include "normlab/nn/encoder.h"

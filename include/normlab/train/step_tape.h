@@ -8,7 +8,7 @@
 #pragma once
 #include <memory>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
 

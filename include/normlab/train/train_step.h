@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
-#include "normlab/dist/comm.h"
+#include "normlab/parallel/comm.h"
 #include "normlab/optim/optimizer.h"
 #include "normlab/train/run.h"
 

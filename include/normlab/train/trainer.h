@@ -24,11 +24,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
-#include "normlab/dist/comm.h"
+#include "normlab/parallel/comm.h"
 #include "normlab/nn/encoder.h"
-#include "normlab/profile.h"
+#include "normlab/core/profile.h"
 #include "normlab/train/evaluator.h"  // evaluate(), EvalResult, eval_to_json()
 #include "normlab/train/jitter.h"     // BatchStatsJitter
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "common.h"
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 #include "normlab/kernels/norm.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

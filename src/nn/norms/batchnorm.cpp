@@ -47,12 +47,12 @@
 #include <vector>
 
 #include "common.h"
-#include "normlab/autograd.h"
-#include "normlab/dist/comm.h"
-#include "normlab/dist/ops.h"
-#include "normlab/error.h"
+#include "normlab/core/autograd.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/parallel/ops.h"
+#include "normlab/core/error.h"
 #include "normlab/kernels/norm.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

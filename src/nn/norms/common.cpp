@@ -10,8 +10,8 @@
 
 #include <stdexcept>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 
 namespace nl::norms {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/nn/norm.h"
-#include "normlab/tensor.h"
+#include "normlab/core/tensor.h"
 
 namespace nl::norms {
 

@@ -13,9 +13,9 @@
 // given the `reference` kernel set; tests/unit/nn/test_norms_twins.cpp checks that the two agree.
 // What it is not: the math, which is kernels::layernorm_forward / layernorm_backward.
 #include "common.h"
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 #include "normlab/kernels/norm.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

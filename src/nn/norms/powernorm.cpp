@@ -85,13 +85,13 @@
 #include <vector>
 
 #include "common.h"
-#include "normlab/autograd.h"
-#include "normlab/dist/comm.h"
-#include "normlab/error.h"
+#include "normlab/core/autograd.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/error.h"
 #include "normlab/kernels/norm.h"
 #include "normlab/kernels/norm_power.h"
-#include "normlab/ops.h"
-#include "normlab/parallel.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/parallel.h"
 
 namespace nl {
 

@@ -16,7 +16,7 @@
 // What it is not: any norm's math (kernels/) or layer (the <name>.cpp files).
 #include <stdexcept>
 
-#include "normlab/names.h"
+#include "normlab/core/names.h"
 #include "normlab/nn/norm.h"
 
 namespace nl {
@@ -157,7 +157,7 @@ std::vector<std::string> norm_roles() {
   return out;
 }
 
-// model.norm.type is checked against this list (src/config/, through normlab/names.h).
+// model.norm.type is checked against this list (src/config/, through normlab/core/names.h).
 static const NamesRegistrar nl_norm_names("norm", norm_types);
 // model.norm.sync = true is checked against this one.
 static const NamesRegistrar nl_norm_sync_names("norm_sync", norm_types_with_sync);

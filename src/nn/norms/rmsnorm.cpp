@@ -6,9 +6,9 @@
 // set is `reference` (tests/unit/nn/test_norms_twins.cpp checks they agree).
 // What it is not: the math, which is kernels::rmsnorm_forward / rmsnorm_backward.
 #include "common.h"
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 #include "normlab/kernels/norm.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 
 namespace nl {
 

@@ -14,9 +14,9 @@
 #include <set>
 #include <sstream>
 
-#include "normlab/config.h"
-#include "normlab/graph.h"
-#include "normlab/runtime.h"
+#include "normlab/config/config.h"
+#include "normlab/core/graph.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/step_tape.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"

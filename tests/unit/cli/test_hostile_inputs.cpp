@@ -18,13 +18,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
-#include "normlab/error.h"
-#include "normlab/files.h"
-#include "normlab/json_io.h"
-#include "normlab/memory_check.h"
+#include "normlab/core/error.h"
+#include "normlab/core/files.h"
+#include "normlab/core/json_io.h"
+#include "normlab/config/memory_check.h"
 #include "testutil/process.h"
 
 namespace fs = std::filesystem;

@@ -30,8 +30,8 @@
 #include <nlohmann/json.hpp>
 
 #include "normlab/compare/compare.h"
-#include "normlab/config.h"
-#include "normlab/error.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
 #include "normlab/train/run_lock.h"
 #include "testutil/process.h"
 

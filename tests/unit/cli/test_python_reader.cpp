@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
 

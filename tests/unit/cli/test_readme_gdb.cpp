@@ -15,8 +15,8 @@
 #include <regex>
 #include <sstream>
 
-#include "normlab/config.h"
-#include "normlab/graph.h"
+#include "normlab/config/config.h"
+#include "normlab/core/graph.h"
 #include "normlab/train/step_tape.h"
 
 namespace {

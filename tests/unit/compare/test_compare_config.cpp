@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/compare/compare.h"
 #include "normlab/nn/norm.h"
 #include "testutil/process.h"

@@ -12,8 +12,8 @@
 #include <map>
 #include <sstream>
 
-#include "normlab/error.h"
-#include "normlab/config.h"
+#include "normlab/core/error.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/compare/compare.h"

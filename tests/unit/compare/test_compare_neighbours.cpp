@@ -12,7 +12,7 @@
 #include <map>
 
 #include "normlab/compare/compare.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "testutil/process.h"
 
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/compare/compare.h"
 
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include <map>
 #include <sstream>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/compare/compare.h"
 #include "testutil/process.h"
 

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "normlab/compare/compare.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "testutil/process.h"
 
 namespace fs = std::filesystem;

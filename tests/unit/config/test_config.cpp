@@ -11,8 +11,8 @@
 #include <set>
 #include <sstream>
 
-#include "normlab/error.h"
-#include "normlab/config.h"
+#include "normlab/core/error.h"
+#include "normlab/config/config.h"
 
 using nlohmann::json;
 

@@ -6,9 +6,9 @@
 #include <functional>
 #include <memory>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
-#include "normlab/ops.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
+#include "normlab/ops/ops.h"
 
 using namespace nl;
 

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <string>
 
-#include "normlab/error.h"
-#include "normlab/io.h"
+#include "normlab/core/error.h"
+#include "normlab/core/io.h"
 #include "normlab/train/checkpoint.h"
 #include "testutil/process.h"
 

@@ -11,10 +11,10 @@
 #include <fstream>
 #include <set>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
-#include "normlab/profile.h"
+#include "normlab/core/profile.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"
 

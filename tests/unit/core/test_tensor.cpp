@@ -5,11 +5,11 @@
 
 #include <set>
 
-#include "normlab/gradcheck.h"
-#include "normlab/ops.h"
-#include "normlab/rng.h"
-#include "normlab/runtime.h"
-#include "normlab/tensor.h"
+#include "normlab/core/gradcheck.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/rng.h"
+#include "normlab/core/runtime.h"
+#include "normlab/core/tensor.h"
 
 using namespace nl;
 

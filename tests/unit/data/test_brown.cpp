@@ -14,7 +14,7 @@
 #include "normlab/data/brown.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/train/leak.h"
 #include "testutil/process.h"

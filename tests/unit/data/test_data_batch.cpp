@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/data/task.h"
 
 using nl::Batch;

@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/data/export.h"
 #include "normlab/data/task.h"
 #include "testutil/process.h"

@@ -12,14 +12,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/config.h"
-#include "normlab/gradcheck.h"
-#include "normlab/graph.h"
+#include "normlab/config/config.h"
+#include "normlab/core/gradcheck.h"
+#include "normlab/core/graph.h"
 #include "normlab/kernels/unary.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/layers.h"
 #include "normlab/optim/optimizer.h"
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 #include "normlab/train/trainer.h"
 #include "testutil/runs.h"
 

@@ -6,12 +6,12 @@
 
 #include <cstring>
 
-#include "normlab/gradcheck.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/kernels/elementwise.h"
 #include "normlab/kernels/matmul.h"
 #include "normlab/kernels/reduce.h"
-#include "normlab/ops.h"
-#include "normlab/runtime.h"
+#include "normlab/ops/ops.h"
+#include "normlab/core/runtime.h"
 
 using namespace nl;
 

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 #include "normlab/data/task.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/nn/layers.h"
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 
 using namespace nl;
 

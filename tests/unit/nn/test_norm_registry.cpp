@@ -13,10 +13,10 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "normlab/config.h"
-#include "normlab/error.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
 #include "normlab/nn/norm.h"
-#include "normlab/ops.h"
+#include "normlab/ops/ops.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"
 #include "testutil/runs.h"

@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "testutil/norms.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 using namespace normtest;
 

@@ -11,8 +11,8 @@
 #include <filesystem>
 
 #include "testutil/norms.h"
-#include "normlab/config.h"
-#include "normlab/error.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"

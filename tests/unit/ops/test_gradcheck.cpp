@@ -5,8 +5,8 @@
 // beside its code (NL_GRADCHECK_CASE, norms::NormGradchecks).
 #include <catch2/catch.hpp>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 
 TEST_CASE("every registered gradient check passes", "[gradcheck]") {
   auto& cases = nl::gradcheck_registry();

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <limits>
 
-#include "normlab/gradcheck.h"
-#include "normlab/ops.h"
+#include "normlab/core/gradcheck.h"
+#include "normlab/ops/ops.h"
 
 using namespace nl;
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "normlab/autograd.h"
-#include "normlab/gradcheck.h"
+#include "normlab/core/autograd.h"
+#include "normlab/core/gradcheck.h"
 #include "normlab/nn/norm.h"
-#include "normlab/runtime.h"
+#include "normlab/core/runtime.h"
 
 namespace normtest {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/train/metrics_schema.h"
 #include "normlab/train/trainer.h"
 

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/train/checkpoint.h"
 
 namespace fs = std::filesystem;

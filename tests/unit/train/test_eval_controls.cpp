@@ -14,10 +14,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "normlab/autograd.h"
-#include "normlab/config.h"
+#include "normlab/core/autograd.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/train/evaluator.h"
 #include "normlab/train/resume.h"

@@ -18,8 +18,8 @@
 #include <map>
 #include <numeric>
 
-#include "normlab/autograd.h"
-#include "normlab/config.h"
+#include "normlab/core/autograd.h"
+#include "normlab/config/config.h"
 #include "normlab/data/task.h"
 #include "normlab/nn/encoder.h"
 #include "normlab/train/trainer.h"

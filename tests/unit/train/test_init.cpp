@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/run.h"
 #include "normlab/train/saved_model.h"

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/config.h"
+#include "normlab/config/config.h"
 #include "normlab/train/trainer.h"
 #include "testutil/runs.h"
 

@@ -11,8 +11,8 @@
 #include <map>
 #include <string>
 
-#include "normlab/config.h"
-#include "normlab/error.h"
+#include "normlab/config/config.h"
+#include "normlab/core/error.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/resume.h"
 #include "normlab/train/run_lock.h"

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/train/run_lock.h"
 #include "testutil/process.h"
 

@@ -19,10 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/autograd.h"
-#include "normlab/config.h"
+#include "normlab/core/autograd.h"
+#include "normlab/config/config.h"
 #include "normlab/data/tokenizer.h"
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 #include "normlab/train/saved_model.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "normlab/error.h"
-#include "normlab/config.h"
+#include "normlab/core/error.h"
+#include "normlab/config/config.h"
 #include "normlab/train/checkpoint.h"
 #include "normlab/train/trainer.h"
 #include "testutil/process.h"

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "normlab/exec.h"
-#include "normlab/tensor.h"
+#include "normlab/core/exec.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

@@ -1,4 +1,4 @@
-// dist/comm.h — the K processes that train one model together (data parallel), as seen
+// parallel/comm.h — the K processes that train one model together (data parallel), as seen
 // by the trainer and by SyncBatchNorm.
 //
 // What it is: an interface with the collectives data-parallel training needs —
@@ -11,8 +11,8 @@
 // The sum is DETERMINISTIC: every rank gets the same bits, and so does every rerun. MPI's
 // own MPI_Allreduce does not promise that (its reduction order is the implementation's
 // choice and may depend on the message size and the rank count), so sum() adds the K
-// ranks' values itself, in rank order 0, 1, ..., K-1, in double (src/dist/mpi_comm.cpp).
-// What it is not: MPI itself. Only src/dist/ includes <mpi.h>; everything else sees this
+// ranks' values itself, in rank order 0, 1, ..., K-1, in double (src/parallel/mpi_comm.cpp).
+// What it is not: MPI itself. Only src/parallel/ includes <mpi.h>; everything else sees this
 // header, so a K=1 run never touches MPI and never needs its daemon.
 #pragma once
 #include <cstdint>

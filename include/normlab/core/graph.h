@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "normlab/tensor.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

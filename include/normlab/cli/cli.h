@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "normlab/error.h"
+#include "normlab/core/error.h"
 
 namespace nl {
 

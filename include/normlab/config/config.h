@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "normlab/exec.h"  // KernelSet (train.kernels), ExecOptions
+#include "normlab/core/exec.h"  // KernelSet (train.kernels), ExecOptions
 
 namespace nl {
 

@@ -15,9 +15,9 @@
 #pragma once
 #include <vector>
 
-#include "normlab/exec.h"
-#include "normlab/rng.h"
-#include "normlab/tensor.h"
+#include "normlab/core/exec.h"
+#include "normlab/core/rng.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

@@ -16,7 +16,7 @@
 // pack (fast kernels only): run the layers on the batch's real tokens, one sequence after
 // another, when that is exact, i.e. no norm reads pad rows (nn/encoder.cpp, "Packing").
 // With pack = false, or under reference kernels, the layers run on the padded [B,T,D] grid.
-// comm: over which data-parallel ranks a synced BatchNorm takes its statistics (dist/comm.h).
+// comm: over which data-parallel ranks a synced BatchNorm takes its statistics (parallel/comm.h).
 // What it is not: the thread count (runtime.h: OpenMP's own setting), nor a config struct.
 #pragma once
 #include <string>
@@ -27,7 +27,7 @@ enum class KernelSet { fast, reference };
 KernelSet parse_kernel_set(const std::string& s);  // "fast" | "reference", else throws
 const char* kernel_set_name(KernelSet k);
 
-class Comm;  // dist/comm.h
+class Comm;  // parallel/comm.h
 
 struct ExecOptions {
   KernelSet kernels = KernelSet::fast;

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "normlab/profile.h"
-#include "normlab/tensor.h"
+#include "normlab/core/profile.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

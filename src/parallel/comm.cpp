@@ -1,4 +1,4 @@
-// dist/comm.cpp — the two communicators of dist/comm.h: one process, and MPI_COMM_WORLD.
+// parallel/comm.cpp — the two communicators of parallel/comm.h: one process, and MPI_COMM_WORLD.
 //
 // What it is: the only file in normlab that includes <mpi.h>. MPI is initialised lazily,
 // by the first world_comm() call in a process that mpirun started (launched_by_mpirun()),
@@ -19,7 +19,7 @@
 // Both paths do the same additions in the same order, so they give the same bits.
 // What it is not: a transport of its own (MPI is) nor a general MPI wrapper: only what
 // data-parallel training needs.
-#include "normlab/dist/comm.h"
+#include "normlab/parallel/comm.h"
 
 #include <mpi.h>
 

@@ -1,4 +1,4 @@
-// dist/ops.h — the one autograd op that crosses ranks.
+// parallel/ops.h — the one autograd op that crosses ranks.
 //
 // What it is: sum_over_ranks(x, comm): y = sum over the K ranks of x_r (every rank gets the
 // same y). Backward: every rank's loss depends on y, so the gradient of the total loss
@@ -9,8 +9,8 @@
 // What it is not: the gradient all-reduce of data-parallel training, which the trainer
 // does on the parameters' gradients after backward (src/train/data_parallel.cpp).
 #pragma once
-#include "normlab/dist/comm.h"
-#include "normlab/tensor.h"
+#include "normlab/parallel/comm.h"
+#include "normlab/core/tensor.h"
 
 namespace nl {
 

@@ -1,14 +1,14 @@
-// dist/ops.cpp — sum_over_ranks: an all-reduce as an autograd op (see dist/ops.h).
+// parallel/ops.cpp — sum_over_ranks: an all-reduce as an autograd op (see parallel/ops.h).
 //
 // What it is: forward y = sum_r x_r, backward dx_r += sum_r' dy_r', both with Comm::sum
 // (rank order, deterministic). Every rank must run the op, and its backward, in the same
 // order: data-parallel ranks run the same model, so their tapes have the same shape.
-// What it is not: MPI (dist/comm.cpp is).
-#include "normlab/dist/ops.h"
+// What it is not: MPI (parallel/comm.cpp is).
+#include "normlab/parallel/ops.h"
 
 #include <vector>
 
-#include "normlab/autograd.h"
+#include "normlab/core/autograd.h"
 
 namespace nl {
 
