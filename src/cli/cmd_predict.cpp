@@ -69,6 +69,33 @@ int argmax(const std::vector<double>& p) {
   return best;
 }
 
+// The inputs as examples (token ids; labels unused, forward reads tokens only); an empty or
+// too long input is a one-line error, an unknown token a note on stderr (read as <unk>).
+Dataset encode_inputs(const std::vector<Input>& inputs, const Tokenizer& tok, int max_len, bool classify) {
+  Dataset data;
+  for (const Input& in : inputs) {
+    std::vector<std::string> unknown;
+    Example e;
+    e.tokens = tok.encode(in.text, "predict: " + in.where, &unknown);
+    if ((int)e.tokens.size() == (int)tok.prefix.size())
+      throw UserError("predict: " + in.where + ": empty input", 2);
+    if ((int)e.tokens.size() > max_len)
+      throw UserError("predict: " + in.where + ": " + std::to_string(e.tokens.size()) + " tokens" +
+                          (tok.prefix.empty() ? "" : " (with <bos>)") + " is longer than model.max_len = " +
+                          std::to_string(max_len),
+                      2);
+    if (!unknown.empty()) {
+      std::string list;
+      for (const std::string& u : unknown) list += (list.empty() ? "'" : ", '") + u + "'";
+      std::fprintf(stderr, "normlab predict: note: %s: %s not in the vocabulary, read as <unk>\n",
+                   in.where.c_str(), list.c_str());
+    }
+    e.labels.assign(classify ? 1 : e.tokens.size(), 0);
+    data.examples.push_back(std::move(e));
+  }
+  return data;
+}
+
 }  // namespace
 
 NL_COMMAND("predict", "Label new inputs with a trained classify or tag checkpoint (no config or data needed)", 22,
@@ -97,28 +124,8 @@ NL_COMMAND("predict", "Label new inputs with a trained classify or tag checkpoin
 
     // Inputs -> ids, every error before any output.
     const std::vector<Input> inputs = read_inputs(a->texts, a->input);
-    Dataset data;
     const bool classify = saved.head == "classify";
-    for (const Input& in : inputs) {
-      std::vector<std::string> unknown;
-      Example e;
-      e.tokens = tok.encode(in.text, "predict: " + in.where, &unknown);
-      if ((int)e.tokens.size() == (int)tok.prefix.size())
-        throw UserError("predict: " + in.where + ": empty input", 2);
-      if ((int)e.tokens.size() > cfg.model.max_len)
-        throw UserError("predict: " + in.where + ": " + std::to_string(e.tokens.size()) + " tokens" +
-                            (tok.prefix.empty() ? "" : " (with <bos>)") + " is longer than model.max_len = " +
-                            std::to_string(cfg.model.max_len),
-                        2);
-      if (!unknown.empty()) {
-        std::string list;
-        for (const std::string& u : unknown) list += (list.empty() ? "'" : ", '") + u + "'";
-        std::fprintf(stderr, "normlab predict: note: %s: %s not in the vocabulary, read as <unk>\n",
-                     in.where.c_str(), list.c_str());
-      }
-      e.labels.assign(classify ? 1 : e.tokens.size(), 0);  // unused: forward reads tokens only
-      data.examples.push_back(std::move(e));
-    }
+    const Dataset data = encode_inputs(inputs, tok, cfg.model.max_len, classify);
 
     // Forward in batches of train.batch_size, evaluation mode.
     NoGrad no_grad;

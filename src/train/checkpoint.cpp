@@ -180,6 +180,44 @@ SafetensorsFile load_safetensors(const std::string& path) {
   return parse_safetensors(read_regular_file(path, "checkpoint " + path, "checkpoint", kMaxCheckpointBytes, 1), path);
 }
 
+namespace {
+
+// Where one tensor's bytes lie in the data section.
+struct Span {
+  uint64_t begin, end;
+  std::string name;
+};
+
+// The tensors must tile the data section exactly: no overlap, no hole, nothing after.
+void check_tiling(std::vector<Span> spans, uint64_t data_size, const std::string& path) {
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t at = 0;
+  std::string prev = "the start of the data";
+  for (const Span& s : spans) {
+    if (s.begin < at) bad(path, "tensor '" + s.name + "' overlaps " + prev);
+    if (s.begin > at)
+      bad(path, std::to_string(s.begin - at) + " unused bytes before tensor '" + s.name + "' (a hole in the data)");
+    at = s.end;
+    prev = "tensor '" + s.name + "'";
+  }
+  if (at != data_size)
+    bad(path, std::to_string(data_size - at) + " bytes after the last tensor (the header does not describe them)");
+}
+
+// The header's __metadata__: an object of strings.
+void read_metadata(const json& e, std::map<std::string, std::string>& metadata, const std::string& path) {
+  if (!e.is_object()) bad(path, "__metadata__ is not an object of strings, got " + json_describe(e));
+  for (auto m = e.begin(); m != e.end(); ++m) {
+    if (!m.value().is_string())
+      bad(path, "__metadata__." + printable(m.key(), 80) + " is not a string, got " + json_describe(m.value()));
+    metadata[m.key()] = m.value().get<std::string>();
+  }
+}
+
+}  // namespace
+
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
   if (!little_endian_host()) throw std::runtime_error("load_safetensors: big-endian hosts are not supported");
   const uint64_t size = bytes.size();
@@ -206,19 +244,13 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
 
   const uint64_t data_begin = 8 + N, data_size = size - data_begin;
   SafetensorsFile out;
-  struct Span { uint64_t begin, end; std::string name; };
   std::vector<Span> spans;
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const json& e = it.value();
     if (name == "__metadata__") {
-      if (!e.is_object()) bad(path, "__metadata__ is not an object of strings, got " + json_describe(e));
-      for (auto m = e.begin(); m != e.end(); ++m) {
-        if (!m.value().is_string())
-          bad(path, "__metadata__." + printable(m.key(), 80) + " is not a string, got " + json_describe(m.value()));
-        out.metadata[m.key()] = m.value().get<std::string>();
-      }
+      read_metadata(e, out.metadata, path);
       continue;
     }
     // Names and values are shown short and printable: a header may hold any bytes.
@@ -270,22 +302,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
     out.tensors[name] = x;
   }
 
-  // The tensors must tile the data section exactly: no overlap, no hole, nothing after.
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  uint64_t at = 0;
-  std::string prev = "the start of the data";
-  for (const Span& s : spans) {
-    if (s.begin < at) bad(path, "tensor '" + s.name + "' overlaps " + prev);
-    if (s.begin > at)
-      bad(path, std::to_string(s.begin - at) + " unused bytes before tensor '" + s.name + "' (a hole in the data)");
-    at = s.end;
-    prev = "tensor '" + s.name + "'";
-  }
-  if (at != data_size)
-    bad(path, std::to_string(data_size - at) + " bytes after the last tensor (the header does not describe them)");
-
+  check_tiling(spans, data_size, path);
   // The data must be what was written: CRC32 of the whole data section.
   // (Without it, check_header_crc has said so in its note.)
   auto stored = out.metadata.find(kDataCrc32Key);
