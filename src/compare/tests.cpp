@@ -273,14 +273,24 @@ static void replicate(ojson& tests, const std::vector<size_t>& distinct, const o
 }
 
 // A claim judged from one test's numbers (`t` a test, or its replication): holds, fails or
-// inconclusive (docs/math.md, "Claims").
+// inconclusive (docs/math.md, "Claims"). An expected equivalence holds when TOST puts the difference inside the margin (Holm p < 0.05),
+// even if a (negligible) difference is also detected; it fails only when a difference is detected
+// and its 95% CI lies wholly outside the margin (the difference shown larger than the margin).
+// A direction claim holds when detected the expected way; it fails on the other sign or when the
+// difference is shown equivalent (no difference where one was expected).
 static std::string claim_status(const ojson& t, const std::string& expect) {
   if (!t.is_object() || !t["p_holm"].is_number()) return "not tested";
   const bool different = t["p_holm"].get<double>() < 0.05;
-  const bool equivalent = !different && t["p_equivalence_holm"].is_number() && t["p_equivalence_holm"].get<double>() < 0.05;
-  if (expect == "equivalent") return equivalent ? "holds" : different ? "fails" : "inconclusive";
-  if (equivalent) return "fails";
-  if (!different) return "inconclusive";
+  const bool within = t["p_equivalence_holm"].is_number() && t["p_equivalence_holm"].get<double>() < 0.05;
+  if (expect == "equivalent") {
+    if (within) return "holds";
+    const double m = t.value("margin", 0.0);
+    const bool beyond = t.contains("ci95") && t["ci95"].is_array() && t["ci95"].size() == 2 &&
+                        t["ci95"][0].is_number() && t["ci95"][1].is_number() &&
+                        (t["ci95"][0].get<double>() > m || t["ci95"][1].get<double>() < -m);
+    return different && beyond ? "fails" : "inconclusive";
+  }
+  if (!different) return within ? "fails" : "inconclusive";
   return (t["diff"].get<double>() > 0) == (expect == "higher") ? "holds" : "fails";
 }
 

@@ -35,6 +35,13 @@ static void add_tests(TestPlan& plan, size_t pi) {
 
 // The claims at each neighbour: what each neighbour changes, then one row per claim and one
 // column per neighbour (its verdict on the exploratory seeds, with the tested difference).
+// The Holm p a verdict rests on: the difference's, and for an expected equivalence TOST's too.
+static std::string claim_p(const ojson& c) {
+  std::string p = fmt_p(num_or_nan(c.value("p_holm", ojson())));
+  if (c.value("expect", "") == "equivalent") p += ", TOST " + fmt_p(num_or_nan(c.value("p_equivalence_holm", ojson())));
+  return p;
+}
+
 static void render_neighbours(const Report& r, std::ostream& md) {
   const ojson& ns = r.S["neighbours"];
   md << "### Around the base setting (neighbours)\n\nThe cells the claims name, trained again at each neighbour "
@@ -66,7 +73,7 @@ static void render_neighbours(const Report& r, std::ostream& md) {
       rows.push_back({"`" + n["name"].get<std::string>() + "`", c["claim"], c["metric"],
                       fmt_val(num_or_nan(c.value("diff", ojson())), f) +
                           (ci.is_array() ? " [" + fmt_val(num_or_nan(ci[0]), f) + ", " + fmt_val(num_or_nan(ci[1]), f) + "]" : ""),
-                      signs, fmt_p(num_or_nan(c.value("p_holm", ojson()))), c["exploratory"]});
+                      signs, claim_p(c), c["exploratory"]});
     }
   md << "Each neighbour's tests (a − b, 95% interval; seeds where a is higher / lower; Holm over that neighbour's claims):\n\n"
      << markdown_table({"neighbour", "claim", "metric", "a − b [95% CI]", "higher / lower", "Holm", "verdict"}, rows) << "\n";
@@ -77,7 +84,8 @@ static void render(const Report& r, std::ostream& md) {
   const bool rep = r.meta.contains("replicate_seeds");
   md << "## Claims\n\nEach claim of the config, judged from its test: *holds* when the difference is detected "
         "the expected way (Holm p < 0.05) or, for an expected equivalence, when TOST shows it within the "
-        "margin; *fails* when the opposite is detected (a difference the other way, or a difference where "
+        "margin (even if a negligible difference is detected too); *fails* when the opposite is shown (a "
+        "difference the other way, a difference whose 95% CI lies wholly outside the margin where "
         "equivalence was expected, or equivalence where a difference was); *inconclusive* otherwise"
      << (rep ? "; then the same on the confirmatory seeds alone" : "") << ".\n\n";
   std::vector<std::string> header = {"claim", "metric", "a", "b", "expected", "exploratory seeds"};

@@ -239,3 +239,51 @@ TEST_CASE("neighbours: claims judged at each neighbour in a family of their own;
   CHECK(t.find("| around |") == std::string::npos);  // its claims are plain's: one row each
   fs::remove_all(out);
 }
+
+namespace {
+
+// A finished run whose seen-length loss is `seen` (accuracies the same for every run).
+void write_seen_run(const fs::path& dir, double seen) {
+  fs::create_directories(dir);
+  std::ofstream m(dir / "metrics.csv");
+  m << "step,loss,lr,grad_norm,tokens_per_s,eval_loss/len_4_16,eval_acc/len_4_16,eval_loss/len_17_32,eval_acc/len_17_32\n";
+  m << "20,0.5,0.001,1.0,1000," << seen << ",0.95,1.0,0.8\n";
+  std::ofstream(dir / "result.json") << R"({"steps": 20, "seconds": 1.0})";
+}
+
+// The equivalence claim's verdict when BatchNorm's seen-length loss is LayerNorm's + `delta`,
+// with a per-seed wobble of ±`spread` in the difference (margin: the loss default, ±0.02).
+std::string equivalence_verdict(double delta, double spread) {
+  fs::path out = testutil::unique_temp("compare_equivalence_claim");
+  fs::remove_all(out);
+  ojson j = neighbour_compare();
+  j.erase("neighbours");
+  j.erase("replicate_seeds");
+  j["seeds"] = {1, 2, 3, 4, 5, 6};
+  j["out_dir"] = out.string();
+  const nl::CompareConfig cc = nl::compare_config_from_json(j, "n.json", "");
+  for (uint64_t s : cc.seeds) {
+    const double base = 0.3 + 0.01 * (double)(s % 4), wobble = spread * ((int)(s % 3) - 1);
+    write_seen_run(nl::run_dir_for(out.string(), "layernorm", s), base);
+    write_seen_run(nl::run_dir_for(out.string(), "rmsnorm", s), base);
+    write_seen_run(nl::run_dir_for(out.string(), "batchnorm", s), base + delta + wobble);
+  }
+  const ojson S = nl::summarize_compare(cc, out.string(), {});
+  fs::remove_all(out);
+  const ojson& claim = S["tests"]["claims"][1];
+  REQUIRE(claim["expect"] == "equivalent");
+  INFO(claim.dump());
+  return claim["exploratory"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("claims: an expected equivalence holds when TOST shows it, even beside a detected negligible difference; fails only beyond the margin", "[compare][claims]") {
+  CHECK(equivalence_verdict(0.001, 0.0001) == "holds");        // detected, but 0.001 is far inside ±0.02
+  CHECK(equivalence_verdict(0.0, 0.001) == "holds");           // nothing detected, inside the margin
+  CHECK(equivalence_verdict(0.05, 0.0001) == "fails");         // detected, CI wholly beyond +0.02
+  CHECK(equivalence_verdict(-0.05, 0.0001) == "fails");        // ... or beyond -0.02
+  CHECK(equivalence_verdict(0.021, 0.0001) == "fails");        // just beyond the margin, tightly
+  CHECK(equivalence_verdict(0.015, 0.03) == "inconclusive");   // too noisy to say either way
+  CHECK(equivalence_verdict(0.02, 0.004) == "inconclusive");   // detected, but its CI straddles the margin
+}
