@@ -3,8 +3,7 @@
 
 Usage: scripts/long_functions.py [--max N] [--skip FILE]... [ROOT]   ROOT: this checkout.
 --skip FILE (relative to ROOT) reports that file's long functions as "known" without
-failing; the suite skips src/cli/cmd_bench.cpp only, whose 188-line command body is still
-to be split (issue 24).
+failing (the suite skips nothing).
 Prints `file:line: name is L lines (limit N)` for each, and exits 1 if there is any, 0 if
 none. The suite runs it (CTest `long_functions`), so a function that outgrows the limit
 fails the tests, as docs/architecture.md promises.
