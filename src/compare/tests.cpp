@@ -92,27 +92,29 @@ bool eval_twins(const CompareVariant& a, const CompareVariant& b) {
 
 // One test of a vs b on two aligned samples: paired or Welch, with TOST; the fields of
 // summary.json's test entry that depend on the data.
+// The numbers every two-sample test reports (null where the test could not be computed).
+template <class Test>
+static void put_test_numbers(ojson& t, const Test& r) {
+  t["diff"] = r.ok ? num(r.diff) : ojson(nullptr);
+  t["ci95"] = r.ok ? ojson::array({num(r.ci_lo), num(r.ci_hi)}) : ojson(nullptr);
+  t["t"] = r.ok ? num(r.t) : ojson(nullptr);
+  t["df"] = r.ok ? num(r.df) : ojson(nullptr);
+  t["p"] = r.ok ? ojson(r.p) : ojson(nullptr);
+}
+
 static void run_test(ojson& t, const Samples& s, bool paired, double margin) {
   t["test"] = paired ? "paired t" : "Welch t";
   double diff = NAN, se = NAN, df = NAN;
   if (paired) {
     const PairedTest p = paired_t_test(s.a, s.b);
     t["n"] = {p.n, p.n};
-    t["diff"] = p.ok ? num(p.diff) : ojson(nullptr);
-    t["ci95"] = p.ok ? ojson::array({num(p.ci_lo), num(p.ci_hi)}) : ojson(nullptr);
-    t["t"] = p.ok ? num(p.t) : ojson(nullptr);
-    t["df"] = p.ok ? num(p.df) : ojson(nullptr);
-    t["p"] = p.ok ? ojson(p.p) : ojson(nullptr);
+    put_test_numbers(t, p);
     t["signs"] = {{"higher", p.higher}, {"lower", p.lower}, {"equal", p.equal}};
     if (p.ok) diff = p.diff, se = p.se, df = p.df;
   } else {
     const WelchTest w = welch_test(s.a, s.b);
     t["n"] = {w.n_a, w.n_b};
-    t["diff"] = w.ok ? num(w.diff) : ojson(nullptr);
-    t["ci95"] = w.ok ? ojson::array({num(w.ci_lo), num(w.ci_hi)}) : ojson(nullptr);
-    t["t"] = w.ok ? num(w.t) : ojson(nullptr);
-    t["df"] = w.ok ? num(w.df) : ojson(nullptr);
-    t["p"] = w.ok ? ojson(w.p) : ojson(nullptr);
+    put_test_numbers(t, w);
     if (w.ok) diff = w.diff, se = w.se, df = w.df;
   }
   t["margin"] = margin;

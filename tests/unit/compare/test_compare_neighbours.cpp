@@ -51,14 +51,14 @@ std::string error_of(const ojson& j) {
 }
 
 // A finished run whose unseen-length accuracy is `unseen` (seed noise ±0.01, the same for
-// every variant at a seed, so the paired differences are exact).
-void write_run(const fs::path& dir, uint64_t seed, double unseen) {
+// every variant at a seed, so the paired differences are exact) and seen-length loss `seen`.
+void write_run(const fs::path& dir, uint64_t seed, double unseen, double seen = 0.4) {
   fs::create_directories(dir);
   std::ofstream m(dir / "metrics.csv");
   m << "step,loss,lr,grad_norm,tokens_per_s,eval_loss/len_4_16,eval_acc/len_4_16,eval_loss/len_17_32,eval_acc/len_17_32\n";
   const double noise = 0.01 * ((int)(seed % 3) - 1);
   m << "10,0.9,0.001,1.0,1000,,,,\n";
-  m << "20,0.5,0.001,1.0,1000,0.4," << 0.95 + noise << "," << 1.5 - unseen << "," << unseen + noise << "\n";
+  m << "20,0.5,0.001,1.0,1000," << seen << "," << 0.95 + noise << "," << 1.5 - unseen << "," << unseen + noise << "\n";
   m.close();
   std::ofstream(dir / "result.json") << R"({"steps": 20, "seconds": 1.0})";
 }
@@ -242,15 +242,6 @@ TEST_CASE("neighbours: claims judged at each neighbour in a family of their own;
 
 namespace {
 
-// A finished run whose seen-length loss is `seen` (accuracies the same for every run).
-void write_seen_run(const fs::path& dir, double seen) {
-  fs::create_directories(dir);
-  std::ofstream m(dir / "metrics.csv");
-  m << "step,loss,lr,grad_norm,tokens_per_s,eval_loss/len_4_16,eval_acc/len_4_16,eval_loss/len_17_32,eval_acc/len_17_32\n";
-  m << "20,0.5,0.001,1.0,1000," << seen << ",0.95,1.0,0.8\n";
-  std::ofstream(dir / "result.json") << R"({"steps": 20, "seconds": 1.0})";
-}
-
 // The equivalence claim's verdict when BatchNorm's seen-length loss is LayerNorm's + `delta`,
 // with a per-seed wobble of ±`spread` in the difference (margin: the loss default, ±0.02).
 std::string equivalence_verdict(double delta, double spread) {
@@ -264,9 +255,9 @@ std::string equivalence_verdict(double delta, double spread) {
   const nl::CompareConfig cc = nl::compare_config_from_json(j, "n.json", "");
   for (uint64_t s : cc.seeds) {
     const double base = 0.3 + 0.01 * (double)(s % 4), wobble = spread * ((int)(s % 3) - 1);
-    write_seen_run(nl::run_dir_for(out.string(), "layernorm", s), base);
-    write_seen_run(nl::run_dir_for(out.string(), "rmsnorm", s), base);
-    write_seen_run(nl::run_dir_for(out.string(), "batchnorm", s), base + delta + wobble);
+    write_run(nl::run_dir_for(out.string(), "layernorm", s), s, 0.8, base);
+    write_run(nl::run_dir_for(out.string(), "rmsnorm", s), s, 0.8, base);
+    write_run(nl::run_dir_for(out.string(), "batchnorm", s), s, 0.8, base + delta + wobble);
   }
   const ojson S = nl::summarize_compare(cc, out.string(), {});
   fs::remove_all(out);
