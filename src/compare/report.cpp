@@ -90,14 +90,14 @@ static std::string size_text(double d, Fmt f) {
 }
 
 // An equivalence margin as written in the config (0.01, 0.02).
-static std::string margin_text(double m) {
+std::string margin_text(double m) {
   if (!std::isfinite(m)) return "n/a";
   char b[32];
   std::snprintf(b, sizeof b, "%g", m);
   return b;
 }
 
-static std::string signed_size(double d, Fmt f) {
+std::string signed_size(double d, Fmt f) {
   return d == 0 ? std::string("0") : (d > 0 ? "+" : "-") + size_text(d, f);
 }
 
@@ -130,8 +130,13 @@ std::string test_words(const ojson* t, Fmt f, const std::string& more, const std
            std::to_string(n[0]) + " seeds";
     return s + ")";
   }
-  if (verdict == "equivalent")
-    return "equivalent within " + margin + " (" + pe + "; difference " + signed_size(d, f) + ", " + test_name(*t) + ")";
+  if (verdict == "equivalent") {
+    std::string s = "equivalent within " + margin + " (" + pe + "; difference " + signed_size(d, f) + ", " + test_name(*t);
+    if (t->contains("replication") && t->at("replication").contains("verdict"))  // re-tested on the confirmatory seeds
+      s += t->at("replication")["verdict"] == "equivalence replicated" ? "; replicated on fresh seeds"
+                                                                       : "; not replicated on fresh seeds";
+    return s + ")";
+  }
   return "inconclusive with " + std::to_string(std::min(n[0], n[1])) + " seeds (difference " + signed_size(d, f) + ", " +
          test_name(*t) + " Holm " + fmt_p(t->at("p_holm").get<double>()) + "; not shown equivalent within " + margin +
          ", " + pe + ")";

@@ -20,6 +20,8 @@ std::string fmt_val(double v, Fmt f);
 std::string pm(const ojson_t& stats, Fmt f);     // mean ± 95% CI half-width (just the mean for one seed)
 std::string fmt_p(double p);                     // "p = 0.048", "p < 0.001"
 double num_or_nan(const ojson_t& j);
+std::string signed_size(double d, Fmt f);        // "+0.012", "-3.1e-05", "0"
+std::string margin_text(double m);               // an equivalence margin as configured: "0.01"
 
 // One markdown table: a header row, the separator, one line per row.
 std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);

@@ -16,7 +16,8 @@
 // (Holm p < 0.05), equivalent (Holm TOST p < 0.05), inconclusive, or untestable. With
 // replicate_seeds, each "different" test is re-run on the confirmatory seeds alone (Holm over
 // those re-tests): replicated (p < 0.05, same sign), reversed (p < 0.05, other sign) or not
-// replicated.
+// replicated; and each "equivalent" test likewise (TOST, Holm over every re-test's TOST p):
+// equivalence replicated (p < 0.05) or not.
 // What it is not: the statistics themselves (stats.cpp) nor their words (report.cpp).
 #include <algorithm>
 #include <cmath>
@@ -226,7 +227,9 @@ static std::vector<size_t> families(ojson& tests, const CompareConfig& cc) {
 
 // ---- replication ----------------------------------------------------------------------------
 
-// Every distinct "different" test, re-run on the confirmatory seeds alone; Holm over them.
+// Every distinct "different" or "equivalent" test, and every test a claim stands on, re-run on
+// the confirmatory seeds alone. Two Holm families over the re-tests: the difference p-values of
+// those re-tested for a difference or a claim, and the TOST p-values of all of them.
 static void replicate(ojson& tests, const std::vector<size_t>& distinct, const ojson& variants, const CompareConfig& cc) {
   if (cc.replicate_seeds.empty()) return;
   auto runs_of = [&](const std::string& v, const std::string& point) -> const ojson& {
@@ -243,7 +246,7 @@ static void replicate(ojson& tests, const std::vector<size_t>& distinct, const o
     if (tests[i]["why"] == "claim") claimed[tests[i]["duplicate_of"].is_number() ? tests[i]["duplicate_of"].get<size_t>() : i] = true;
   std::vector<size_t> retested;
   for (size_t i : distinct) {
-    if (tests[i]["verdict"] != "different" && !claimed[i]) continue;
+    if (tests[i]["verdict"] != "different" && tests[i]["verdict"] != "equivalent" && !claimed[i]) continue;
     const ojson& t = tests[i];
     const std::string pa = t["point"], pb = t.value("point_against", pa);
     ojson r;
@@ -252,24 +255,30 @@ static void replicate(ojson& tests, const std::vector<size_t>& distinct, const o
     tests[i]["replication"] = r;
     retested.push_back(i);
   }
-  std::vector<double> ps;
-  std::vector<size_t> at;
-  for (size_t i : retested)
-    if (tests[i]["replication"]["p"].is_number()) ps.push_back(tests[i]["replication"]["p"].get<double>()), at.push_back(i);
-  const std::vector<double> adj = holm_adjust(ps);
-  std::vector<double> pe;
-  for (size_t i : at) pe.push_back(tests[i]["replication"]["p_equivalence"].is_number()
-                                       ? tests[i]["replication"]["p_equivalence"].get<double>() : 1.0);
-  const std::vector<double> adj_e = holm_adjust(pe);
+  // A re-test is in the difference family unless it was re-tested for its equivalence alone.
+  auto for_difference = [&](size_t i) { return tests[i]["verdict"] == "different" || claimed[i]; };
+  std::vector<double> ps, pe;
+  std::vector<size_t> at, at_e;
+  for (size_t i : retested) {
+    const ojson& r = tests[i]["replication"];
+    if (!r["p"].is_number()) continue;
+    if (for_difference(i)) ps.push_back(r["p"].get<double>()), at.push_back(i);
+    pe.push_back(r["p_equivalence"].is_number() ? r["p_equivalence"].get<double>() : 1.0), at_e.push_back(i);
+  }
+  const std::vector<double> adj = holm_adjust(ps), adj_e = holm_adjust(pe);
   for (size_t i : retested) {
     ojson& r = tests[i]["replication"];
     r["p_holm"] = nullptr;
     r["p_equivalence_holm"] = nullptr;
     for (size_t k = 0; k < at.size(); ++k)
-      if (at[k] == i) r["p_holm"] = adj[k], r["p_equivalence_holm"] = adj_e[k];
+      if (at[k] == i) r["p_holm"] = adj[k];
+    for (size_t k = 0; k < at_e.size(); ++k)
+      if (at_e[k] == i) r["p_equivalence_holm"] = adj_e[k];
     const bool found = r["p_holm"].is_number() && r["p_holm"].get<double>() < 0.05;
+    const bool within = r["p_equivalence_holm"].is_number() && r["p_equivalence_holm"].get<double>() < 0.05;
     const bool same_sign = found && (r["diff"].get<double>() > 0) == (tests[i]["diff"].get<double>() > 0);
-    if (tests[i]["verdict"] != "different") r["verdict"] = "re-tested for a claim";
+    if (tests[i]["verdict"] == "equivalent") r["verdict"] = within ? "equivalence replicated" : "equivalence not replicated";
+    else if (tests[i]["verdict"] != "different") r["verdict"] = "re-tested for a claim";
     else r["verdict"] = !found ? "not replicated" : same_sign ? "replicated" : "reversed";
   }
 }

@@ -1,6 +1,7 @@
 // questions/replication.cpp — the findings that survive fresh seeds, first in the report:
 // every difference found on the exploratory seeds, re-tested on the confirmatory seeds
-// alone (replicate_seeds; tests.cpp), listed as replicated, reversed or not replicated.
+// alone (replicate_seeds; tests.cpp), listed as replicated, reversed or not replicated; then
+// every equivalence shown on the exploratory seeds, listed as replicated or not.
 // Rendered before the results (report.cpp) when the config has replicate_seeds.
 #include <ostream>
 
@@ -19,6 +20,30 @@ static std::string cell_text(const ojson& t) {
 }
 
 static Fmt fmt_of(const ojson& t) { return t["metric"].get<std::string>().rfind("acc", 0) == 0 ? Fmt::acc : Fmt::loss; }
+
+// The equivalences (TOST) shown on the exploratory seeds, each re-tested on the confirmatory ones.
+static void render_equivalences(const Report& r, std::ostream& md) {
+  std::string kept, lost;
+  for (const auto& t : r.S["tests"]["list"]) {
+    if (!t.contains("replication") || t["verdict"] != "equivalent") continue;
+    const ojson& rep = t["replication"];
+    const std::string margin = "±" + margin_text(num_or_nan(t.value("margin", ojson(nullptr))));
+    const std::string numbers = "difference " + (rep["diff"].is_number() ? signed_size(rep["diff"].get<double>(), fmt_of(t)) : std::string("n/a")) +
+                                ", TOST Holm " + fmt_p(num_or_nan(rep["p_equivalence_holm"])) + ", " + rep["n"][0].dump() + " seeds";
+    const bool within = rep["verdict"] == "equivalence replicated";
+    ojson exploratory = t;
+    exploratory.erase("replication");  // its words without "replicated" again
+    (within ? kept : lost) += "- " + cell_text(t) + ": exploratory " + test_words(&exploratory, fmt_of(t), "higher", "lower") +
+                              "; confirmatory " + (within ? "equivalent within " : "not shown equivalent within ") + margin +
+                              " (" + numbers + ").\n";
+  }
+  if (kept.empty() && lost.empty()) return;
+  md << "### Equivalences on fresh seeds\n\nEvery equivalence shown on the exploratory seeds is re-tested the same way on the "
+        "confirmatory seeds alone (TOST, Holm-corrected over every re-test's TOST p). Only a replicated equivalence is "
+        "shown.\n\n";
+  if (!kept.empty()) md << "Replicated:\n\n" << kept << "\n";
+  if (!lost.empty()) md << "Not replicated:\n\n" << lost << "\n";
+}
 
 void render_replication(const Report& r, std::ostream& md) {
   if (!r.meta.contains("replicate_seeds") || !r.S.contains("tests")) return;
@@ -49,6 +74,7 @@ void render_replication(const Report& r, std::ostream& md) {
     ++shown;
   }
   if (!shown) md << "No difference was found on the exploratory seeds, so nothing is re-tested.\n\n";
+  render_equivalences(r, md);
 }
 
 }  // namespace nl

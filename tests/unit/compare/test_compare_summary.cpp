@@ -361,7 +361,7 @@ TEST_CASE("compare: replicate_seeds re-tests each difference on fresh seeds; con
   for (const auto& x : S["tests"]["list"]) {
     if (x["metric"] == "acc len_17_32" && x["variant"] == "batchnorm" && x["against"] == "layernorm") t = &x;
     contrasts += x["why"] == "contrast";
-    if (x.contains("replication")) CHECK(x["verdict"] == "different");
+    if (x.contains("replication")) CHECK((x["verdict"] == "different" || x["verdict"] == "equivalent"));
   }
   CHECK(contrasts == 5);  // train loss, acc and loss of 2 splits
   REQUIRE(t);
@@ -384,6 +384,61 @@ TEST_CASE("compare: replicate_seeds re-tests each difference on fresh seeds; con
   for (const auto& x : S["tests"]["list"])
     if (x["verdict"] != "different") CHECK(x["p_holm"].get<double>() >= 0.05);
   CHECK(md.find("equivalent within ±0.02 (TOST Holm p") != std::string::npos);  // identical training losses
+  fs::remove_all(out);
+}
+
+TEST_CASE("compare: an equivalence shown on the exploratory seeds is re-tested on the confirmatory ones", "[compare]") {
+  // Variant names of one length get the same per-seed noise (write_run), so a pair's
+  // differences are exactly what the unseen accuracies below make them.
+  fs::path out = testutil::unique_temp("compare_equivalence_replication");
+  fs::remove_all(out);
+  ojson j = ojson::parse(R"({
+    "base": {"task": {"name": "majority"}},
+    "variants": {"layernorm": {"model.norm.type": "layernorm"},
+                 "steadynrm": {"model.norm.type": "rmsnorm"},
+                 "driftnorm": {"model.norm.type": "rmsnorm"}},
+    "seeds": [1, 2, 3], "replicate_seeds": [4, 5, 6], "target_loss": 0.3})");
+  j["out_dir"] = out.string();
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "equivalence.json", "");
+  for (const auto& v : cc.variants)
+    for (uint64_t s : nl::all_seeds(cc)) {
+      // driftnorm: equal to layernorm on the exploratory seeds, 0.2 lower on the confirmatory ones
+      const double unseen = v.name == "driftnorm" && s >= 4 ? 0.6 : 0.8;
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, unseen);
+    }
+  ojson S = nl::summarize_compare(cc, out.string(), {});
+  auto find = [&](const std::string& a) -> const ojson* {
+    for (const auto& x : S["tests"]["list"])
+      if (x["metric"] == "acc len_17_32" && x["variant"] == a && x["against"] == "layernorm") return &x;
+    return nullptr;
+  };
+  const ojson *steady = find("steadynrm"), *drift = find("driftnorm");
+  REQUIRE(steady);
+  REQUIRE(drift);
+  CHECK(steady->at("verdict") == "equivalent");
+  CHECK(drift->at("verdict") == "equivalent");
+  REQUIRE(steady->contains("replication"));
+  REQUIRE(drift->contains("replication"));
+  CHECK(steady->at("replication")["verdict"] == "equivalence replicated");
+  CHECK(steady->at("replication")["n"][0] == 3);
+  CHECK(drift->at("replication")["verdict"] == "equivalence not replicated");
+  CHECK(drift->at("replication")["diff"].get<double>() == Approx(-0.2).margin(1e-9));
+  CHECK(drift->at("replication")["p_holm"].is_null());  // re-tested for its equivalence only: not in the difference family
+  CHECK(drift->at("replication")["p_equivalence_holm"].get<double>() >= 0.05);
+  std::string md = nl::render_report(S, "");
+  INFO(md);
+  CHECK(md.find("### Equivalences on fresh seeds") != std::string::npos);
+  const size_t kept = md.find("Replicated:\n\n"), lost = md.find("Not replicated:\n\n");
+  REQUIRE(kept != std::string::npos);
+  REQUIRE(lost != std::string::npos);
+  const size_t steady_line = md.find("- acc len_17_32, `steadynrm` vs `layernorm`: exploratory equivalent within ±0.01", kept);
+  CHECK(steady_line < lost);
+  CHECK(md.find("confirmatory equivalent within ±0.01 (difference 0, TOST Holm p < 0.001, 3 seeds)", steady_line) < lost);
+  CHECK(md.find("`driftnorm` vs `layernorm`: exploratory equivalent within ±0.01", lost) != std::string::npos);
+  CHECK(md.find("confirmatory not shown equivalent within ±0.01 (difference -0.200", lost) != std::string::npos);
+  // the results' own sentence carries the replication too
+  CHECK(md.find("; not replicated on fresh seeds)") != std::string::npos);
+  CHECK(md.find("; replicated on fresh seeds)") != std::string::npos);
   fs::remove_all(out);
 }
 
