@@ -57,7 +57,10 @@ static bool set_by_compare(const std::string& k) {
 static void read_base(const ojson& base, CompareConfig& cc, const Where& at, const std::string& base_dir) {
   if (base.is_string()) {
     fs::path path(base.get<std::string>());
-    if (path.is_relative() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path))
+    // error_code: a name the system refuses (too long, ...) is "not there", and the read below
+    // says why in one line, instead of a filesystem_error escaping as an internal error.
+    std::error_code ec;
+    if (path.is_relative() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path, ec))
       path = fs::path(base_dir) / path;
     // A regular file of at most kMaxConfigBytes; every JSON error one line (json_io.h).
     const std::string label = at.source + ": base: '" + path.string() + "'";

@@ -252,7 +252,8 @@ static void read_config_facts(RunRecord& r, const nlohmann::json& config) {
 RunRecord read_run(const std::string& dir, double target) {
   RunRecord r;
   const std::string csv = (fs::path(dir) / "metrics.csv").string();
-  if (!fs::exists(csv)) return r;
+  std::error_code ec;
+  if (!fs::exists(csv, ec)) return r;
   r.has_metrics = true;
   const MetricsTable t = read_metrics_csv(csv);
   const int c_step = t.col(ms::kStep), c_loss = t.col(ms::kLoss), c_gn = t.col(ms::kGradNorm);

@@ -56,7 +56,10 @@ namespace nl {
 // The runner: child processes, `jobs` at a time
 // ---------------------------------------------------------------------------
 
-static bool file_exists(const std::string& p) { return fs::exists(p); }
+static bool file_exists(const std::string& p) {
+  std::error_code ec;  // a path the system refuses is not there
+  return fs::exists(p, ec);
+}
 
 // Two resolved configs describe the same run when they differ at most in train.threads.
 static bool same_run(nlohmann::json a, nlohmann::json b) {

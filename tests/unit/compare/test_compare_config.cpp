@@ -131,6 +131,17 @@ TEST_CASE("compare config: base as a path, relative to the compare file's folder
     CHECK(std::string(e.what()).find("base: ") != std::string::npos);
     CHECK(std::string(e.what()).find("malformed JSON") != std::string::npos);
   }
+  // A name the system refuses (longer than NAME_MAX; found by fuzz_compare_config): a code-2
+  // error naming base and why, not a filesystem_error escaping from the look-up beside the file.
+  j["base"] = std::string(300, 'a') + ".json";
+  try {
+    nl::compare_config_from_json(j, "cmp.json", dir.string());
+    FAIL("a base name of 305 bytes accepted");
+  } catch (const nl::UserError& e) {
+    CHECK(e.code == 2);
+    CHECK(std::string(e.what()).find("cmp.json: base: '") == 0);
+    CHECK(std::string(e.what()).find("File name too long") != std::string::npos);
+  }
   fs::remove_all(dir);
 }
 
