@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -55,6 +56,21 @@ void write_run(const fs::path& dir, const std::string& variant, uint64_t seed, b
   cfg["task"]["eval_lengths"] = ojson::array({{{"min", 4}, {"max", 16}}, {{"min", 17}, {"max", 32}}});
   std::ofstream(dir / "compare_config.json") << cfg.dump(2);
   if (finished) std::ofstream(dir / "result.json") << R"({"steps": 200, "seconds": 1.5})";
+}
+
+// The plumbing of a summary test: the compare config `config` (its out_dir set
+// to a fresh temp folder `out`) and every run of it, exploratory and confirmatory, written by
+// write_run with the unseen accuracy `unseen(variant, seed)`.
+nl::CompareConfig write_comparison(const fs::path& out, const std::string& config,
+                                   const std::function<double(const std::string&, uint64_t)>& unseen) {
+  fs::remove_all(out);
+  ojson j = ojson::parse(config);
+  j["out_dir"] = out.string();
+  nl::CompareConfig cc = nl::compare_config_from_json(j, "compare.json", "");
+  for (const auto& v : cc.variants)
+    for (uint64_t s : nl::all_seeds(cc))
+      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, unseen(v.name, s));
+  return cc;
 }
 
 // ---- recompute from the CSV, independently of src/compare/summary.cpp ----
@@ -336,21 +352,15 @@ TEST_CASE("compare: metrics.csv errors name the file and line", "[compare]") {
 
 TEST_CASE("compare: replicate_seeds re-tests each difference on fresh seeds; contrasts; TOST words", "[compare]") {
   fs::path out = testutil::unique_temp("compare_replicate");
-  fs::remove_all(out);
-  ojson j = ojson::parse(R"({
+  std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
+  nl::CompareConfig cc = write_comparison(out, R"({
     "base": {"task": {"name": "majority"}},
     "variants": {"layernorm": {"model.norm.type": "layernorm"},
                  "batchnorm": {"model.norm.type": "batchnorm"},
                  "rmsnorm": {"model.norm.type": "rmsnorm"}},
     "seeds": [1, 2, 3], "replicate_seeds": [4, 5, 6], "target_loss": 0.3,
-    "contrasts": [{"a": "batchnorm", "b": "rmsnorm"}]})");
-  j["out_dir"] = out.string();
-  nl::CompareConfig cc = nl::compare_config_from_json(j, "replicate.json", "");
+    "contrasts": [{"a": "batchnorm", "b": "rmsnorm"}]})", [&](const std::string& v, uint64_t) { return unseen[v]; });
   REQUIRE(nl::plan_runs(cc, out.string(), 1).size() == 3 * 6);
-  std::map<std::string, double> unseen = {{"layernorm", 0.80}, {"batchnorm", 0.50}, {"rmsnorm", 0.80}};
-  for (const auto& v : cc.variants)
-    for (uint64_t s : nl::all_seeds(cc))
-      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, unseen[v.name]);
   ojson S = nl::summarize_compare(cc, out.string(), {});
   const ojson& bn = S["variants"][1]["points"][0];
   CHECK(bn["runs"].size() == 3);  // the means are over the exploratory seeds only
@@ -391,21 +401,14 @@ TEST_CASE("compare: an equivalence shown on the exploratory seeds is re-tested o
   // Variant names of one length get the same per-seed noise (write_run), so a pair's
   // differences are exactly what the unseen accuracies below make them.
   fs::path out = testutil::unique_temp("compare_equivalence_replication");
-  fs::remove_all(out);
-  ojson j = ojson::parse(R"({
+  nl::CompareConfig cc = write_comparison(out, R"({
     "base": {"task": {"name": "majority"}},
     "variants": {"layernorm": {"model.norm.type": "layernorm"},
                  "steadynrm": {"model.norm.type": "rmsnorm"},
                  "driftnorm": {"model.norm.type": "rmsnorm"}},
-    "seeds": [1, 2, 3], "replicate_seeds": [4, 5, 6], "target_loss": 0.3})");
-  j["out_dir"] = out.string();
-  nl::CompareConfig cc = nl::compare_config_from_json(j, "equivalence.json", "");
-  for (const auto& v : cc.variants)
-    for (uint64_t s : nl::all_seeds(cc)) {
-      // driftnorm: equal to layernorm on the exploratory seeds, 0.2 lower on the confirmatory ones
-      const double unseen = v.name == "driftnorm" && s >= 4 ? 0.6 : 0.8;
-      write_run(nl::run_dir_for(out.string(), v.name, s), v.name, s, false, unseen);
-    }
+    "seeds": [1, 2, 3], "replicate_seeds": [4, 5, 6], "target_loss": 0.3})",
+    // driftnorm: equal to layernorm on the exploratory seeds, 0.2 lower on the confirmatory ones
+    [](const std::string& v, uint64_t s) { return v == "driftnorm" && s >= 4 ? 0.6 : 0.8; });
   ojson S = nl::summarize_compare(cc, out.string(), {});
   auto find = [&](const std::string& a) -> const ojson* {
     for (const auto& x : S["tests"]["list"])
