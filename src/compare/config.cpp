@@ -73,6 +73,9 @@ static void read_base(const ojson& base, CompareConfig& cc, const Where& at, con
   } else {
     at.fail("must be a path (string) or a training config (object)");
   }
+  // compare writes train.seed, train.out_dir and train.threads into every run's config.
+  if (cc.base.contains("train") && !cc.base["train"].is_object())
+    at.fail("train: must be an object (the training section), not " + std::string(cc.base["train"].type_name()));
 }
 
 static void read_variants(const ojson& vs, CompareConfig& cc, const Where& at) {

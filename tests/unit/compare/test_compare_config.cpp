@@ -142,6 +142,16 @@ TEST_CASE("compare config: base as a path, relative to the compare file's folder
     CHECK(std::string(e.what()).find("cmp.json: base: '") == 0);
     CHECK(std::string(e.what()).find("File name too long") != std::string::npos);
   }
+  // A base whose train section is not an object (found by fuzz_compare_config): compare
+  // writes train.seed into it, which used to escape as a JSON type_error (exit 1).
+  j["base"] = ojson::parse(R"({"train": "Batch size"})");
+  try {
+    nl::compare_config_from_json(j, "cmp.json", dir.string());
+    FAIL("a base with train: string accepted");
+  } catch (const nl::UserError& e) {
+    CHECK(e.code == 2);
+    CHECK(std::string(e.what()) == "cmp.json: base: train: must be an object (the training section), not string");
+  }
   fs::remove_all(dir);
 }
 

@@ -52,13 +52,9 @@ Run launch(const std::string& prefix, const std::string& args, const fs::path& c
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
-// The sanitizer options of every rank (ignored by a build without sanitizers): under the
-// asan preset LeakSanitizer would report Open MPI's own unfreed allocations at each rank's
-// exit and turn exit 0 into 1; tests/mpi/lsan.supp suppresses those, and only those
-// (see the file for why the slow unwinder is needed).
-const std::string kRankAsan = "fast_unwind_on_malloc=0";
-const std::string kRankLsan = "suppressions=" + std::string(NORMLAB_TEST_DIR) + "/mpi/lsan.supp:print_suppressions=0";
-const std::string kMpiEnv = "ASAN_OPTIONS=" + kRankAsan + " LSAN_OPTIONS=" + kRankLsan + " ";
+using testutil::kMpiEnv;
+using testutil::kRankAsan;
+using testutil::kRankLsan;
 const std::string kMpirun = kMpiEnv + NORMLAB_MPIRUN + " -q --allow-run-as-root --oversubscribe -np 2";
 const std::string kSrc = NORMLAB_SOURCE_DIR;
 
