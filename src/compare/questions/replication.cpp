@@ -73,7 +73,7 @@ void render_replication(const Report& r, std::ostream& md) {
        << "\n\n" << lines << "\n";
     ++shown;
   }
-  if (!shown) md << "No difference was found on the exploratory seeds, so nothing is re-tested.\n\n";
+  if (!shown) md << "No difference was found on the exploratory seeds, so no difference is re-tested.\n\n";
   render_equivalences(r, md);
 }
 
