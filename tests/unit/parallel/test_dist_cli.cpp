@@ -195,6 +195,13 @@ pid_t find_rank(const std::string& marker, int rank) {
 // the job running. Set pid to -1 once the test has reaped it itself.
 struct Reap {
   pid_t pid;
+  // Wait for the job to end by itself: its wait status (nothing left to kill after).
+  int wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return status;
+  }
   ~Reap() {
     if (pid > 0) kill(pid, SIGKILL), waitpid(pid, nullptr, 0);
   }
@@ -225,9 +232,7 @@ TEST_CASE("a rank that dies ends the job: mpirun names the rank and the signal, 
   // no time limit: ctest's timeout is the backstop (a slow machine never fails by timing)
   while (!fs::exists(ckpt) || (rank1 = find_rank(run.string(), 1)) < 0) usleep(20000);
   REQUIRE(kill(rank1, SIGKILL) == 0);
-  int status = 0;
-  waitpid(job, &status, 0);
-  reap.pid = -1;
+  const int status = reap.wait();
   const std::string e = slurp(err);
   INFO(e);
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) != 0));
@@ -279,9 +284,7 @@ TEST_CASE("SIGTERM to mpirun: both ranks stop after the same step, rank 0 checkp
   };
   while (rows() < 3) usleep(20000);
   REQUIRE(kill(job, SIGTERM) == 0);
-  int status = 0;
-  waitpid(job, &status, 0);
-  reap.pid = -1;
+  reap.wait();  // the ranks have stopped; their exit code is not what this test is about
   const std::string e = slurp(err);
   INFO(e);
   // one line from normlab, naming the step it stopped after
